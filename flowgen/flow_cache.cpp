@@ -1,1 +1,170 @@
-// placeholder: being written
+#include "flowgen/flow_cache.hpp"
+
+#include <bit>
+#include <new>
+#include <string>
+
+namespace flowgen {
+
+namespace {
+
+// murmur3's 64-bit finaliser: full avalanche, so the low bits (bucket) and
+// the high bits (signature) are independent enough.
+inline uint64_t fmix64(uint64_t k) noexcept {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+inline uint64_t word(const IpAddress& a, unsigned i) noexcept {
+    uint64_t v;
+    std::memcpy(&v, a.bytes + 8 * i, 8);
+    return v;
+}
+
+}  // namespace
+
+uint64_t hash_key(const FlowKey& key) noexcept {
+    uint64_t h = (static_cast<uint64_t>(key.family) << 32) | (static_cast<uint64_t>(key.key_type) << 16) | key.id;
+    h = fmix64(h ^ 0x9e3779b97f4a7c15ULL);
+    h = fmix64(h ^ word(key.low, 0)) + word(key.low, 1);
+    h = fmix64(h ^ word(key.high, 0)) + word(key.high, 1);
+    return fmix64(h);
+}
+
+bool make_key(const PacketInfo& p, FlowKey& key) noexcept {
+    key.family = p.family;
+    if (compare(p.src, p.dst) <= 0) {
+        key.low = p.src;
+        key.high = p.dst;
+    } else {
+        key.low = p.dst;
+        key.high = p.src;
+    }
+    uint8_t request_type = 0;
+    bool reply = false;
+    if (icmp_request_reply_type(p.family, p.icmp_type, &request_type, &reply)) {
+        key.key_type = request_type;
+        key.id = p.icmp_id;
+        return reply;
+    }
+    key.key_type = p.icmp_type;
+    key.id = p.icmp_code;
+    return false;
+}
+
+FragmentMap::FragmentMap(uint32_t entries_pow2)
+    : entries_(new Entry[std::bit_ceil(entries_pow2 ? entries_pow2 : 1u)]()),
+      mask_(std::bit_ceil(entries_pow2 ? entries_pow2 : 1u) - 1) {}
+
+uint32_t FragmentMap::slot(const PacketInfo& p) const noexcept {
+    uint64_t h = fmix64(p.fragment_id ^ (static_cast<uint64_t>(p.family) << 40));
+    h = fmix64(h ^ word(p.src, 0) ^ word(p.src, 1));
+    h = fmix64(h ^ word(p.dst, 0) ^ word(p.dst, 1));
+    return static_cast<uint32_t>(h) & mask_;
+}
+
+void FragmentMap::remember(const PacketInfo& p, const FlowKey& key) noexcept {
+    Entry& e = entries_[slot(p)];
+    e.src = p.src;
+    e.dst = p.dst;
+    e.fragment_id = p.fragment_id;
+    e.family = p.family;
+    e.key_type = key.key_type;
+    e.id = key.id;
+}
+
+bool FragmentMap::key_for(const PacketInfo& p, FlowKey& key) noexcept {
+    key.family = p.family;
+    if (compare(p.src, p.dst) <= 0) {
+        key.low = p.src;
+        key.high = p.dst;
+    } else {
+        key.low = p.dst;
+        key.high = p.src;
+    }
+    const Entry& e = entries_[slot(p)];
+    if (e.family == p.family && e.fragment_id == p.fragment_id && e.src == p.src && e.dst == p.dst) {
+        key.key_type = e.key_type;
+        key.id = e.id;
+        return true;
+    }
+    key.key_type = kUnattributedFragment;
+    key.id = 0;
+    return false;
+}
+
+Status validate(const FlowCacheConfig& c) {
+    if (c.capacity < FlowCache::kWays)
+        return Status::error("cache size " + std::to_string(c.capacity) + " is below the minimum of " +
+                             std::to_string(FlowCache::kWays));
+    if (c.capacity > (1u << 30))
+        return Status::error("cache size " + std::to_string(c.capacity) + " is above the maximum of 2^30");
+    if (c.idle_timeout_ms == 0) return Status::error("idle timeout must be at least 1 ms");
+    if (c.active_timeout_ms == 0) return Status::error("active timeout must be at least 1 ms");
+    // Stored times are 32-bit ms offsets: a conversation slice must end long
+    // before they wrap (49.7 days).
+    if (c.active_timeout_ms > 7u * 24 * 3600 * 1000)
+        return Status::error("active timeout is above the maximum of 7 days");
+    if (c.idle_timeout_ms > 7u * 24 * 3600 * 1000)
+        return Status::error("idle timeout is above the maximum of 7 days");
+    return {};
+}
+
+Status FlowCache::init(const FlowCacheConfig& config) {
+    if (Status s = validate(config); !s.ok()) return s;
+    const uint32_t slots = std::bit_ceil(config.capacity);
+    const uint32_t buckets = slots / kWays;
+    buckets_.reset(new (std::nothrow) Bucket[buckets]());
+    if (!buckets_)
+        return Status::error("flow cache: cannot allocate " + std::to_string(uint64_t{buckets} * sizeof(Bucket)) +
+                             " bytes for " + std::to_string(slots) + " conversations");
+    buckets_mask_ = buckets - 1;
+    idle_ms_ = config.idle_timeout_ms;
+    active_ms_ = config.active_timeout_ms;
+    worker_bits_ = static_cast<uint64_t>(config.worker_id) << 32;
+    next_seq_ = 1;
+    scan_cursor_ = 0;
+    scan_time_ms_ = 0;
+    scan_credit_ = 0;
+    stats_ = {};
+    return {};
+}
+
+void FlowCache::snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, ConversationRecord& r) const noexcept {
+    const Conversation& c = at(slot);
+    const uint32_t now32 = static_cast<uint32_t>(now_ms);
+    // Stored times are the low 32 bits; every one lies in the past within
+    // 2^32 ms, so its distance from now is exact modulo 2^32.
+    auto absolute = [&](uint32_t t) { return now_ms - static_cast<uint32_t>(now32 - t); };
+    r.initiator = c.addr[0];
+    r.responder = c.addr[1];
+    r.family = c.family;
+    r.key_type = c.key_type;
+    r.icmp_id = c.icmp_id;
+    r.end_reason = reason;
+    r.ingress_port = c.ingress_port;
+    r.flow_id = worker_bits_ | c.flow_seq;
+    for (unsigned d = 0; d < 2; ++d) {
+        DirectionCounters& o = r.dir[d];
+        o = DirectionCounters{};
+        if (c.packets[d] == 0) continue;
+        o.packets = c.packets[d];
+        o.octets = c.octets[d];
+        o.first_ms = absolute(d == 0 ? c.start_ms : c.first_ms1);
+        o.last_ms = absolute(c.last_ms[d]);
+        o.min_ip_length = c.min_ip_length[d];
+        o.max_ip_length = c.max_ip_length[d];
+        o.icmp_type = c.icmp_type[d];
+        o.icmp_code = c.icmp_code[d];
+        o.min_payload = c.min_payload[d];
+        o.max_payload = c.max_payload[d];
+        o.payload_octets = c.payload_octets[d];
+    }
+    r.detection = DetectionSummary{};
+}
+
+}  // namespace flowgen

@@ -1,0 +1,157 @@
+// The per-lcore ICMP conversation cache.
+//
+// A set-associative table: the key's hash picks one bucket of 8 slots; a
+// bucket is 1 KiB (8 signatures + 8 conversations), so a conversation costs
+// exactly 128 bytes including its index, and a lookup touches the signature
+// line and then one conversation. When all 8 slots of the bucket are taken,
+// the conversation seen least recently is exported with flowEndReason "lack
+// of resources" (RFC 5102 §5.11.3) and its slot reused: the table never
+// allocates after init() and never refuses a packet.
+//
+// Expiry is incremental: expire() scans a slice of the table whose size is
+// proportional to the time elapsed, so the whole table is visited every
+// kScanPeriodMs and an idle conversation is exported at most kScanPeriodMs
+// (+ one call interval) after its idle timeout. Each call's work is bounded
+// by kMaxScanPerCall slots.
+//
+// Times are Unix epoch milliseconds passed in by the caller (capture time
+// offline, TSC-derived on live ports) and must not go backwards. They are
+// stored as 32-bit offsets modulo 2^32 ms (49 days), which the active
+// timeout keeps far away.
+//
+// One FlowCache belongs to one lcore: no method may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "flowgen/flow_key.hpp"
+#include "flowgen/flow_record.hpp"
+#include "flowgen/status.hpp"
+
+namespace flowgen {
+
+struct FlowCacheConfig {
+    uint32_t capacity = 1u << 20;         // conversations; rounded up to a power of two >= 8
+    uint32_t idle_timeout_ms = 15'000;
+    uint32_t active_timeout_ms = 60'000;
+    uint16_t worker_id = 0;               // goes into the high bits of flow ids
+};
+
+Status validate(const FlowCacheConfig& config);
+
+struct FlowCacheStats {
+    uint64_t created = 0;
+    uint64_t exported_idle = 0;
+    uint64_t exported_active = 0;
+    uint64_t exported_forced = 0;
+    uint64_t evicted = 0;   // exported with lack of resources
+    uint64_t active = 0;    // conversations currently held
+};
+
+// One conversation: 120 bytes. Fields are grouped by size so that there is
+// no padding; per-direction arrays are indexed by direction (0 = initiator).
+struct Conversation {
+    uint64_t octets[2];
+    uint64_t payload_octets[2];
+    IpAddress addr[2];            // [0] initiator, [1] responder
+    uint32_t start_ms;            // low 32 bits of the epoch ms of the first packet (of this export slice)
+    uint32_t last_ms[2];          // low 32 bits of epoch ms, per direction
+    uint32_t first_ms1;           // first packet of direction 1 (direction 0 starts at start_ms)
+    uint32_t packets[2];
+    uint32_t flow_seq;            // per-worker conversation number (flow id low bits)
+    uint16_t icmp_id;             // key id: echo identifier or code
+    uint16_t ingress_port;
+    uint16_t min_ip_length[2];
+    uint16_t max_ip_length[2];
+    uint16_t min_payload[2];
+    uint16_t max_payload[2];
+    Family family;
+    uint8_t key_type;
+    uint8_t icmp_type[2];
+    uint8_t icmp_code[2];
+    uint8_t has_type;             // bit d: icmp_type[d] is set
+};
+static_assert(sizeof(Conversation) == 120, "keep the conversation within its 120-byte budget");
+
+class FlowCache {
+public:
+    static constexpr uint32_t kWays = 8;
+    static constexpr uint32_t kScanPeriodMs = 500;
+    static constexpr uint32_t kMaxScanPerCall = 4096;
+
+    FlowCache() = default;
+    FlowCache(const FlowCache&) = delete;
+    FlowCache& operator=(const FlowCache&) = delete;
+
+    // Allocates the table (zeroed). The only allocation this class makes.
+    Status init(const FlowCacheConfig& config);
+
+    uint32_t capacity() const noexcept { return buckets_mask_ ? (buckets_mask_ + 1) * kWays : 0; }
+    static constexpr size_t bytes_per_conversation() noexcept { return sizeof(Bucket) / kWays; }
+
+    struct Hit {
+        uint32_t slot;      // stable index in [0, capacity()) while the conversation lives
+        uint8_t dir;        // 0 = initiator's direction
+        bool created;       // a new conversation was opened in this slot
+    };
+
+    // Accounts one ICMP packet with the given key. `reply` says whether the
+    // packet is the reply half of a pair (decides the direction when both
+    // addresses are equal). `export_sink(const ConversationRecord&, uint32_t slot)`
+    // is called for a conversation evicted to make room, before its slot is
+    // reused, and for one whose counters would overflow.
+    template <class Sink>
+    Hit update(const FlowKey& key, bool reply, const PacketInfo& p, uint16_t port, uint64_t now_ms,
+               Sink&& export_sink) noexcept;
+
+    // Exports conversations whose idle or active timeout has passed, scanning
+    // a time-proportional slice (bounded). Idle ones are removed; active ones
+    // are exported and continue with zeroed counters in the same slot.
+    // Returns the number of records exported.
+    template <class Sink>
+    uint32_t expire(uint64_t now_ms, Sink&& export_sink) noexcept;
+
+    // Exports and removes every conversation (shutdown, end of capture).
+    template <class Sink>
+    uint32_t flush_all(uint64_t now_ms, EndReason reason, Sink&& export_sink) noexcept;
+
+    // Builds the record of a conversation as it stands (for alerts, exports).
+    void snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, ConversationRecord& out) const noexcept;
+
+    const Conversation& at(uint32_t slot) const noexcept { return buckets_[slot / kWays].conv[slot % kWays]; }
+    const FlowCacheStats& stats() const noexcept { return stats_; }
+
+private:
+    struct alignas(64) Bucket {
+        uint32_t sig[kWays];      // 0 = free slot
+        Conversation conv[kWays];
+    };
+    static_assert(sizeof(Bucket) == 1024, "8 conversations and their index in 1 KiB");
+
+    static uint32_t signature(uint64_t hash) noexcept {
+        uint32_t s = static_cast<uint32_t>(hash >> 32);
+        return s ? s : 1;
+    }
+    Conversation& conv(uint32_t slot) noexcept { return buckets_[slot / kWays].conv[slot % kWays]; }
+    bool matches(const Conversation& c, const FlowKey& key) const noexcept;
+    void open(Conversation& c, const FlowKey& key, const PacketInfo& p, uint16_t port, uint64_t now_ms) noexcept;
+    static void account(Conversation& c, unsigned dir, const PacketInfo& p, uint32_t now32) noexcept;
+    static void restart(Conversation& c, uint32_t now32) noexcept;
+    static bool would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept;
+
+    std::unique_ptr<Bucket[]> buckets_;
+    uint32_t buckets_mask_ = 0;
+    uint32_t idle_ms_ = 0;
+    uint32_t active_ms_ = 0;
+    uint64_t worker_bits_ = 0;
+    uint32_t next_seq_ = 0;
+    uint32_t scan_cursor_ = 0;     // next slot expire() looks at
+    uint64_t scan_time_ms_ = 0;    // time up to which the scan has been paid for
+    uint64_t scan_credit_ = 0;     // slots owed by elapsed time, scaled by kScanPeriodMs
+    FlowCacheStats stats_;
+};
+
+}  // namespace flowgen
+
+#include "flowgen/flow_cache_inl.hpp"

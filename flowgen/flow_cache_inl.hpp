@@ -1,0 +1,223 @@
+// Inline part of flow_cache.hpp: the per-packet and expiry templates. The
+// sink is a template parameter so that the call is inlined: no virtual or
+// std::function call per packet.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+
+namespace flowgen {
+
+inline bool FlowCache::matches(const Conversation& c, const FlowKey& key) const noexcept {
+    if (c.family != key.family || c.key_type != key.key_type || c.icmp_id != key.id) return false;
+    return (c.addr[0] == key.low && c.addr[1] == key.high) ||
+           (c.addr[0] == key.high && c.addr[1] == key.low);
+}
+
+inline bool FlowCache::would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept {
+    // packets is 32 bits; an export slice that would wrap it is cut short
+    // (reported as an active timeout) instead of silently wrapping.
+    (void)p;
+    return c.packets[dir] == UINT32_MAX;
+}
+
+inline void FlowCache::account(Conversation& c, unsigned dir, const PacketInfo& p, uint32_t now32) noexcept {
+    const uint16_t len = static_cast<uint16_t>(std::min<uint32_t>(p.ip_length, 0xffff));
+    if (c.packets[dir] == 0) {
+        c.min_ip_length[dir] = len;
+        c.max_ip_length[dir] = len;
+        // The first packet of each direction in this export slice starts it
+        // (after an active-timeout restart, the slice starts with a packet,
+        // not with the export).
+        if (dir == 0)
+            c.start_ms = now32;
+        else
+            c.first_ms1 = now32;
+    } else {
+        c.min_ip_length[dir] = std::min(c.min_ip_length[dir], len);
+        c.max_ip_length[dir] = std::max(c.max_ip_length[dir], len);
+    }
+    c.packets[dir] += 1;
+    c.octets[dir] += p.ip_length;
+    c.last_ms[dir] = now32;
+    if (p.has_icmp_header) {
+        const uint16_t pay = p.payload_wire_length;
+        if (!(c.has_type & (1u << dir))) {
+            c.has_type |= static_cast<uint8_t>(1u << dir);
+            c.icmp_type[dir] = p.icmp_type;
+            c.icmp_code[dir] = p.icmp_code;
+            c.min_payload[dir] = pay;
+            c.max_payload[dir] = pay;
+        } else {
+            c.min_payload[dir] = std::min(c.min_payload[dir], pay);
+            c.max_payload[dir] = std::max(c.max_payload[dir], pay);
+        }
+        c.payload_octets[dir] += pay;
+    }
+}
+
+inline void FlowCache::open(Conversation& c, const FlowKey& key, const PacketInfo& p, uint16_t port,
+                            uint64_t now_ms) noexcept {
+    std::memset(&c, 0, sizeof c);
+    c.addr[0] = p.src;
+    c.addr[1] = p.dst;
+    // A packet whose source is not one of the key's addresses cannot happen:
+    // the key was made from this packet.
+    c.family = key.family;
+    c.key_type = key.key_type;
+    c.icmp_id = key.id;
+    c.ingress_port = port;
+    c.start_ms = static_cast<uint32_t>(now_ms);
+    c.flow_seq = next_seq_++;
+}
+
+// Zero the counters of a conversation that continues after an active-timeout
+// export; its identity (addresses, key, flow id) and slot stay.
+inline void FlowCache::restart(Conversation& c, uint32_t now32) noexcept {
+    for (unsigned d = 0; d < 2; ++d) {
+        c.octets[d] = 0;
+        c.payload_octets[d] = 0;
+        c.packets[d] = 0;
+        c.last_ms[d] = now32;
+        c.min_ip_length[d] = c.max_ip_length[d] = 0;
+        c.min_payload[d] = c.max_payload[d] = 0;
+        c.icmp_type[d] = c.icmp_code[d] = 0;
+    }
+    c.has_type = 0;
+    c.start_ms = now32;
+    c.first_ms1 = now32;
+}
+
+template <class Sink>
+FlowCache::Hit FlowCache::update(const FlowKey& key, bool reply, const PacketInfo& p, uint16_t port,
+                                 uint64_t now_ms, Sink&& export_sink) noexcept {
+    const uint64_t h = hash_key(key);
+    const uint32_t sig = signature(h);
+    const uint32_t b = static_cast<uint32_t>(h) & buckets_mask_;
+    Bucket& bucket = buckets_[b];
+    const uint32_t now32 = static_cast<uint32_t>(now_ms);
+
+    uint32_t free_way = kWays;
+    for (uint32_t w = 0; w < kWays; ++w) {
+        if (bucket.sig[w] == sig && matches(bucket.conv[w], key)) {
+            Conversation& c = bucket.conv[w];
+            unsigned dir;
+            if (c.addr[0] == c.addr[1])
+                dir = reply ? 1 : 0;
+            else
+                dir = (p.src == c.addr[0]) ? 0 : 1;
+            const uint32_t slot = b * kWays + w;
+            if (__builtin_expect(would_overflow(c, dir, p), 0)) {
+                ConversationRecord rec;
+                snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
+                export_sink(rec, slot);
+                ++stats_.exported_active;
+                restart(c, now32);
+            }
+            account(c, dir, p, now32);
+            return {slot, static_cast<uint8_t>(dir), false};
+        }
+        if (bucket.sig[w] == 0 && free_way == kWays) free_way = w;
+    }
+
+    if (free_way == kWays) {
+        // Full set: evict the conversation seen least recently. Ages are
+        // compared modulo 2^32 ms, like every stored time.
+        uint32_t oldest = 0, oldest_age = 0;
+        for (uint32_t w = 0; w < kWays; ++w) {
+            const Conversation& c = bucket.conv[w];
+            const uint32_t last = (c.packets[1] && static_cast<int32_t>(c.last_ms[1] - c.last_ms[0]) > 0)
+                                      ? c.last_ms[1] : c.last_ms[0];
+            const uint32_t age = now32 - last;
+            if (w == 0 || age > oldest_age) {
+                oldest = w;
+                oldest_age = age;
+            }
+        }
+        const uint32_t slot = b * kWays + oldest;
+        ConversationRecord rec;
+        snapshot(slot, now_ms, EndReason::kLackOfResources, rec);
+        export_sink(rec, slot);
+        ++stats_.evicted;
+        --stats_.active;
+        free_way = oldest;
+    }
+
+    Conversation& c = bucket.conv[free_way];
+    bucket.sig[free_way] = sig;
+    open(c, key, p, port, now_ms);
+    const unsigned dir = (c.addr[0] == c.addr[1] && reply) ? 1 : 0;
+    account(c, dir, p, now32);
+    ++stats_.created;
+    ++stats_.active;
+    return {b * kWays + free_way, static_cast<uint8_t>(dir), true};
+}
+
+template <class Sink>
+uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
+    if (scan_time_ms_ == 0 || now_ms < scan_time_ms_) {
+        scan_time_ms_ = now_ms;
+        return 0;
+    }
+    // Slots owed: capacity per kScanPeriodMs of elapsed time, in fixed point
+    // so that frequent calls with 0-1 ms steps still accumulate.
+    const uint64_t cap = capacity();
+    scan_credit_ += (now_ms - scan_time_ms_) * cap;
+    scan_time_ms_ = now_ms;
+    uint64_t todo = scan_credit_ / kScanPeriodMs;
+    if (todo > kMaxScanPerCall) todo = kMaxScanPerCall;
+    // Never owe more than one full pass: after a long gap (a capture with a
+    // pause, a stalled lcore) one pass catches up with everything.
+    if (scan_credit_ > cap * kScanPeriodMs) scan_credit_ = cap * kScanPeriodMs;
+    scan_credit_ -= todo * kScanPeriodMs;
+
+    const uint32_t now32 = static_cast<uint32_t>(now_ms);
+    uint32_t exported = 0;
+    for (uint64_t i = 0; i < todo; ++i) {
+        const uint32_t slot = scan_cursor_;
+        scan_cursor_ = (scan_cursor_ + 1) & (static_cast<uint32_t>(cap) - 1);
+        Bucket& bucket = buckets_[slot / kWays];
+        const uint32_t w = slot % kWays;
+        if (bucket.sig[w] == 0) continue;
+        Conversation& c = bucket.conv[w];
+        uint32_t last = c.last_ms[0];
+        if (c.packets[1] && static_cast<int32_t>(c.last_ms[1] - last) > 0) last = c.last_ms[1];
+        if (now32 - last >= idle_ms_) {
+            ConversationRecord rec;
+            snapshot(slot, now_ms, EndReason::kIdleTimeout, rec);
+            export_sink(rec, slot);
+            bucket.sig[w] = 0;
+            ++stats_.exported_idle;
+            --stats_.active;
+            ++exported;
+        } else if (now32 - c.start_ms >= active_ms_) {
+            ConversationRecord rec;
+            snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
+            export_sink(rec, slot);
+            restart(c, now32);
+            ++stats_.exported_active;
+            ++exported;
+        }
+    }
+    return exported;
+}
+
+template <class Sink>
+uint32_t FlowCache::flush_all(uint64_t now_ms, EndReason reason, Sink&& export_sink) noexcept {
+    uint32_t exported = 0;
+    const uint32_t cap = capacity();
+    for (uint32_t slot = 0; slot < cap; ++slot) {
+        Bucket& bucket = buckets_[slot / kWays];
+        if (bucket.sig[slot % kWays] == 0) continue;
+        ConversationRecord rec;
+        snapshot(slot, now_ms, reason, rec);
+        export_sink(rec, slot);
+        bucket.sig[slot % kWays] = 0;
+        ++stats_.exported_forced;
+        --stats_.active;
+        ++exported;
+    }
+    return exported;
+}
+
+}  // namespace flowgen

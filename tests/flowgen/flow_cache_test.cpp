@@ -1,0 +1,285 @@
+// Flow cache behaviour with a controlled clock: grouping, directions,
+// eviction, idle/active timeouts and their lateness, conservation of counts.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "flowgen/flow_cache.hpp"
+#include "tests/support/printers.hpp"
+
+using namespace flowgen;
+
+namespace {
+
+IpAddress v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+    IpAddress x{};
+    x.bytes[0] = a;
+    x.bytes[1] = b;
+    x.bytes[2] = c;
+    x.bytes[3] = d;
+    return x;
+}
+
+PacketInfo echo(IpAddress src, IpAddress dst, bool reply, uint16_t id, uint16_t payload = 56) {
+    PacketInfo p;
+    p.src = src;
+    p.dst = dst;
+    p.family = Family::kIpv4;
+    p.l4_protocol = kProtoIcmp;
+    p.icmp_type = reply ? 0 : 8;
+    p.icmp_id = id;
+    p.has_icmp_header = true;
+    p.ip_length = 20 + 8 + payload;
+    p.payload_wire_length = payload;
+    return p;
+}
+
+struct Collected {
+    std::vector<ConversationRecord> records;
+    void operator()(const ConversationRecord& r, uint32_t) { records.push_back(r); }
+};
+
+struct Fixture {
+    FlowCache cache;
+    Collected out;
+    FlowCache::Hit feed(const PacketInfo& p, uint64_t now_ms) {
+        FlowKey key;
+        const bool reply = make_key(p, key);
+        return cache.update(key, reply, p, 3, now_ms, out);
+    }
+};
+
+constexpr uint64_t kT0 = 1'700'000'000'000ULL;  // epoch ms
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(flow_cache)
+
+BOOST_AUTO_TEST_CASE(request_and_reply_form_one_conversation_with_two_directions) {
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 1000, .active_timeout_ms = 60000}).ok());
+    const auto a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+    auto h1 = f.feed(echo(a, b, false, 77), kT0);
+    auto h2 = f.feed(echo(b, a, true, 77), kT0 + 1);
+    auto h3 = f.feed(echo(a, b, false, 78), kT0 + 2);  // other identifier: other conversation
+    BOOST_TEST(h1.created);
+    BOOST_TEST(!h2.created);
+    BOOST_TEST(h1.slot == h2.slot);
+    BOOST_TEST(h1.dir == 0);
+    BOOST_TEST(h2.dir == 1);
+    BOOST_TEST(h3.created);
+    BOOST_TEST(h3.slot != h1.slot);
+    BOOST_TEST(f.cache.stats().active == 2u);
+
+    f.cache.flush_all(kT0 + 10, EndReason::kForcedEnd, f.out);
+    BOOST_REQUIRE(f.out.records.size() == 2u);
+    const ConversationRecord* r = nullptr;
+    for (const auto& x : f.out.records)
+        if (x.icmp_id == 77) r = &x;
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->initiator == a);
+    BOOST_TEST(r->responder == b);
+    BOOST_TEST(r->key_type == 8);
+    BOOST_TEST(r->dir[0].packets == 1u);
+    BOOST_TEST(r->dir[1].packets == 1u);
+    BOOST_TEST(r->dir[0].icmp_type == 8);
+    BOOST_TEST(r->dir[1].icmp_type == 0);
+    BOOST_TEST(r->dir[0].octets == 84u);
+    BOOST_TEST(r->dir[0].first_ms == kT0);
+    BOOST_TEST(r->dir[1].first_ms == kT0 + 1);
+    BOOST_TEST(r->dir[1].last_ms == kT0 + 1);
+    BOOST_TEST(r->ingress_port == 3);
+    BOOST_TEST(r->end_reason == EndReason::kForcedEnd);
+    BOOST_TEST(f.cache.stats().active == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(ping_to_self_splits_directions_by_request_and_reply) {
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 8, .idle_timeout_ms = 1000, .active_timeout_ms = 60000}).ok());
+    const auto lo = v4(127, 0, 0, 1);
+    auto h1 = f.feed(echo(lo, lo, false, 5), kT0);
+    auto h2 = f.feed(echo(lo, lo, true, 5), kT0);
+    BOOST_TEST(h1.slot == h2.slot);
+    BOOST_TEST(h1.dir == 0);
+    BOOST_TEST(h2.dir == 1);
+}
+
+BOOST_AUTO_TEST_CASE(full_set_evicts_oldest_and_reports_lack_of_resources) {
+    Fixture f;
+    // Capacity 8 = one bucket of 8 ways: the ninth conversation must evict.
+    BOOST_REQUIRE(f.cache.init({.capacity = 8, .idle_timeout_ms = 100000, .active_timeout_ms = 100000}).ok());
+    const auto a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+    for (uint16_t id = 1; id <= 8; ++id) f.feed(echo(a, b, false, id), kT0 + id);
+    f.feed(echo(a, b, false, 1), kT0 + 20);  // id 1 is now the most recent; id 2 the oldest
+    BOOST_TEST(f.out.records.empty());
+    auto h = f.feed(echo(a, b, false, 9), kT0 + 30);
+    BOOST_TEST(h.created);
+    BOOST_REQUIRE(f.out.records.size() == 1u);
+    BOOST_TEST(f.out.records[0].icmp_id == 2);
+    BOOST_TEST(f.out.records[0].end_reason == EndReason::kLackOfResources);
+    BOOST_TEST(f.cache.stats().evicted == 1u);
+    BOOST_TEST(f.cache.stats().active == 8u);
+}
+
+BOOST_AUTO_TEST_CASE(idle_conversation_is_exported_within_one_second_of_its_timeout) {
+    Fixture f;
+    constexpr uint32_t kIdle = 2000;
+    BOOST_REQUIRE(f.cache.init({.capacity = 1u << 14, .idle_timeout_ms = kIdle, .active_timeout_ms = 600000}).ok());
+    std::map<uint64_t, uint64_t> last_packet;  // flow id -> time of its last packet
+    std::mt19937 rng(42);
+    uint64_t now = kT0;
+    // 3000 conversations send one packet each at scattered times over 3 s,
+    // then go quiet; the clock moves in 7 ms steps, as a lightly loaded
+    // lcore's would, and expire() is called at every step.
+    std::vector<uint64_t> starts(3000);
+    for (auto& t : starts) t = kT0 + (rng() % 3000);
+    std::sort(starts.begin(), starts.end());
+    std::map<uint64_t, uint64_t> exported_at;
+    size_t next = 0;
+    for (now = kT0; now < kT0 + 3000 + kIdle + 3000; now += 7) {
+        for (; next < starts.size() && starts[next] <= now; ++next) {
+            const int i = static_cast<int>(next);
+            f.feed(echo(v4(10, 1, i >> 8, i & 0xff), v4(10, 2, 0, 1), false, static_cast<uint16_t>(i)), now);
+        }
+        const size_t before = f.out.records.size();
+        f.cache.expire(now, f.out);
+        for (size_t k = before; k < f.out.records.size(); ++k) exported_at[f.out.records[k].flow_id] = now;
+    }
+    BOOST_TEST(exported_at.size() == 3000u);
+    uint64_t worst = 0;
+    for (const auto& r : f.out.records) {
+        BOOST_TEST(r.end_reason == EndReason::kIdleTimeout);
+        const uint64_t deadline = r.dir[0].last_ms + kIdle;
+        const uint64_t at = exported_at[r.flow_id];
+        BOOST_TEST(at >= deadline);
+        worst = std::max(worst, at - deadline);
+    }
+    BOOST_TEST(worst <= 1000u, "worst lateness " << worst << " ms");
+    BOOST_TEST(f.cache.stats().active == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(active_timeout_exports_a_slice_and_the_conversation_continues) {
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 5000, .active_timeout_ms = 10000}).ok());
+    const auto a = v4(192, 0, 2, 1), b = v4(198, 51, 100, 7);
+    uint64_t now = kT0;
+    uint32_t slot = 0;
+    for (int i = 0; i < 30; ++i, now += 1000) {
+        slot = f.feed(echo(a, b, false, 1), now).slot;
+        f.feed(echo(b, a, true, 1), now + 1);
+        f.cache.expire(now + 2, f.out);
+    }
+    f.cache.flush_all(now, EndReason::kForcedEnd, f.out);
+    BOOST_REQUIRE(f.out.records.size() >= 3u);
+    uint64_t requests = 0, replies = 0;
+    for (size_t i = 0; i < f.out.records.size(); ++i) {
+        const auto& r = f.out.records[i];
+        BOOST_TEST(r.flow_id == f.out.records[0].flow_id);  // same conversation throughout
+        BOOST_TEST(r.initiator == a);
+        requests += r.dir[0].packets;
+        replies += r.dir[1].packets;
+        if (i + 1 < f.out.records.size()) {
+            BOOST_TEST(r.end_reason == EndReason::kActiveTimeout);
+            BOOST_TEST(r.dir[0].last_ms - r.dir[0].first_ms < 10000u + FlowCache::kScanPeriodMs + 1000);
+            BOOST_TEST(f.out.records[i + 1].dir[0].first_ms > r.dir[0].last_ms);  // slices do not overlap
+        }
+    }
+    BOOST_TEST(requests == 30u);
+    BOOST_TEST(replies == 30u);
+    (void)slot;
+}
+
+BOOST_AUTO_TEST_CASE(non_first_fragments_join_their_first_fragment_or_count_as_unattributed) {
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 5000, .active_timeout_ms = 10000}).ok());
+    FragmentMap frags(64);
+    const auto a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+    PacketInfo first = echo(a, b, false, 900, 1472);
+    first.is_fragment = true;
+    first.fragment_id = 0x1234;
+    FlowKey key;
+    make_key(first, key);
+    frags.remember(first, key);
+    auto h1 = f.cache.update(key, false, first, 0, kT0, f.out);
+
+    PacketInfo later;
+    later.src = a;
+    later.dst = b;
+    later.family = Family::kIpv4;
+    later.l4_protocol = kProtoIcmp;
+    later.is_fragment = true;
+    later.fragment_id = 0x1234;
+    later.ip_length = 1000;
+    FlowKey k2;
+    BOOST_TEST(frags.key_for(later, k2));
+    auto h2 = f.cache.update(k2, false, later, 0, kT0 + 1, f.out);
+    BOOST_TEST(h2.slot == h1.slot);
+
+    later.fragment_id = 0x9999;  // its first fragment was never seen
+    BOOST_TEST(!frags.key_for(later, k2));
+    BOOST_TEST(k2.key_type == kUnattributedFragment);
+    auto h3 = f.cache.update(k2, false, later, 0, kT0 + 2, f.out);
+    BOOST_TEST(h3.created);
+
+    f.cache.flush_all(kT0 + 3, EndReason::kForcedEnd, f.out);
+    uint64_t packets = 0, octets = 0;
+    for (const auto& r : f.out.records) {
+        packets += r.dir[0].packets;
+        octets += r.dir[0].octets;
+    }
+    BOOST_TEST(packets == 3u);
+    BOOST_TEST(octets == (20u + 8 + 1472) + 1000 + 1000);
+}
+
+BOOST_AUTO_TEST_CASE(every_packet_is_counted_in_exactly_one_record_under_churn) {
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 256, .idle_timeout_ms = 300, .active_timeout_ms = 1000}).ok());
+    std::mt19937 rng(7);
+    uint64_t fed_packets = 0, fed_octets = 0, now = kT0;
+    for (int i = 0; i < 200000; ++i) {
+        now += rng() % 3;
+        const uint32_t host = rng() % 2000;  // far more conversations than slots: evictions
+        const bool reply = rng() & 1;
+        const auto a = v4(10, 9, host >> 8, host & 0xff), b = v4(10, 8, 0, 1);
+        PacketInfo p = reply ? echo(b, a, true, host, rng() % 1400) : echo(a, b, false, host, rng() % 1400);
+        f.feed(p, now);
+        fed_packets += 1;
+        fed_octets += p.ip_length;
+        if (i % 16 == 0) f.cache.expire(now, f.out);
+    }
+    f.cache.flush_all(now, EndReason::kForcedEnd, f.out);
+    uint64_t packets = 0, octets = 0;
+    for (const auto& r : f.out.records)
+        for (const auto& d : r.dir) {
+            packets += d.packets;
+            octets += d.octets;
+        }
+    BOOST_TEST(packets == fed_packets);
+    BOOST_TEST(octets == fed_octets);
+    const auto& s = f.cache.stats();
+    BOOST_TEST(s.evicted > 0u);
+    BOOST_TEST(s.exported_idle > 0u);
+    BOOST_TEST(s.created == s.evicted + s.exported_idle + s.exported_forced);
+}
+
+BOOST_AUTO_TEST_CASE(a_conversation_costs_128_bytes_including_its_index) {
+    BOOST_TEST(FlowCache::bytes_per_conversation() == 128u);
+    FlowCache cache;
+    BOOST_REQUIRE(cache.init({.capacity = 1000, .idle_timeout_ms = 1, .active_timeout_ms = 1}).ok());
+    BOOST_TEST(cache.capacity() == 1024u);  // rounded up to a power of two
+}
+
+BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_with_a_reason) {
+    FlowCache cache;
+    auto s = cache.init({.capacity = 4, .idle_timeout_ms = 1, .active_timeout_ms = 1});
+    BOOST_TEST(!s.ok());
+    BOOST_TEST(s.message().find("cache size") != std::string::npos);
+    s = cache.init({.capacity = 64, .idle_timeout_ms = 0, .active_timeout_ms = 1});
+    BOOST_TEST(s.message().find("idle timeout") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
