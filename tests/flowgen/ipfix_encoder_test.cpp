@@ -1,0 +1,341 @@
+// IpfixEncoder byte for byte against hand-annotated golden messages
+// (RFC 7011 §3 message/set/template layout, IANA element numbers, RFC 5103
+// reverse elements, RFC 5610 type records).
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <vector>
+
+#include "flowgen/ipfix_encoder.hpp"
+#include "tests/flowgen/ipfix_decode.hpp"
+#include "tests/flowgen/ipfix_golden.hpp"
+
+using namespace flowgen;
+using ipfix_test::Golden;
+
+namespace {
+
+constexpr uint32_t kPen = 32473;
+constexpr uint32_t kOdid = 7;
+constexpr uint32_t kExportTime = 1700000002;
+constexpr uint64_t kT0 = 1700000000000;  // ms
+
+IpAddress v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+    IpAddress x{};
+    x.bytes[0] = a, x.bytes[1] = b, x.bytes[2] = c, x.bytes[3] = d;
+    return x;
+}
+
+IpAddress v6_doc(uint8_t last) {  // 2001:db8::last
+    IpAddress x{};
+    x.bytes[0] = 0x20, x.bytes[1] = 0x01, x.bytes[2] = 0x0d, x.bytes[3] = 0xb8;
+    x.bytes[15] = last;
+    return x;
+}
+
+EncoderConfig config(bool biflow, bool detection) {
+    EncoderConfig c;
+    c.observation_domain_id = kOdid;
+    c.observation_point_id = 9;
+    c.biflow = biflow;
+    c.detection_elements = detection;
+    c.enterprise_number = kPen;
+    return c;
+}
+
+// Two pings of 84 bytes (56 data bytes) from 192.0.2.1 to 198.51.100.7, both answered.
+ConversationRecord ping_v4() {
+    ConversationRecord r;
+    r.initiator = v4(192, 0, 2, 1);
+    r.responder = v4(198, 51, 100, 7);
+    r.family = Family::kIpv4;
+    r.key_type = 8;
+    r.icmp_id = 0x1234;
+    r.end_reason = EndReason::kIdleTimeout;
+    r.ingress_port = 3;
+    r.flow_id = 42;
+    r.dir[0] = DirectionCounters{168, 2, kT0, kT0 + 1000, 84, 84, 8, 0, 56, 56, 112};
+    r.dir[1] = DirectionCounters{168, 2, kT0 + 1, kT0 + 1001, 84, 84, 0, 0, 56, 56, 112};
+    r.detection = DetectionSummary{750, 0x5, 7900, 3, 2};
+    return r;
+}
+
+struct Buf {
+    std::array<uint8_t, 1472> bytes{};
+    IpfixMessage m;
+    Buf() { m.begin(bytes); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(ipfix_encoder)
+
+BOOST_AUTO_TEST_CASE(ipv4_uniflow_templates_match_golden) {
+    IpfixEncoder enc(config(false, true));
+    Buf b;
+    BOOST_REQUIRE_EQUAL(enc.add_templates(b.m), 4u);
+    const size_t len = b.m.finish(kExportTime, 0, kOdid);
+
+    Golden g;
+    g.at(0).u16(10).u16(352).u32(kExportTime).u32(0).u32(kOdid);  // header: version 10, length, export time, seq 0, odid 7
+    g.at(16).u16(2).u16(260);               // 16: template set (id 2), length 4 + 2*128
+    g.at(20).u16(256).u16(23);              // 20: template 256 (IPv4), 23 fields
+    g.at(24).ie(152, 8);                    // 24: flowStartMilliseconds
+    g.at(28).ie(153, 8);                    // 28: flowEndMilliseconds
+    g.at(32).ie(8, 4);                      // 32: sourceIPv4Address
+    g.at(36).ie(12, 4);                     // 36: destinationIPv4Address
+    g.at(40).ie(4, 1);                      // 40: protocolIdentifier
+    g.at(44).ie(1, 8);                      // 44: octetDeltaCount
+    g.at(48).ie(2, 8);                      // 48: packetDeltaCount
+    g.at(52).ie(25, 2);                     // 52: minimumIpTotalLength (reduced size)
+    g.at(56).ie(26, 2);                     // 56: maximumIpTotalLength (reduced size)
+    g.at(60).ie(32, 2);                     // 60: icmpTypeCodeIPv4
+    g.at(64).ie(136, 1);                    // 64: flowEndReason
+    g.at(68).ie(10, 4);                     // 68: ingressInterface
+    g.at(72).ie(138, 4);                    // 72: observationPointId
+    g.at(76).ie(148, 8);                    // 76: flowId
+    g.at(80).ie(239, 1);                    // 80: biflowDirection
+    g.at(84).ent(1, 2, kPen);               // 84: PEN 32473 / 1 detection score
+    g.at(92).ent(2, 4, kPen);               // 92: / 2 reason flags
+    g.at(100).ent(3, 2, kPen);              // 100: / 3 payload entropy milli
+    g.at(108).ent(4, 2, kPen);              // 108: / 4 payload min
+    g.at(116).ent(5, 2, kPen);              // 116: / 5 payload max
+    g.at(124).ent(6, 2, kPen);              // 124: / 6 payload mean
+    g.at(132).ent(7, 2, kPen);              // 132: / 7 signature id
+    g.at(140).ent(8, 1, kPen);              // 140: / 8 verdict
+    g.at(148).u16(257).u16(23);             // 148: template 257 (IPv6), 23 fields
+    g.at(152).ie(152, 8).ie(153, 8);        // 152: flowStart/EndMilliseconds
+    g.at(160).ie(27, 16).ie(28, 16);        // 160: sourceIPv6Address, destinationIPv6Address
+    g.at(168).ie(4, 1).ie(1, 8).ie(2, 8);   // 168: protocolIdentifier, octetDeltaCount, packetDeltaCount
+    g.at(180).ie(25, 2).ie(26, 2);          // 180: min/maximumIpTotalLength
+    g.at(188).ie(139, 2);                   // 188: icmpTypeCodeIPv6
+    g.at(192).ie(136, 1).ie(10, 4).ie(138, 4).ie(148, 8).ie(239, 1);  // 192..211: as in 256
+    g.at(212).ent(1, 2, kPen).ent(2, 4, kPen).ent(3, 2, kPen).ent(4, 2, kPen);  // 212..243
+    g.at(244).ent(5, 2, kPen).ent(6, 2, kPen).ent(7, 2, kPen).ent(8, 1, kPen);  // 244..275
+    g.at(276).u16(3).u16(76);               // 276: options template set (id 3), length 4 + 46 + 26
+    g.at(280).u16(260).u16(10).u16(1);      // 280: template 260, 10 fields, 1 scope field
+    g.at(286).ie(149, 4);                   // 286: scope observationDomainId
+    g.at(290).ie(40, 8);                    // 290: exportedOctetTotalCount
+    g.at(294).ie(41, 8);                    // 294: exportedMessageTotalCount
+    g.at(298).ie(42, 8);                    // 298: exportedFlowRecordTotalCount
+    g.at(302).ie(163, 8);                   // 302: observedFlowTotalCount
+    g.at(306).ie(164, 8);                   // 306: ignoredPacketTotalCount
+    g.at(310).ie(165, 8);                   // 310: ignoredOctetTotalCount
+    g.at(314).ie(166, 8);                   // 314: notSentFlowTotalCount
+    g.at(318).ie(86, 8);                    // 318: packetTotalCount (observed packets)
+    g.at(322).ie(85, 8);                    // 322: octetTotalCount (observed octets)
+    g.at(326).u16(261).u16(5).u16(2);       // 326: template 261 (RFC 5610 §3.9), 5 fields, 2 scope
+    g.at(332).ie(303, 2);                   // 332: scope informationElementId
+    g.at(336).ie(346, 4);                   // 336: scope privateEnterpriseNumber
+    g.at(340).ie(339, 1);                   // 340: informationElementDataType
+    g.at(344).ie(344, 1);                   // 344: informationElementSemantics
+    g.at(348).ie(341, 0xFFFF);              // 348: informationElementName, variable length
+    g.at(352);
+    ipfix_test::check_bytes(b.m.data(), len, g.bytes());
+}
+
+BOOST_AUTO_TEST_CASE(ipv4_uniflow_conversation_is_two_records_matching_golden) {
+    IpfixEncoder enc(config(false, true));
+    Buf b;
+    BOOST_REQUIRE_EQUAL(enc.add_conversation(b.m, ping_v4()), 2);
+    const size_t len = b.m.finish(kExportTime, 1000, kOdid);
+    BOOST_CHECK_EQUAL(b.m.data_records(), 2u);
+
+    Golden g;
+    g.at(0).u16(10).u16(184).u32(kExportTime).u32(1000).u32(kOdid);  // header, seq 1000
+    g.at(16).u16(256).u16(168);             // 16: data set 256, length 4 + 2*82
+    // record 1: the initiator's direction
+    g.at(20).u64(kT0);                      // 20: flowStartMilliseconds
+    g.at(28).u64(kT0 + 1000);               // 28: flowEndMilliseconds
+    g.at(36).ip4(192, 0, 2, 1);             // 36: sourceIPv4Address
+    g.at(40).ip4(198, 51, 100, 7);          // 40: destinationIPv4Address
+    g.at(44).u8(1);                         // 44: protocolIdentifier ICMP
+    g.at(45).u64(168);                      // 45: octetDeltaCount
+    g.at(53).u64(2);                        // 53: packetDeltaCount
+    g.at(61).u16(84);                       // 61: minimumIpTotalLength
+    g.at(63).u16(84);                       // 63: maximumIpTotalLength
+    g.at(65).u16(8 * 256 + 0);              // 65: icmpTypeCodeIPv4 echo request
+    g.at(67).u8(1);                         // 67: flowEndReason idle timeout
+    g.at(68).u32(3);                        // 68: ingressInterface
+    g.at(72).u32(9);                        // 72: observationPointId
+    g.at(76).u64(42);                       // 76: flowId
+    g.at(84).u8(1);                         // 84: biflowDirection initiator
+    g.at(85).u16(750);                      // 85: score
+    g.at(87).u32(0x5);                      // 87: reason flags
+    g.at(91).u16(7900);                     // 91: entropy milli
+    g.at(93).u16(56);                       // 93: payload min
+    g.at(95).u16(56);                       // 95: payload max
+    g.at(97).u16(56);                       // 97: payload mean 112/2
+    g.at(99).u16(3);                        // 99: signature id
+    g.at(101).u8(2);                        // 101: verdict tunnel
+    // record 2: the responder's direction, addresses swapped
+    g.at(102).u64(kT0 + 1).u64(kT0 + 1001); // 102: flowStart/EndMilliseconds
+    g.at(118).ip4(198, 51, 100, 7);         // 118: sourceIPv4Address
+    g.at(122).ip4(192, 0, 2, 1);            // 122: destinationIPv4Address
+    g.at(126).u8(1).u64(168).u64(2);        // 126: protocol, octets, packets
+    g.at(143).u16(84).u16(84);              // 143: min/max IP length
+    g.at(147).u16(0);                       // 147: icmpTypeCodeIPv4 echo reply (0,0)
+    g.at(149).u8(1).u32(3).u32(9).u64(42);  // 149: end reason, ingress, obs point, flowId
+    g.at(166).u8(2);                        // 166: biflowDirection reverseInitiator
+    g.at(167).u16(750).u32(0x5).u16(7900);  // 167: score, reasons, entropy
+    g.at(175).u16(56).u16(56).u16(56);      // 175: payload min/max/mean
+    g.at(181).u16(3).u8(2);                 // 181: signature, verdict
+    g.at(184);
+    ipfix_test::check_bytes(b.m.data(), len, g.bytes());
+}
+
+BOOST_AUTO_TEST_CASE(ipv6_unanswered_echo_is_one_record_matching_golden) {
+    IpfixEncoder enc(config(false, false));
+    ConversationRecord r;
+    r.initiator = v6_doc(1);
+    r.responder = v6_doc(2);
+    r.family = Family::kIpv6;
+    r.key_type = 128;
+    r.end_reason = EndReason::kForcedEnd;
+    r.flow_id = 0x0102030405060708;
+    r.dir[0] = DirectionCounters{312, 3, kT0, kT0 + 2000, 104, 104, 128, 0, 56, 56, 168};
+    Buf b;
+    BOOST_REQUIRE_EQUAL(enc.add_conversation(b.m, r), 1);
+    const size_t len = b.m.finish(kExportTime, 5, kOdid);
+
+    Golden g;
+    g.at(0).u16(10).u16(109).u32(kExportTime).u32(5).u32(kOdid);  // header
+    g.at(16).u16(257).u16(93);              // 16: data set 257, length 4 + 89
+    g.at(20).u64(kT0).u64(kT0 + 2000);      // 20: flowStart/EndMilliseconds
+    g.at(36).raw({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});  // 36: sourceIPv6Address
+    g.at(52).raw({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});  // 52: destinationIPv6Address
+    g.at(68).u8(58);                        // 68: protocolIdentifier ICMPv6
+    g.at(69).u64(312).u64(3);               // 69: octetDeltaCount, packetDeltaCount
+    g.at(85).u16(104).u16(104);             // 85: min/max IP length
+    g.at(89).u16(128 * 256);                // 89: icmpTypeCodeIPv6 echo request
+    g.at(91).u8(4);                         // 91: flowEndReason forced end
+    g.at(92).u32(0).u32(9);                 // 92: ingressInterface 0, observationPointId 9
+    g.at(100).u64(0x0102030405060708);      // 100: flowId
+    g.at(108).u8(1);                        // 108: biflowDirection initiator
+    g.at(109);
+    ipfix_test::check_bytes(b.m.data(), len, g.bytes());
+
+    // The template this record uses, as a collector would read it.
+    Buf t;
+    BOOST_REQUIRE_EQUAL(enc.add_templates(t.m), 4u);
+    const size_t tlen = t.m.finish(kExportTime, 5, kOdid);
+    ipfix_test::Decoder d;
+    BOOST_REQUIRE(d.decode(t.m.data(), tlen).error.empty());
+    std::vector<uint16_t> ids;
+    for (const auto& f : d.templates().at(257)) ids.push_back(f.id);
+    const std::vector<uint16_t> want{152, 153, 27, 28, 4, 1, 2, 25, 26, 139, 136, 10, 138, 148, 239};
+    BOOST_TEST(ids == want, boost::test_tools::per_element());
+    const auto m = d.decode(b.m.data(), len);
+    BOOST_REQUIRE(m.error.empty());
+    BOOST_REQUIRE_EQUAL(m.records.size(), 1u);
+    BOOST_CHECK_EQUAL(m.records[0].u(139), 128u * 256);
+}
+
+BOOST_AUTO_TEST_CASE(ipv4_biflow_template_and_record_match_golden) {
+    IpfixEncoder enc(config(true, true));
+    Buf t;
+    BOOST_REQUIRE_EQUAL(enc.add_templates(t.m), 4u);
+    (void)t.m.finish(kExportTime, 0, kOdid);
+    Golden g;
+    g.at(0).u16(10).u16(16 + 4 + 2 * 208 + 4 + 46 + 26).u32(kExportTime).u32(0).u32(kOdid);  // header
+    g.at(16).u16(2).u16(420);               // 16: template set, length 4 + 2*208
+    g.at(20).u16(258).u16(33);              // 20: template 258 (IPv4 biflow), 33 fields
+    g.at(24).ie(152, 8).ie(153, 8).ie(8, 4).ie(12, 4).ie(4, 1);  // 24..43: times, addresses, protocol
+    g.at(44).ie(1, 8).ie(2, 8).ie(25, 2).ie(26, 2).ie(32, 2);    // 44..63: forward counters, type/code
+    g.at(64).ie(136, 1).ie(10, 4).ie(138, 4).ie(148, 8).ie(239, 1);  // 64..83
+    g.at(84).ent(1, 8, 29305);              // 84: reverseOctetDeltaCount (RFC 5103 PEN 29305)
+    g.at(92).ent(2, 8, 29305);              // 92: reversePacketDeltaCount
+    g.at(100).ent(25, 2, 29305);            // 100: reverseMinimumIpTotalLength
+    g.at(108).ent(26, 2, 29305);            // 108: reverseMaximumIpTotalLength
+    g.at(116).ent(32, 2, 29305);            // 116: reverseIcmpTypeCodeIPv4
+    g.at(124).ent(152, 8, 29305);           // 124: reverseFlowStartMilliseconds
+    g.at(132).ent(153, 8, 29305);           // 132: reverseFlowEndMilliseconds
+    g.at(140).ent(1, 2, kPen).ent(2, 4, kPen).ent(3, 2, kPen);  // 140: score, reasons, entropy
+    g.at(164).ent(4, 2, kPen).ent(5, 2, kPen).ent(6, 2, kPen);  // 164: payload min/max/mean
+    g.at(188).ent(0x4004, 2, kPen);         // 188: reverse payload min (RFC 5103 §6.2 bit 14)
+    g.at(196).ent(0x4005, 2, kPen);         // 196: reverse payload max
+    g.at(204).ent(0x4006, 2, kPen);         // 204: reverse payload mean
+    g.at(212).ent(7, 2, kPen).ent(8, 1, kPen);  // 212: signature, verdict
+    g.at(228);
+    ipfix_test::check_bytes(t.m.data(), g.size(), g.bytes());  // prefix: header + template 258
+
+    Buf b;
+    BOOST_REQUIRE_EQUAL(enc.add_conversation(b.m, ping_v4()), 1);
+    const size_t len = b.m.finish(kExportTime, 0, kOdid);
+    Golden d;
+    d.at(0).u16(10).u16(146).u32(kExportTime).u32(0).u32(kOdid);  // header
+    d.at(16).u16(258).u16(130);             // 16: data set 258, length 4 + 126
+    d.at(20).u64(kT0).u64(kT0 + 1001);      // 20: flowStart/End of the whole conversation
+    d.at(36).ip4(192, 0, 2, 1).ip4(198, 51, 100, 7);  // 36: initiator, responder
+    d.at(44).u8(1).u64(168).u64(2);         // 44: protocol, forward octets, packets
+    d.at(61).u16(84).u16(84).u16(8 * 256);  // 61: forward min/max length, echo request
+    d.at(67).u8(1).u32(3).u32(9).u64(42);   // 67: end reason, ingress, obs point, flowId
+    d.at(84).u8(1);                         // 84: biflowDirection initiator
+    d.at(85).u64(168).u64(2);               // 85: reverse octets, packets
+    d.at(101).u16(84).u16(84).u16(0);       // 101: reverse min/max length, echo reply
+    d.at(107).u64(kT0 + 1).u64(kT0 + 1001); // 107: reverse flowStart/End
+    d.at(123).u16(750).u32(5).u16(7900);    // 123: score, reasons, entropy
+    d.at(131).u16(56).u16(56).u16(56);      // 131: forward payload min/max/mean
+    d.at(137).u16(56).u16(56).u16(56);      // 137: reverse payload min/max/mean
+    d.at(143).u16(3).u8(2);                 // 143: signature, verdict
+    d.at(146);
+    ipfix_test::check_bytes(b.m.data(), len, d.bytes());
+}
+
+BOOST_AUTO_TEST_CASE(type_records_and_process_stats_match_golden) {
+    IpfixEncoder enc(config(false, true));
+    BOOST_REQUIRE_EQUAL(enc.type_record_count(), 8u);
+    std::array<uint8_t, 16 + 4 + 31 + 28> small{};  // room for exactly two type records
+    IpfixMessage m;
+    m.begin(small);
+    BOOST_REQUIRE_EQUAL(enc.add_type_records(m), 2u);
+    const size_t len = m.finish(kExportTime, 3, kOdid);
+    Golden g;
+    g.at(0).u16(10).u16(79).u32(kExportTime).u32(3).u32(kOdid);  // header
+    g.at(16).u16(261).u16(63);              // 16: data set 261, length 4 + 31 + 28
+    g.at(20).u16(1).u32(kPen);              // 20: informationElementId 1, PEN
+    g.at(26).u8(2).u8(1);                   // 26: dataType unsigned16, semantics quantity
+    g.at(28).u8(22).text("echoflowDetectionScore");  // 28: name, length 22
+    g.at(51).u16(2).u32(kPen);              // 51: informationElementId 2, PEN
+    g.at(57).u8(3).u8(5);                   // 57: dataType unsigned32, semantics flags
+    g.at(59).u8(19).text("echoflowReasonFlags");     // 59: name, length 19
+    g.at(79);
+    ipfix_test::check_bytes(m.data(), len, g.bytes());
+    BOOST_CHECK_EQUAL(enc.add_type_records(m, 2), 0u);  // message full: nothing more added
+
+    Buf b;
+    ProcessStats ps{1000, 84000, 7, 700, 12, 1};
+    BOOST_REQUIRE(enc.add_process_stats(b.m, ps, ExportTotals{5000, 10, 24}));
+    const size_t slen = b.m.finish(kExportTime, 26, kOdid);
+    Golden s;
+    s.at(0).u16(10).u16(96).u32(kExportTime).u32(26).u32(kOdid);  // header
+    s.at(16).u16(260).u16(80);              // 16: data set 260, length 4 + 76
+    s.at(20).u32(kOdid);                    // 20: scope observationDomainId
+    s.at(24).u64(5000);                     // 24: exportedOctetTotalCount
+    s.at(32).u64(10);                       // 32: exportedMessageTotalCount
+    s.at(40).u64(24);                       // 40: exportedFlowRecordTotalCount
+    s.at(48).u64(12);                       // 48: observedFlowTotalCount
+    s.at(56).u64(7);                        // 56: ignoredPacketTotalCount
+    s.at(64).u64(700);                      // 64: ignoredOctetTotalCount
+    s.at(72).u64(1);                        // 72: notSentFlowTotalCount
+    s.at(80).u64(1000);                     // 80: packetTotalCount
+    s.at(88).u64(84000);                    // 88: octetTotalCount
+    s.at(96);
+    ipfix_test::check_bytes(b.m.data(), slen, s.bytes());
+}
+
+BOOST_AUTO_TEST_CASE(conversation_that_does_not_fit_leaves_message_unchanged) {
+    IpfixEncoder enc(config(false, true));
+    std::array<uint8_t, 16 + 4 + 82 + 10> buf{};  // one record fits, two do not
+    IpfixMessage m;
+    m.begin(buf);
+    BOOST_CHECK_EQUAL(enc.add_conversation(m, ping_v4()), -1);
+    BOOST_CHECK(m.empty());
+    BOOST_CHECK_EQUAL(m.size(), 16u);
+    ConversationRecord silent = ping_v4();
+    silent.dir[0].packets = silent.dir[1].packets = 0;
+    BOOST_CHECK_EQUAL(enc.add_conversation(m, silent), 0);
+    BOOST_CHECK(m.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
