@@ -1,1 +1,330 @@
-// placeholder: being written
+// Per-packet detectors and the verdict. Facts relied on:
+// RFC 792 (echo replies return the request's identifier, sequence and data;
+// timestamp data is 12 bytes, information messages carry none), RFC 950
+// (address mask: 4 bytes), RFC 1812 §4.3.2.3 (IPv4 errors stay within 576
+// bytes), RFC 4443 §2.4 (ICMPv6 errors within the 1280-byte minimum MTU),
+// and shared/reference/icmp-facts.md (what pings and tunnels send).
+#include "detect/pipeline.hpp"
+
+#include <algorithm>
+
+namespace detect {
+
+namespace {
+
+enum class Kind : uint8_t { kEcho, kQuery, kError, kControl, kUnknown };
+
+struct TypeInfo {
+    Kind kind = Kind::kUnknown;
+    bool is_reply = false;
+    uint16_t max_data = 0;  // kQuery: data the message type defines; kError: quote limit
+};
+
+TypeInfo classify(flowgen::Family family, uint8_t type) noexcept {
+    if (family == flowgen::Family::kIpv6) {
+        if (type == 128 || type == 129) return {Kind::kEcho, type == 129, 0};
+        if (type >= 1 && type <= 4) return {Kind::kError, false, 1280 - 40 - 8};
+        if (type >= 130 && type <= 161) return {Kind::kControl, false, 0};  // MLD, ND, RR, node info, RPL, ...
+        return {Kind::kUnknown, false, 0};  // unassigned and private experimentation (100, 101, 200, 201)
+    }
+    switch (type) {
+        case 0: return {Kind::kEcho, true, 0};
+        case 8: return {Kind::kEcho, false, 0};
+        case 13: return {Kind::kQuery, false, 12};
+        case 14: return {Kind::kQuery, true, 12};
+        case 15: return {Kind::kQuery, false, 0};
+        case 16: return {Kind::kQuery, true, 0};
+        case 17: return {Kind::kQuery, false, 4};
+        case 18: return {Kind::kQuery, true, 4};
+        case 3: case 4: case 5: case 11: case 12: return {Kind::kError, false, 576 - 20 - 8};
+        case 9: case 10: case 40: case 41: case 42: case 43: return {Kind::kControl, false, 0};
+        default: return {Kind::kUnknown, false, 0};  // 1, 2, 6, 7, 19..39, 44..255
+    }
+}
+
+template <typename T>
+inline void sat_inc(T& v, uint32_t by = 1) noexcept {
+    constexpr T kMax = static_cast<T>(~T{0});
+    v = static_cast<T>(v > kMax - by ? kMax : v + by);
+}
+
+inline unsigned size_bin(uint32_t size) noexcept { return (size * 0x9E3779B1u) >> 26; }
+
+// Payload sizes ping programs send by default or are commonly run with
+// (icmp-facts.md): nping/nmap 0, Windows 32, Android 48, Unix 56, 64-byte
+// datagrams, check_icmp 68, Cisco 72, nmap -O 120/150, path-MTU 1452/1472.
+bool default_size(uint16_t size) noexcept {
+    switch (size) {
+        case 0: case 8: case 16: case 24: case 32: case 36: case 40: case 48: case 56: case 64:
+        case 68: case 72: case 100: case 120: case 150: case 1452: case 1472:
+            return true;
+        default:
+            return false;
+    }
+}
+
+void record_request(ConversationState& s, uint32_t key) noexcept {
+    sat_inc(s.requests);
+    const unsigned i = s.ring_next & 7u;
+    const uint8_t b = static_cast<uint8_t>(1u << i);
+    if ((s.ring_valid & b) && !(s.ring_answered & b)) sat_inc(s.requests_unanswered);
+    s.request_ring[i] = key;
+    s.ring_valid |= b;
+    s.ring_answered &= static_cast<uint8_t>(~b);
+    s.ring_next = static_cast<uint8_t>((i + 1) & 7u);
+}
+
+// Returns true when the reply mirrors a recorded request (RFC 792).
+bool match_reply(ConversationState& s, uint32_t key) noexcept {
+    sat_inc(s.replies);
+    const uint16_t seq = static_cast<uint16_t>(key >> 16);
+    int same_seq = -1;
+    bool duplicate = false;
+    for (unsigned k = 0; k < 8; ++k) {  // newest first
+        const unsigned i = (s.ring_next + 7u - k) & 7u;
+        const uint8_t b = static_cast<uint8_t>(1u << i);
+        if (!(s.ring_valid & b) || (s.request_ring[i] >> 16) != seq) continue;
+        const bool answered = s.ring_answered & b;
+        if (s.request_ring[i] == key) {
+            if (!answered) {
+                s.ring_answered |= b;
+                sat_inc(s.replies_matched);
+                return true;
+            }
+            duplicate = true;  // ping's "DUP!": a second copy of a mirrored reply
+        } else if (!answered && same_seq < 0) {
+            same_seq = static_cast<int>(i);
+        }
+    }
+    if (duplicate) {
+        sat_inc(s.replies_matched);
+        return true;
+    }
+    if (same_seq >= 0) {
+        s.ring_answered |= static_cast<uint8_t>(1u << same_seq);
+        sat_inc(s.replies_mismatched);
+        return false;
+    }
+    sat_inc(s.replies_unsolicited);
+    return false;
+}
+
+}  // namespace
+
+const char* verdict_name(uint8_t verdict) noexcept {
+    switch (verdict) {
+        case 2: return "tunnel";
+        case 1: return "suspicious";
+        default: return "benign";
+    }
+}
+
+flowgen::Status Pipeline::init(const Config& config) {
+    if (auto s = validate(config); !s) return s;
+    config_ = config;
+    allow_.clear();
+    for (const auto& text : config.allow_list) {
+        Prefix p;
+        if (auto s = parse_prefix(text, p); !s) return s.prefix("detect.allow_list");
+        allow_.push_back(p);
+    }
+    (void)expected_random_entropy(1);  // build the entropy tables now, not on the first packet
+    patterns_ = PatternSet{};
+    if (!config.patterns_path.empty()) {
+        if (auto s = patterns_.load_file(config.patterns_path); !s) return s;
+    }
+    return {};
+}
+
+bool Pipeline::allow_listed(const flowgen::PacketInfo& p) const noexcept {
+    for (const auto& prefix : allow_)
+        if (prefix_contains(prefix, p.family, p.src) || prefix_contains(prefix, p.family, p.dst)) return true;
+    return false;
+}
+
+bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir,
+                         uint64_t now_ms) noexcept {
+    dir &= 1u;
+    if (s.packets == 0 && allow_listed(p)) s.flags |= ConversationState::kFlagAllowListed;
+    sat_inc(s.packets);
+    if ((s.flags & ConversationState::kFlagAllowListed) || !p.has_icmp_header) return false;
+
+    const TypeInfo t = classify(p.family, p.icmp_type);
+    const Bytes data{p.payload, p.payload_length};
+    const uint32_t wire = p.payload_wire_length;
+    bool mirrored = false;
+    bool content = false;  // does this message type carry data worth inspecting?
+    switch (t.kind) {
+        case Kind::kEcho:
+        case Kind::kQuery: {
+            if (p.icmp_code != 0) sat_inc(s.unusual_code);
+            if (t.kind == Kind::kQuery && wire > t.max_data) sat_inc(s.dataless_data);
+            if (t.kind == Kind::kEcho) {
+                const uint16_t size = static_cast<uint16_t>(std::min<uint32_t>(wire, 0xFFFF));
+                const uint8_t seen = static_cast<uint8_t>(1u << dir);
+                if (!(s.first_dir_seen & seen)) {
+                    s.first_dir_seen |= seen;
+                    s.first_size[dir] = size;
+                } else if (size != s.first_size[dir]) {
+                    sat_inc(s.size_changes);
+                }
+                s.size_bitmap |= uint64_t{1} << size_bin(size);
+            }
+            // Fingerprint (seq, data) for echo; timestamp and friends answer
+            // with their own data, so only the sequence is compared there.
+            const uint32_t h = payload_hash(data, wire, kHashBytes);
+            const uint32_t key = (uint32_t{p.icmp_seq} << 16) |
+                                 (t.kind == Kind::kEcho ? ((h ^ (h >> 16)) & 0xFFFFu) : 0u);
+            if (t.is_reply) mirrored = match_reply(s, key) && t.kind == Kind::kEcho;
+            else record_request(s, key);
+            content = true;
+            break;
+        }
+        case Kind::kError:
+            if (wire > t.max_data) sat_inc(s.oversized_error);
+            break;
+        case Kind::kControl:
+            break;
+        case Kind::kUnknown:
+            if (wire > 0) {
+                sat_inc(s.dataless_data);
+                content = true;
+            }
+            break;
+    }
+
+    if (content && !data.empty() && s.alerted_score < 1000) {
+        const bool head = s.packets <= config_.inspect_first_packets;
+        if (head || s.packets % config_.inspect_every == 0)
+            inspect(s, p, dir, mirrored, head ? 1u : config_.inspect_every);
+        if (s.flags & ConversationState::kFlagAllowListed) return false;
+    }
+
+    const Evaluation e = evaluate(s);
+    if (e.score < config_.alert_score) return false;
+    if (s.alerted_score == 0 ||
+        (e.score >= s.alerted_score + config_.escalate_step &&
+         now_ms - s.last_alert_ms >= config_.escalate_interval_ms)) {
+        s.alerted_score = e.score;
+        s.last_alert_ms = now_ms;
+        return true;
+    }
+    return false;
+}
+
+void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, bool mirrored,
+                       uint32_t weight) noexcept {
+    sat_inc(s.inspected);
+    const Bytes full{p.payload, p.payload_length};
+    const Bytes data = full.first(std::min<size_t>(full.size(), config_.inspect_max_bytes));
+    const uint32_t wire = p.payload_wire_length;
+
+    if (find_embedded_ip(full, wire) >= 0) sat_inc(s.ip_in_payload);
+    if (has_tunnel_framing(full, wire)) sat_inc(s.framing);
+
+    const Structure st = analyze_structure(data, config_.timestamp_room);
+    // A fill repeats: scanning a few periods past its start sees every
+    // pattern a longer scan would (patterns are shorter than 64 bytes).
+    size_t scan_len = data.size();
+    if (st.fill != Fill::kNone) scan_len = std::min<size_t>(scan_len, st.start + 2u * st.period + 64u);
+    ContentHits hits;
+    patterns_.scan(data.first(scan_len), hits);
+    if (hits.allow_id != 0) {
+        s.flags |= ConversationState::kFlagAllowListed;
+        return;
+    }
+    if (hits.tunnel_id != 0) {
+        if (!(s.flags & ConversationState::kFlagTunnelSignature)) s.signature_id = hits.tunnel_id;
+        s.flags |= ConversationState::kFlagTunnelSignature;
+    } else if (hits.suspicious_id != 0) {
+        if (s.signature_id == 0) s.signature_id = hits.suspicious_id;
+        s.flags |= ConversationState::kFlagSuspicious;
+    }
+    if (s.fingerprint_id == 0) s.fingerprint_id = hits.benign_id != 0 ? hits.benign_id : hits.ping_id;
+
+    if (st.fill != Fill::kNone || hits.benign_id != 0) {
+        sat_inc(s.structured_packets);
+        if (st.fill != Fill::kNone) {
+            if (s.fill_hash[dir] != 0 && s.fill_hash[dir] != st.fill_hash) sat_inc(s.fill_changes);
+            s.fill_hash[dir] = st.fill_hash;
+        }
+        // Entropy of a fill cannot change the verdict: sample two for the
+        // summary's mean only.
+        if (s.entropy_samples < 2) {
+            s.entropy_sum_milli += static_cast<uint32_t>(shannon_entropy(data) * 1000.0);
+            sat_inc(s.entropy_samples);
+        }
+        return;
+    }
+    // Too short to judge: a timestamp and ids fill this much in real pings.
+    if (data.size() <= config_.timestamp_room) return;
+
+    const double h = shannon_entropy(data);
+    if (s.entropy_samples < 0xFFFF && s.entropy_sum_milli < 0xFFF00000u) {
+        s.entropy_sum_milli += static_cast<uint32_t>(h * 1000.0);
+        ++s.entropy_samples;
+    }
+    if (printable_fraction(data) >= config_.text_fraction) sat_inc(s.text_packets);
+    else if (h >= expected_random_entropy(static_cast<uint32_t>(data.size())) - config_.entropy_margin_bits)
+        sat_inc(s.random_packets);
+    else
+        sat_inc(s.binary_packets);
+
+    // Novel content: not a mirror of a request, not a repeat of the previous
+    // payload in this direction.
+    const uint32_t hash = payload_hash(full, wire, kHashBytes);
+    if (!mirrored && hash != s.last_hash[dir]) sat_inc(s.unexplained_bytes, std::min<uint32_t>(wire, 0xFFFF) * weight);
+    s.last_hash[dir] = hash;
+}
+
+Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
+    Evaluation e;
+    if (s.flags & ConversationState::kFlagAllowListed) {
+        e.reasons = bit(Reason::kAllowListed);
+        return e;
+    }
+    const Config& c = config_;
+    uint32_t r = 0;
+    auto when = [&r](bool condition, Reason reason) {
+        if (condition) r |= bit(reason);
+    };
+    when(s.flags & ConversationState::kFlagTunnelSignature, Reason::kTunnelSignature);
+    when(s.ip_in_payload > 0, Reason::kIpInPayload);
+    when(s.framing > 0, Reason::kTunnelFraming);
+    when(s.flags & ConversationState::kFlagSuspicious, Reason::kSuspiciousContent);
+    when(s.random_packets >= c.min_random_packets, Reason::kRandomPayload);
+    when(s.text_packets >= c.min_text_packets, Reason::kTextPayload);
+    when(s.binary_packets >= c.min_binary_packets, Reason::kBinaryPayload);
+    when(s.size_changes >= c.min_size_changes && __builtin_popcountll(s.size_bitmap) >= c.min_distinct_sizes,
+         Reason::kSizeVaries);
+    when((s.first_dir_seen & 1u) && !default_size(s.first_size[0]), Reason::kNonDefaultSize);
+    when(s.replies_mismatched >= c.min_reply_mismatches, Reason::kReplyMismatch);
+    when(s.replies_unsolicited >= c.min_unsolicited_replies && 2u * s.replies_unsolicited > s.replies,
+         Reason::kUnsolicitedReply);
+    when(s.requests_unanswered >= c.min_unanswered_requests, Reason::kUnansweredRequests);
+    when(s.fill_changes > 0, Reason::kFillChanges);
+    when(s.dataless_data >= c.min_dataless_packets, Reason::kDatalessTypeData);
+    when(s.unusual_code >= c.min_unusual_code_packets, Reason::kUnusualCode);
+    when(s.oversized_error > 0, Reason::kOversizedError);
+    when(s.unexplained_bytes >= c.volume_bytes, Reason::kVolume);
+    when(s.unexplained_bytes >= c.high_volume_bytes, Reason::kHighVolume);
+
+    uint32_t score = 0;
+    for (uint32_t rest = r; rest != 0; rest &= rest - 1) score += c.weights[__builtin_ctz(rest)];
+    e.score = static_cast<uint16_t>(std::min<uint32_t>(score, 1000));
+    e.reasons = r;
+    return e;
+}
+
+flowgen::DetectionSummary Pipeline::summarize(const ConversationState& s) const noexcept {
+    flowgen::DetectionSummary d;
+    const Evaluation e = evaluate(s);
+    d.score = e.score;
+    d.reason_flags = e.reasons;
+    d.entropy_milli = s.entropy_samples ? static_cast<uint16_t>(s.entropy_sum_milli / s.entropy_samples) : 0;
+    d.signature_id = s.signature_id;
+    d.verdict = e.score >= config_.alert_score ? 2 : e.score >= config_.suspicious_score ? 1 : 0;
+    return d;
+}
+
+}  // namespace detect

@@ -1,0 +1,33 @@
+// Alert lines (issue 3 "Output"): one JSON object per line, written when
+// Pipeline::on_packet() returns true. Not per packet: once per conversation
+// crossing the threshold and on rate-limited escalation.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "detect/pipeline.hpp"
+#include "flowgen/flow_record.hpp"
+
+namespace detect {
+
+// Appends one alert, terminated by '\n', to `out` (reuse one string with
+// reserved capacity: no allocation once it is large enough). `r` is a
+// snapshot of the conversation with counters, times, addresses and
+// .detection (from Pipeline::summarize) filled by the caller. now_ms: Unix
+// epoch ms of the alert. `payload`: the packet that triggered the alert,
+// written as "payload_hex" (at most Config::payload_hex_max_bytes) only when
+// Config::emit_payload_hex is set.
+//
+// Fields: time, src, dst (initiator first), family, icmp_type, icmp_id,
+// flow_id, verdict, score, reasons[], signature (name or null),
+// signature_id, packets, bytes, first_seen, last_seen (RFC 3339, UTC, ms),
+// payload {min, max, mean, entropy}, payload_hex (optional).
+void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, uint64_t now_ms, std::string& out,
+                       std::span<const uint8_t> payload = {});
+
+// "2026-11-26T03:41:35.123Z" for Unix epoch milliseconds, appended to out.
+void append_rfc3339(uint64_t epoch_ms, std::string& out);
+
+}  // namespace detect

@@ -1,0 +1,170 @@
+// Config defaults, validation, allow-list prefixes and reason names.
+#include "detect/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <cmath>
+#include <cstdlib>
+
+namespace detect {
+
+namespace {
+
+// Names indexed by bit position; nullptr = unused bit. Stable: exported in
+// alerts and used as weight keys.
+constexpr const char* kReasonNames[kReasonBits] = {
+    "tunnel-signature",    // 0
+    "ip-in-payload",       // 1
+    "tunnel-framing",      // 2
+    "suspicious-content",  // 3
+    "random-payload",      // 4
+    "text-payload",        // 5
+    "binary-payload",      // 6
+    "size-varies",         // 7
+    "non-default-size",    // 8
+    "reply-mismatch",      // 9
+    "unsolicited-reply",   // 10
+    "unanswered-requests", // 11
+    "fill-changes",        // 12
+    "dataless-type-data",  // 13
+    "unusual-code",        // 14
+    "oversized-error",     // 15
+    "volume",              // 16
+    "high-volume",         // 17
+    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,  // 18..24
+    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,           // 25..30
+    "allow-listed",        // 31
+};
+
+unsigned index_of(Reason r) { return static_cast<unsigned>(__builtin_ctz(bit(r))); }
+
+}  // namespace
+
+const char* reason_name(unsigned bit_index) noexcept {
+    return bit_index < kReasonBits ? kReasonNames[bit_index] : nullptr;
+}
+
+int reason_index(std::string_view name) noexcept {
+    for (unsigned i = 0; i < kReasonBits; ++i)
+        if (kReasonNames[i] != nullptr && name == kReasonNames[i]) return static_cast<int>(i);
+    return -1;
+}
+
+std::array<uint16_t, kReasonBits> default_weights() noexcept {
+    // Strong, specific evidence alerts alone (>= 500); behavioural evidence
+    // needs a second, independent reason. Rationale per weight:
+    std::array<uint16_t, kReasonBits> w{};
+    w[index_of(Reason::kTunnelSignature)] = 700;    // a tool's magic: alone enough
+    w[index_of(Reason::kIpInPayload)] = 700;        // checksummed IP header with exact length: ~never by chance
+    w[index_of(Reason::kTunnelFraming)] = 600;      // 32-bit length field matching exactly
+    w[index_of(Reason::kSuspiciousContent)] = 350;  // shell text: needs text/mismatch too
+    w[index_of(Reason::kRandomPayload)] = 200;      // fping -R sends random data: weak alone
+    w[index_of(Reason::kTextPayload)] = 300;        // no ping sends free text (blackbox exporter: benign pattern)
+    w[index_of(Reason::kBinaryPayload)] = 300;      // no ping sends unstructured non-random data
+    w[index_of(Reason::kSizeVaries)] = 250;
+    w[index_of(Reason::kNonDefaultSize)] = 50;      // ping -s is common: a hint only
+    w[index_of(Reason::kReplyMismatch)] = 400;      // RFC 792 violated; alone not enough (broken middleboxes)
+    w[index_of(Reason::kUnsolicitedReply)] = 150;   // asymmetric SPAN, capture start
+    w[index_of(Reason::kUnansweredRequests)] = 100; // dead hosts are pinged all day
+    w[index_of(Reason::kFillChanges)] = 350;
+    w[index_of(Reason::kDatalessTypeData)] = 400;
+    w[index_of(Reason::kUnusualCode)] = 150;        // nmap -O sends code 9 once
+    w[index_of(Reason::kOversizedError)] = 150;
+    w[index_of(Reason::kVolume)] = 250;
+    w[index_of(Reason::kHighVolume)] = 300;
+    w[index_of(Reason::kAllowListed)] = 0;
+    return w;
+}
+
+Config::Config() : weights(default_weights()) {}
+
+flowgen::Status parse_prefix(const std::string& text, Prefix& out) {
+    out = Prefix{};
+    std::string address = text;
+    int length = -1;
+    if (auto slash = text.find('/'); slash != std::string::npos) {
+        address = text.substr(0, slash);
+        const std::string len_text = text.substr(slash + 1);
+        char* end = nullptr;
+        const long v = std::strtol(len_text.c_str(), &end, 10);
+        if (len_text.empty() || *end != '\0' || v < 0 || v > 128)
+            return flowgen::Status::error("'" + text + "': bad prefix length");
+        length = static_cast<int>(v);
+    }
+    if (inet_pton(AF_INET, address.c_str(), out.network.bytes) == 1) {
+        out.family = flowgen::Family::kIpv4;
+        if (length < 0) length = 32;
+        if (length > 32) return flowgen::Status::error("'" + text + "': IPv4 prefix length above 32");
+    } else if (inet_pton(AF_INET6, address.c_str(), out.network.bytes) == 1) {
+        out.family = flowgen::Family::kIpv6;
+        if (length < 0) length = 128;
+    } else {
+        return flowgen::Status::error("'" + text + "': not an IPv4 or IPv6 address");
+    }
+    out.length = static_cast<uint8_t>(length);
+    for (int i = 0; i < 16; ++i) {  // clear host bits so containment is a masked compare
+        const int keep = std::min(8, std::max(0, length - 8 * i));
+        out.network.bytes[i] &= static_cast<uint8_t>(keep == 0 ? 0 : 0xFF << (8 - keep));
+    }
+    return {};
+}
+
+bool prefix_contains(const Prefix& prefix, flowgen::Family family, const flowgen::IpAddress& address) noexcept {
+    if (family != prefix.family) return false;
+    const unsigned full = prefix.length / 8u, rest = prefix.length % 8u;
+    for (unsigned i = 0; i < full; ++i)
+        if (address.bytes[i] != prefix.network.bytes[i]) return false;
+    if (rest == 0) return true;
+    const uint8_t mask = static_cast<uint8_t>(0xFF << (8 - rest));
+    return (address.bytes[full] & mask) == prefix.network.bytes[full];
+}
+
+flowgen::Status validate(const Config& c) {
+    using flowgen::Status;
+    auto range = [](const char* key, long v, long lo, long hi) -> Status {
+        if (v < lo || v > hi)
+            return Status::error(std::string("detect.") + key + ": " + std::to_string(v) + " is outside " +
+                                 std::to_string(lo) + ".." + std::to_string(hi));
+        return {};
+    };
+    if (auto s = range("alert_score", c.alert_score, 1, 1000); !s) return s;
+    if (auto s = range("suspicious_score", c.suspicious_score, 1, c.alert_score); !s)
+        return s.prefix("(must not exceed detect.alert_score)");
+    if (auto s = range("escalate_step", c.escalate_step, 1, 1000); !s) return s;
+    for (unsigned i = 0; i < kReasonBits; ++i) {
+        if (c.weights[i] == 0) continue;
+        if (kReasonNames[i] == nullptr)
+            return Status::error("detect.weight[" + std::to_string(i) + "]: no reason uses this bit");
+        if (auto s = range((std::string("weight.") + kReasonNames[i]).c_str(), c.weights[i], 0, 1000); !s) return s;
+    }
+    if (auto s = range("min_random_packets", c.min_random_packets, 1, 65535); !s) return s;
+    if (auto s = range("min_text_packets", c.min_text_packets, 1, 65535); !s) return s;
+    if (auto s = range("min_binary_packets", c.min_binary_packets, 1, 65535); !s) return s;
+    if (auto s = range("min_size_changes", c.min_size_changes, 1, 65535); !s) return s;
+    if (auto s = range("min_distinct_sizes", c.min_distinct_sizes, 2, 64); !s) return s;
+    if (auto s = range("min_reply_mismatches", c.min_reply_mismatches, 1, 65535); !s) return s;
+    if (auto s = range("min_unsolicited_replies", c.min_unsolicited_replies, 1, 65535); !s) return s;
+    if (auto s = range("min_unanswered_requests", c.min_unanswered_requests, 1, 65535); !s) return s;
+    if (auto s = range("min_dataless_packets", c.min_dataless_packets, 1, 65535); !s) return s;
+    if (auto s = range("min_unusual_code_packets", c.min_unusual_code_packets, 1, 65535); !s) return s;
+    if (c.volume_bytes == 0) return Status::error("detect.volume_bytes: must be positive");
+    if (c.high_volume_bytes <= c.volume_bytes)
+        return Status::error("detect.high_volume_bytes: " + std::to_string(c.high_volume_bytes) +
+                             " must exceed detect.volume_bytes (" + std::to_string(c.volume_bytes) + ")");
+    if (!(c.entropy_margin_bits >= 0.0 && c.entropy_margin_bits <= 4.0))
+        return Status::error("detect.entropy_margin_bits: " + std::to_string(c.entropy_margin_bits) +
+                             " is outside 0..4");
+    if (!(c.text_fraction > 0.0 && c.text_fraction <= 1.0))
+        return Status::error("detect.text_fraction: " + std::to_string(c.text_fraction) + " is outside (0, 1]");
+    if (auto s = range("timestamp_room", c.timestamp_room, 0, 64); !s) return s;
+    if (auto s = range("inspect_every", c.inspect_every, 1, 65535); !s) return s;
+    if (auto s = range("inspect_max_bytes", c.inspect_max_bytes, 64, 65535); !s) return s;
+    if (auto s = range("payload_hex_max_bytes", c.payload_hex_max_bytes, 1, 65535); !s) return s;
+    for (const auto& text : c.allow_list) {
+        Prefix p;
+        if (auto s = parse_prefix(text, p); !s) return s.prefix("detect.allow_list");
+    }
+    return {};
+}
+
+}  // namespace detect

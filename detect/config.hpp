@@ -1,0 +1,97 @@
+// Detector configuration: a plain struct with defaults, filled by the probe's
+// option table and checked once by validate() before any Pipeline::init().
+//
+// Defaults were chosen on the labelled corpus (tests/data/captures and the
+// nDPI captures, see tests/detect/replay_test.cpp): every tunnel there
+// crosses alert_score, no benign capture reaches it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "detect/reason.hpp"
+#include "flowgen/packet.hpp"
+#include "flowgen/status.hpp"
+
+namespace detect {
+
+struct Config {
+    // Verdicts (DetectionSummary::verdict): score >= alert_score -> 2
+    // "tunnel" and an alert; score >= suspicious_score -> 1 "suspicious".
+    uint16_t alert_score = 500;
+    uint16_t suspicious_score = 250;
+    // A conversation that already alerted alerts again when its score grew
+    // by escalate_step, at most once per escalate_interval_ms.
+    uint16_t escalate_step = 200;
+    uint64_t escalate_interval_ms = 60'000;
+
+    // Points each reason adds to the score (0..1000; the total is capped at
+    // 1000), indexed by bit position of detect::Reason. See default_weights().
+    std::array<uint16_t, kReasonBits> weights{};
+
+    // Evidence thresholds (packets are counted per conversation).
+    uint16_t min_random_packets = 2;       // kRandomPayload
+    uint16_t min_text_packets = 2;         // kTextPayload
+    uint16_t min_binary_packets = 2;       // kBinaryPayload
+    uint16_t min_size_changes = 3;         // kSizeVaries: packets off their direction's first size ...
+    uint16_t min_distinct_sizes = 3;       // ... and at least this many distinct sizes
+    uint16_t min_reply_mismatches = 2;     // kReplyMismatch
+    uint16_t min_unsolicited_replies = 3;  // kUnsolicitedReply, and more than half of all replies
+    uint16_t min_unanswered_requests = 8;  // kUnansweredRequests
+    uint16_t min_dataless_packets = 1;     // kDatalessTypeData
+    uint16_t min_unusual_code_packets = 1; // kUnusualCode
+    uint32_t volume_bytes = 1024;          // kVolume: distinct unexplained payload bytes
+    uint32_t high_volume_bytes = 16384;    // kHighVolume
+
+    // Payload classification.
+    double entropy_margin_bits = 0.4;  // random-like: H >= E_random(len) - margin (sigma ~0.08 at 32..64 bytes)
+    double text_fraction = 0.9;        // text-like: printable share of the bytes
+    uint16_t timestamp_room = 24;      // leading bytes a ping may fill with a timestamp/ids (Linux 16, BSD 8, check_icmp ~20)
+
+    // Inspection budget (structure, entropy, Hyperscan; the cheap size,
+    // type and request/reply checks run on every packet): the first
+    // inspect_first_packets packets of a conversation, then one in
+    // inspect_every. A sampled packet's unexplained bytes count
+    // inspect_every times. Entropy and Hyperscan read at most
+    // inspect_max_bytes of a payload.
+    uint16_t inspect_first_packets = 32;
+    uint16_t inspect_every = 16;
+    uint16_t inspect_max_bytes = 2048;
+
+    // Hyperscan pattern file (format in detect/patterns/echoflow.patterns).
+    // Empty: no content matching (kTunnelSignature/kSuspiciousContent off).
+    std::string patterns_path;
+
+    // Conversations with an endpoint inside one of these prefixes are never
+    // scored: "192.0.2.0/24", "2001:db8::/32", or a bare address.
+    std::vector<std::string> allow_list;
+
+    // Alerts: add "payload_hex" (at most payload_hex_max_bytes of the
+    // packet that triggered the alert). Off by default: no raw payload.
+    bool emit_payload_hex = false;
+    uint16_t payload_hex_max_bytes = 64;
+
+    Config();
+};
+
+std::array<uint16_t, kReasonBits> default_weights() noexcept;
+
+// Checks every field; the message names the key and the problem
+// ("detect.alert_score: 0 is outside 1..1000").
+flowgen::Status validate(const Config& config);
+
+// An allow-list entry parsed from CIDR text.
+struct Prefix {
+    flowgen::IpAddress network{};  // host bits cleared
+    flowgen::Family family = flowgen::Family::kNone;
+    uint8_t length = 0;            // prefix length in bits
+};
+
+flowgen::Status parse_prefix(const std::string& text, Prefix& out);
+
+// True when `address` (of `family`) lies inside `prefix`.
+bool prefix_contains(const Prefix& prefix, flowgen::Family family, const flowgen::IpAddress& address) noexcept;
+
+}  // namespace detect

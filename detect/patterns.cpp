@@ -1,0 +1,213 @@
+// Pattern file parsing and the Hyperscan database (Hyperscan 5.4 API:
+// hs_compile_multi in HS_MODE_BLOCK, one scratch per database owner).
+#include "detect/patterns.hpp"
+
+#include <hs/hs.h>
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+namespace detect {
+
+namespace {
+
+std::string at(const std::string& origin, unsigned line) { return origin + ":" + std::to_string(line); }
+
+bool valid_name(const std::string& n) {
+    if (n.empty() || n.size() > 48) return false;
+    for (char c : n) {
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                        c == '.' || c == '+' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+struct ScanContext {
+    const std::vector<PatternEntry>* entries;
+    ContentHits* hits;
+};
+
+int on_match(unsigned int index, unsigned long long /*from*/, unsigned long long /*to*/, unsigned int /*flags*/,
+             void* context) {
+    auto* ctx = static_cast<ScanContext*>(context);
+    const PatternEntry& e = (*ctx->entries)[index];
+    ContentHits& h = *ctx->hits;
+    switch (e.klass) {
+        case PatternClass::kTunnel:
+            if (h.tunnel_id == 0) h.tunnel_id = e.id;
+            return 1;  // the strongest evidence there is: stop scanning
+        case PatternClass::kSuspicious:
+            if (h.suspicious_id == 0) h.suspicious_id = e.id;
+            break;
+        case PatternClass::kBenign:
+            if (h.benign_id == 0) h.benign_id = e.id;
+            break;
+        case PatternClass::kAllow:
+            if (h.allow_id == 0) h.allow_id = e.id;
+            break;
+        case PatternClass::kPing:
+            if (h.ping_id == 0) h.ping_id = e.id;
+            break;
+    }
+    return 0;
+}
+
+}  // namespace
+
+flowgen::Status parse_patterns(const std::string& text, const std::string& origin, std::vector<PatternEntry>& out) {
+    using flowgen::Status;
+    out.clear();
+    std::istringstream in(text);
+    std::string line;
+    unsigned number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const size_t first = line.find_first_not_of(" \t");
+        if (first == std::string::npos || line[first] == '#') continue;
+        line = line.substr(first);
+
+        // ID:NAME:CLASS:FLAGS:/REGEX/ -- the regex may itself contain ':'.
+        size_t pos[4];
+        size_t from = 0;
+        for (size_t& p : pos) {
+            p = line.find(':', from);
+            if (p == std::string::npos)
+                return Status::error(at(origin, number) + ": expected ID:NAME:CLASS:FLAGS:/REGEX/");
+            from = p + 1;
+        }
+        const std::string id_text = line.substr(0, pos[0]);
+        PatternEntry e;
+        e.line = number;
+        e.name = line.substr(pos[0] + 1, pos[1] - pos[0] - 1);
+        const std::string klass = line.substr(pos[1] + 1, pos[2] - pos[1] - 1);
+        const std::string flags = line.substr(pos[2] + 1, pos[3] - pos[2] - 1);
+        const std::string rest = line.substr(pos[3] + 1);
+
+        char* end = nullptr;
+        const long id = std::strtol(id_text.c_str(), &end, 10);
+        if (id_text.empty() || *end != '\0' || id < 1 || id > 65535)
+            return Status::error(at(origin, number) + ": id '" + id_text + "' is not a number in 1..65535");
+        e.id = static_cast<uint16_t>(id);
+        if (!valid_name(e.name))
+            return Status::error(at(origin, number) + ": name '" + e.name + "' must be 1..48 of [A-Za-z0-9_.+-]");
+        if (klass == "tunnel") e.klass = PatternClass::kTunnel;
+        else if (klass == "suspicious") e.klass = PatternClass::kSuspicious;
+        else if (klass == "benign") e.klass = PatternClass::kBenign;
+        else if (klass == "allow") e.klass = PatternClass::kAllow;
+        else if (klass == "ping") e.klass = PatternClass::kPing;
+        else
+            return Status::error(at(origin, number) + ": class '" + klass +
+                                 "' is not one of tunnel, suspicious, benign, allow, ping");
+        e.flags = HS_FLAG_SINGLEMATCH;  // one report per pattern per payload is all we use
+        if (flags != "-") {
+            for (char f : flags) {
+                if (f == 'i') e.flags |= HS_FLAG_CASELESS;
+                else if (f == 's') e.flags |= HS_FLAG_DOTALL;
+                else if (f == 'm') e.flags |= HS_FLAG_MULTILINE;
+                else
+                    return Status::error(at(origin, number) + ": unknown flag '" + std::string(1, f) +
+                                         "' (use i, s, m or -)");
+            }
+        }
+        const size_t last = rest.rfind('/');
+        if (rest.empty() || rest.front() != '/' || last == 0)
+            return Status::error(at(origin, number) + ": the regex must be written /REGEX/");
+        if (rest.find_first_not_of(" \t", last + 1) != std::string::npos)
+            return Status::error(at(origin, number) + ": text after the closing '/'");
+        e.regex = rest.substr(1, last - 1);
+        if (e.regex.empty()) return Status::error(at(origin, number) + ": empty regex");
+        for (const auto& other : out)
+            if (other.id == e.id)
+                return Status::error(at(origin, number) + ": id " + id_text + " already used on line " +
+                                     std::to_string(other.line));
+        out.push_back(std::move(e));
+    }
+    return {};
+}
+
+PatternSet::~PatternSet() { release(); }
+
+PatternSet::PatternSet(PatternSet&& other) noexcept
+    : entries_(std::move(other.entries_)),
+      database_(std::exchange(other.database_, nullptr)),
+      scratch_(std::exchange(other.scratch_, nullptr)) {}
+
+PatternSet& PatternSet::operator=(PatternSet&& other) noexcept {
+    if (this != &other) {
+        release();
+        entries_ = std::move(other.entries_);
+        database_ = std::exchange(other.database_, nullptr);
+        scratch_ = std::exchange(other.scratch_, nullptr);
+    }
+    return *this;
+}
+
+void PatternSet::release() noexcept {
+    if (scratch_ != nullptr) hs_free_scratch(scratch_);
+    if (database_ != nullptr) hs_free_database(database_);
+    scratch_ = nullptr;
+    database_ = nullptr;
+}
+
+flowgen::Status PatternSet::load_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return flowgen::Status::error("patterns " + path + ": cannot open");
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::vector<PatternEntry> entries;
+    if (auto s = parse_patterns(text.str(), path, entries); !s) return s.prefix("patterns");
+    if (entries.empty()) return flowgen::Status::error("patterns " + path + ": no patterns in the file");
+    return compile(std::move(entries), path);
+}
+
+flowgen::Status PatternSet::compile(std::vector<PatternEntry> entries, const std::string& origin) {
+    release();
+    entries_ = std::move(entries);
+    if (entries_.empty()) return {};
+    std::vector<const char*> expressions;
+    std::vector<unsigned> flags, ids;
+    for (unsigned i = 0; i < entries_.size(); ++i) {
+        expressions.push_back(entries_[i].regex.c_str());
+        flags.push_back(entries_[i].flags);
+        ids.push_back(i);
+    }
+    hs_compile_error_t* error = nullptr;
+    if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(entries_.size()),
+                         HS_MODE_BLOCK, nullptr, &database_, &error) != HS_SUCCESS) {
+        std::string where = origin;
+        if (error != nullptr && error->expression >= 0 &&
+            static_cast<size_t>(error->expression) < entries_.size())
+            where = at(origin, entries_[error->expression].line);
+        std::string message = "patterns " + where + ": " + (error != nullptr ? error->message : "compile failed");
+        hs_free_compile_error(error);
+        database_ = nullptr;
+        entries_.clear();
+        return flowgen::Status::error(message);
+    }
+    if (hs_alloc_scratch(database_, &scratch_) != HS_SUCCESS) {
+        release();
+        entries_.clear();
+        return flowgen::Status::error("patterns " + origin + ": hs_alloc_scratch failed");
+    }
+    return {};
+}
+
+bool PatternSet::scan(Bytes data, ContentHits& hits) const noexcept {
+    if (database_ == nullptr || data.empty()) return true;
+    ScanContext ctx{&entries_, &hits};
+    const hs_error_t rc = hs_scan(database_, reinterpret_cast<const char*>(data.data()),
+                                  static_cast<unsigned>(data.size()), 0, scratch_, on_match, &ctx);
+    return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
+}
+
+const char* PatternSet::name_of(uint16_t id) const noexcept {
+    if (id == 0) return nullptr;
+    for (const auto& e : entries_)
+        if (e.id == id) return e.name.c_str();
+    return nullptr;
+}
+
+}  // namespace detect

@@ -1,0 +1,96 @@
+// Content patterns: a text file of regular expressions compiled into one
+// Hyperscan block-mode database, scanned against ICMP payloads.
+//
+// File format (one pattern per line; '#' starts a comment line; blank lines
+// are ignored):
+//
+//     ID:NAME:CLASS:FLAGS:/REGEX/
+//
+//   ID     1..65535, unique in the file; exported as the signature id
+//   NAME   1..48 characters of [A-Za-z0-9_.+-]
+//   CLASS  tunnel      a known tunnel tool's framing   -> Reason::kTunnelSignature
+//          suspicious  shell text, plain protocols     -> Reason::kSuspiciousContent
+//          benign      a ping implementation's payload: the packet counts as
+//                      explained (anchor both ends, ^...$, or a tunnel could
+//                      prefix it)
+//          allow       an allow-listed payload class: the conversation is
+//                      never scored (anchor it just as carefully)
+//          ping        fingerprint of a ping implementation: named in the
+//                      alert ("fingerprint"), changes no score
+//   FLAGS  letters: i caseless, s dot matches newline, m multi-line ^ $;
+//          "-" for none
+//   REGEX  Hyperscan's PCRE subset, between the first '/' after FLAGS and
+//          the last '/' of the line; matched against the ICMP data (after
+//          the 8-byte ICMP header); ^ is the first data byte, $ the last.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "detect/payload_analysis.hpp"
+#include "flowgen/status.hpp"
+
+struct hs_database;
+struct hs_scratch;
+
+namespace detect {
+
+enum class PatternClass : uint8_t { kTunnel, kSuspicious, kBenign, kAllow, kPing };
+
+struct PatternEntry {
+    uint16_t id = 0;
+    PatternClass klass = PatternClass::kTunnel;
+    unsigned flags = 0;  // Hyperscan HS_FLAG_* bits
+    unsigned line = 0;   // 1-based line in the file
+    std::string name;
+    std::string regex;
+};
+
+// Parses pattern text; errors name "<origin>:<line>: <problem>".
+flowgen::Status parse_patterns(const std::string& text, const std::string& origin, std::vector<PatternEntry>& out);
+
+// What one scan found: the first id per class, 0 when none matched.
+struct ContentHits {
+    uint16_t tunnel_id = 0;
+    uint16_t suspicious_id = 0;
+    uint16_t benign_id = 0;
+    uint16_t allow_id = 0;
+    uint16_t ping_id = 0;
+};
+
+// One compiled database and its scratch. Owned by one Pipeline (one lcore):
+// scan() must not be called concurrently on the same object.
+class PatternSet {
+public:
+    PatternSet() = default;
+    ~PatternSet();
+    PatternSet(const PatternSet&) = delete;
+    PatternSet& operator=(const PatternSet&) = delete;
+    PatternSet(PatternSet&& other) noexcept;
+    PatternSet& operator=(PatternSet&& other) noexcept;
+
+    // Reads and compiles `path`; a syntax or regex error names path:line.
+    flowgen::Status load_file(const std::string& path);
+    // Compiles already parsed entries (`origin` names them in errors).
+    flowgen::Status compile(std::vector<PatternEntry> entries, const std::string& origin);
+
+    bool empty() const noexcept { return database_ == nullptr; }
+    size_t size() const noexcept { return entries_.size(); }
+
+    // Scans one payload. No allocation; hs_scan uses the preallocated
+    // scratch. Returns false only if Hyperscan reported an error.
+    bool scan(Bytes data, ContentHits& hits) const noexcept;
+
+    // Name of the pattern with this id, or nullptr.
+    const char* name_of(uint16_t id) const noexcept;
+
+private:
+    void release() noexcept;
+
+    std::vector<PatternEntry> entries_;  // index = Hyperscan expression id
+    hs_database* database_ = nullptr;
+    hs_scratch* scratch_ = nullptr;
+};
+
+}  // namespace detect

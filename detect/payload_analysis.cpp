@@ -1,0 +1,192 @@
+// Payload measures. References: Shannon entropy and its small-sample bias
+// (Miller 1955); RFC 791 §3.1 and RFC 1071 (IPv4 header and checksum);
+// RFC 8200 §3 (IPv6 header); ptunnel 0.72 ping_tunnel_pkt_t (28-byte header).
+#include "detect/payload_analysis.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstring>
+
+#include "flowgen/bytes.hpp"
+
+namespace detect {
+
+namespace {
+
+constexpr uint32_t kEntropyTableMax = 4096;
+
+struct EntropyTables {
+    std::array<float, kEntropyTableMax + 1> expected{};  // E[H] of n random bytes
+    std::array<float, kEntropyTableMax + 1> c_log2_c{};  // c * log2(c)
+
+    EntropyTables() {
+        for (uint32_t c = 1; c <= kEntropyTableMax; ++c)
+            c_log2_c[c] = static_cast<float>(c * std::log2(static_cast<double>(c)));
+        // E[H] = 256 * sum_c P(Binomial(n, 1/256) = c) * -(c/n) log2(c/n).
+        for (uint32_t n = 1; n <= kEntropyTableMax; ++n) {
+            const double nn = n;
+            double log_p = nn * std::log(255.0 / 256.0);  // log P(c = 0)
+            double sum = 0.0;
+            for (uint32_t c = 1; c <= n; ++c) {
+                log_p += std::log((nn - c + 1) / c) - std::log(255.0);
+                const double p = std::exp(log_p);
+                const double q = c / nn;
+                sum += p * -q * std::log2(q);
+                if (p < 1e-12 && c > nn / 256.0 + 8) break;
+            }
+            expected[n] = static_cast<float>(256.0 * sum);
+        }
+    }
+};
+
+const EntropyTables& tables() {
+    static const EntropyTables t;  // built once, thread-safe (C++11 magic static)
+    return t;
+}
+
+inline uint32_t mix32(uint64_t h) noexcept {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+inline uint16_t checksum_fold(const uint8_t* p, unsigned len) noexcept {
+    uint32_t sum = 0;
+    for (unsigned i = 0; i + 1 < len; i += 2) sum += flowgen::load_be16(p + i);
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+}
+
+bool ipv4_at(const uint8_t* p, uint32_t captured, uint32_t remaining) noexcept {
+    if (captured < 20 || (p[0] >> 4) != 4) return false;
+    const unsigned header = (p[0] & 0x0Fu) * 4u;
+    if (header < 20 || header > captured) return false;
+    if (flowgen::load_be16(p + 2) != remaining) return false;
+    return checksum_fold(p, header) == 0xFFFF;  // RFC 1071: a correct header sums to all ones
+}
+
+bool ipv6_at(const uint8_t* p, uint32_t captured, uint32_t remaining) noexcept {
+    if (captured < 40 || (p[0] >> 4) != 6) return false;
+    if (flowgen::load_be16(p + 4) + 40u != remaining || p[7] == 0) return false;
+    switch (p[6]) {  // next header: TCP, UDP, ICMPv6, ESP, AH, no-next, hop-by-hop, routing, fragment, dest-opts
+        case 6: case 17: case 58: case 50: case 51: case 59: case 0: case 43: case 44: case 60:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
+double expected_random_entropy(uint32_t n) noexcept {
+    if (n == 0) return 0.0;
+    if (n <= kEntropyTableMax) return tables().expected[n];
+    return 8.0 - 255.0 / (2.0 * n * std::log(2.0));
+}
+
+double shannon_entropy(Bytes data) noexcept {
+    const size_t n = data.size();
+    if (n == 0) return 0.0;
+    uint32_t counts[256] = {};
+    for (uint8_t b : data) ++counts[b];
+    // H = log2 n - (1/n) sum c log2 c, with c log2 c from a table.
+    const auto& t = tables();
+    double acc = 0.0;
+    for (uint32_t c : counts) {
+        if (c == 0) continue;
+        acc += c <= kEntropyTableMax ? static_cast<double>(t.c_log2_c[c]) : c * std::log2(static_cast<double>(c));
+    }
+    return std::log2(static_cast<double>(n)) - acc / static_cast<double>(n);
+}
+
+Structure analyze_structure(Bytes data, unsigned max_prefix) noexcept {
+    Structure s;
+    const size_t n = data.size();
+    if (n < 9) return s;
+    const uint8_t* d = data.data();
+    constexpr size_t kMinRepeat = 8;
+
+    // Counter: extend backwards from the end while byte[i] == byte[i-1] + 1.
+    size_t i = n - 1;
+    while (i > 0 && d[i] == static_cast<uint8_t>(d[i - 1] + 1)) --i;
+    if (i <= max_prefix && n - i >= kMinRepeat + 1) {
+        s.fill = Fill::kCounter;
+        s.start = static_cast<uint16_t>(i);
+        const uint8_t base = static_cast<uint8_t>(d[i] - i);  // byte[k] = k + base
+        s.fill_hash = mix32(0x100000000ULL | base);
+        return s;
+    }
+
+    // Periodic: smallest period p whose repetition reaches back to max_prefix.
+    for (unsigned p = 1; p <= 64 && p < n; ++p) {
+        size_t j = n - 1;  // extend backwards while byte[j] == byte[j-p]
+        while (j >= p && d[j] == d[j - p]) --j;
+        // Every byte after j equals the one p before it: the fill is
+        // [j+1-p, n), or the whole payload when the scan reached index p-1.
+        const size_t start_fill = j < p ? 0 : j + 1 - p;
+        if (start_fill > max_prefix) continue;
+        if (n - start_fill < p + kMinRepeat) continue;
+        s.fill = Fill::kPeriodic;
+        s.period = static_cast<uint8_t>(p);
+        s.start = static_cast<uint16_t>(start_fill);
+        // Hash the pattern at its absolute phase (byte at offset q with
+        // q mod p == k), so one sender's fill hashes the same in every packet.
+        uint64_t h = 0x9E3779B97F4A7C15ULL ^ p;
+        for (unsigned k = 0; k < p; ++k) {
+            size_t q = start_fill + ((k + p - start_fill % p) % p);
+            h = (h ^ d[q]) * 0x100000001B3ULL;
+        }
+        s.fill_hash = mix32(h);
+        return s;
+    }
+    return s;
+}
+
+double printable_fraction(Bytes data) noexcept {
+    if (data.empty()) return 0.0;
+    size_t printable = 0;
+    for (uint8_t b : data) printable += (b >= 0x20 && b <= 0x7E) || b == '\t' || b == '\r' || b == '\n';
+    return static_cast<double>(printable) / static_cast<double>(data.size());
+}
+
+int find_embedded_ip(Bytes data, uint32_t wire_length) noexcept {
+    // 0: icmptunnel and friends; 4: a tun packet-information header;
+    // 5: hans ('hanc'/'hans' + type byte); 8: an 8-byte framing header.
+    static constexpr uint32_t kOffsets[] = {0, 4, 5, 8};
+    for (uint32_t off : kOffsets) {
+        if (data.size() <= off || wire_length <= off) break;
+        const uint8_t* p = data.data() + off;
+        const uint32_t captured = static_cast<uint32_t>(data.size()) - off;
+        const uint32_t remaining = wire_length - off;
+        if (ipv4_at(p, captured, remaining) || ipv6_at(p, captured, remaining)) return static_cast<int>(off);
+    }
+    return -1;
+}
+
+bool has_tunnel_framing(Bytes data, uint32_t wire_length) noexcept {
+    if (data.size() < 28 || wire_length < 28) return false;
+    const uint8_t* d = data.data();
+    if (flowgen::load_be32(d + 20) != wire_length - 28) return false;  // data_len
+    if ((flowgen::load_be32(d + 12) & 0x3FFFFFFFu) >= 16) return false; // state, minus user/proxy flags
+    return flowgen::load_be32(d + 8) <= 0xFFFF;                          // dst_port
+}
+
+uint32_t payload_hash(Bytes data, uint32_t wire_length, unsigned max_bytes) noexcept {
+    const size_t n = data.size() < max_bytes ? data.size() : max_bytes;
+    const uint8_t* d = data.data();
+    uint64_t h = 0x84222325CBF29CE4ULL ^ (static_cast<uint64_t>(wire_length) << 32);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, d + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    uint64_t tail = 0;
+    for (size_t k = 0; i + k < n; ++k) tail |= static_cast<uint64_t>(d[i + k]) << (8 * k);
+    h = (h ^ tail ^ n) * 0x9E3779B97F4A7C15ULL;
+    return mix32(h);
+}
+
+}  // namespace detect

@@ -1,0 +1,131 @@
+// The detectors and the verdict, fed by a worker lcore for every ICMP/ICMPv6
+// packet of a conversation (see issue 3 and shared/reference/icmp-facts.md).
+//
+// Cost model (per packet, nothing allocates, no virtual calls):
+//   every packet   type/code checks, sizes, request/reply fingerprint (a hash
+//                  of at most kHashBytes payload bytes), score (~20 compares)
+//   budgeted       structure (O(n) on a fill, ~70 compares on random data),
+//                  entropy (one pass + 256 bins), Hyperscan, embedded-IP and
+//                  framing checks: on the first Config::inspect_first_packets
+//                  packets of a conversation, then one in
+//                  Config::inspect_every; never once the score is 1000; and
+//                  over at most Config::inspect_max_bytes bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "detect/config.hpp"
+#include "detect/patterns.hpp"
+#include "detect/reason.hpp"
+#include "flowgen/flow_record.hpp"
+#include "flowgen/packet.hpp"
+#include "flowgen/status.hpp"
+
+namespace detect {
+
+// Per-conversation detector state: 128 bytes of POD. All zero means "fresh
+// conversation" (the flow cache zeroes a slot when it creates one). Only the
+// lcore that owns the conversation touches it.
+struct ConversationState {
+    // Request/reply (RFC 792): ring of the last 8 requests, (seq << 16) | 16-bit payload hash.
+    uint32_t request_ring[8];
+    uint32_t last_hash[2];          // payload hash of the last inspected packet per direction
+    uint32_t fill_hash[2];          // fill of the last structured packet per direction (0 = none yet)
+    uint64_t last_alert_ms;         // 0 = never alerted
+    uint64_t size_bitmap;           // distinct echo sizes, hashed into 64 bins
+    uint32_t packets;               // packets seen (saturating)
+    uint32_t unexplained_bytes;     // distinct, unstructured, non-mirrored payload bytes (saturating)
+    uint32_t entropy_sum_milli;     // sum of entropy samples, bits/byte * 1000
+    uint16_t entropy_samples;
+    uint16_t inspected;             // packets deeply inspected
+    uint16_t first_size[2];         // first echo data size per direction (valid when kHaveSize bit set)
+    uint16_t size_changes;          // echo packets whose size differs from their direction's first
+    uint16_t random_packets;
+    uint16_t text_packets;
+    uint16_t binary_packets;
+    uint16_t structured_packets;
+    uint16_t fill_changes;
+    uint16_t replies_matched;
+    uint16_t replies_mismatched;
+    uint16_t replies_unsolicited;
+    uint16_t requests_unanswered;
+    uint16_t requests;
+    uint16_t replies;
+    uint16_t signature_id;          // first tunnel, else suspicious pattern id
+    uint16_t fingerprint_id;        // first "ping"/"benign" pattern id
+    uint16_t alerted_score;         // score of the last alert, 0 = none
+    uint8_t ring_valid;             // bit i: request_ring[i] holds a request
+    uint8_t ring_answered;          // bit i: ... and it was answered
+    uint8_t ring_next;
+    uint8_t flags;                  // kFlag* below
+    uint8_t ip_in_payload;          // saturating packet counts
+    uint8_t framing;
+    uint8_t dataless_data;
+    uint8_t unusual_code;
+    uint8_t oversized_error;
+    uint8_t first_dir_seen;         // bit d: first_size[d] is set
+
+    static constexpr uint8_t kFlagAllowListed = 1;      // endpoint or payload allow-listed
+    static constexpr uint8_t kFlagTunnelSignature = 2;  // a "tunnel" pattern matched
+    static constexpr uint8_t kFlagSuspicious = 4;       // a "suspicious" pattern matched
+};
+static_assert(sizeof(ConversationState) <= 128, "keep the per-slot state within two cache lines");
+
+// Score and reasons computed from a state (pure function of state + config).
+struct Evaluation {
+    uint16_t score = 0;
+    uint32_t reasons = 0;
+};
+
+class Pipeline {
+public:
+    // Only the detectors' constants; call init() before on_packet().
+    Pipeline() = default;
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+    Pipeline(Pipeline&&) noexcept = default;
+    Pipeline& operator=(Pipeline&&) noexcept = default;
+
+    // Validates `config`, parses the allow-list and compiles the pattern
+    // file (block mode) with this pipeline's own scratch. Errors name the
+    // key or "patterns FILE:LINE". Call on the main lcore before launch.
+    flowgen::Status init(const Config& config);
+
+    // One ICMP/ICMPv6 packet of the conversation `s` (after the flow cache
+    // found or created it). dir 0 = the initiator's direction. now_ms: Unix
+    // epoch milliseconds (capture or TSC-derived time). Returns true when
+    // this packet made the conversation cross Config::alert_score, or
+    // escalate by Config::escalate_step (at most once per
+    // escalate_interval_ms): the caller then emits an alert.
+    bool on_packet(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, uint64_t now_ms) noexcept;
+
+    // Score and reason bits of a state.
+    Evaluation evaluate(const ConversationState& s) const noexcept;
+
+    // Score, reasons, mean entropy, signature id and verdict of a state.
+    flowgen::DetectionSummary summarize(const ConversationState& s) const noexcept;
+
+    // Name of a pattern id (signature or fingerprint); nullptr when unknown or 0.
+    const char* signature_name(uint16_t id) const noexcept { return patterns_.name_of(id); }
+
+    const Config& config() const noexcept { return config_; }
+
+    // Payload bytes hashed for the request/reply fingerprint and novelty.
+    static constexpr unsigned kHashBytes = 128;
+
+private:
+    void inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, bool mirrored,
+                 uint32_t weight) noexcept;
+    bool allow_listed(const flowgen::PacketInfo& p) const noexcept;
+
+    Config config_;
+    std::vector<Prefix> allow_;
+    PatternSet patterns_;
+};
+
+// Verdict names for DetectionSummary::verdict: "benign", "suspicious", "tunnel".
+const char* verdict_name(uint8_t verdict) noexcept;
+
+}  // namespace detect
