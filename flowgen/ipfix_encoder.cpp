@@ -16,8 +16,8 @@ namespace {
 enum Value : uint8_t {
     kVStart, kVEnd, kVSrc4, kVDst4, kVSrc6, kVDst6, kVProto, kVOctets, kVPackets,
     kVMinLen, kVMaxLen, kVTypeCode, kVEndReason, kVIngress, kVObsPoint, kVFlowId,
-    kVBiflowDir, kVRevOctets, kVRevPackets, kVRevMinLen, kVRevMaxLen, kVRevTypeCode,
-    kVRevStart, kVRevEnd, kVScore, kVReasons, kVEntropy, kVPayMin, kVPayMax, kVPayMean,
+    kVBiflowDir, kVRevOctets, kVRevPackets, kVRevMinLen, kVRevMaxLen, kVScore, kVReasons,
+    kVEntropy, kVPayMin, kVPayMax, kVPayMean,
     kVRevPayMin, kVRevPayMax, kVRevPayMean, kVSignature, kVVerdict,
     // options records
     kVOdid, kVExpOctets, kVExpMessages, kVExpRecords, kVObsFlows, kVIgnPackets,
@@ -76,8 +76,8 @@ void push(TemplateLayout& t, uint16_t id, uint16_t length, uint32_t pen, uint8_t
 void build_flow_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
     t = TemplateLayout{};
     t.id = c.biflow ? (v6 ? kTemplateBiflowIpv6 : kTemplateBiflowIpv4) : (v6 ? kTemplateIpv6 : kTemplateIpv4);
-    // In a biflow record flowStart/End span the whole conversation and the
-    // reverse direction's own times follow as reverse elements (RFC 5103 §5).
+    // In a biflow record flowStart/End span the whole conversation (both
+    // directions), and the ICMP type/code is the forward direction's.
     push(t, kIeStartMs, 8, 0, kVStart);
     push(t, kIeEndMs, 8, 0, kVEnd);
     push(t, v6 ? kIeSrc6 : kIeSrc4, v6 ? 16 : 4, 0, v6 ? kVSrc6 : kVSrc4);
@@ -95,13 +95,14 @@ void build_flow_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
     push(t, kIeFlowId, 8, 0, kVFlowId);
     push(t, kIeBiflowDir, 1, 0, kVBiflowDir);
     if (c.biflow) {
+        // Only reverse elements that nfdump 1.7.1 maps to their own slots:
+        // it stores reverse icmpTypeCode (32/139) and reverse flowStart/End
+        // (152/153) over the forward values (seen with nfdump -o raw), so
+        // those are left out; the record's times cover both directions.
         push(t, kIeOctetDelta, 8, kReversePen, kVRevOctets);
         push(t, kIePacketDelta, 8, kReversePen, kVRevPackets);
         push(t, kIeMinLen, 2, kReversePen, kVRevMinLen);
         push(t, kIeMaxLen, 2, kReversePen, kVRevMaxLen);
-        push(t, v6 ? kIeIcmpTypeCode6 : kIeIcmpTypeCode4, 2, kReversePen, kVRevTypeCode);
-        push(t, kIeStartMs, 8, kReversePen, kVRevStart);
-        push(t, kIeEndMs, 8, kReversePen, kVRevEnd);
     }
     if (c.detection_elements) {
         const uint32_t pen = c.enterprise_number;
@@ -349,9 +350,6 @@ bool IpfixEncoder::add_flow_record(IpfixMessage& m, const TemplateLayout& t, con
         case kVRevPackets: store_be64(p, v.packets); break;
         case kVRevMinLen: store_be16(p, v.min_ip_length); break;
         case kVRevMaxLen: store_be16(p, v.max_ip_length); break;
-        case kVRevTypeCode: store_be16(p, uint16_t(v.icmp_type << 8 | v.icmp_code)); break;
-        case kVRevStart: store_be64(p, v.first_ms); break;
-        case kVRevEnd: store_be64(p, v.last_ms); break;
         case kVScore: store_be16(p, r.detection.score); break;
         case kVReasons: store_be32(p, r.detection.reason_flags); break;
         case kVEntropy: store_be16(p, r.detection.entropy_milli); break;

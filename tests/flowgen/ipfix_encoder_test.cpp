@@ -237,9 +237,9 @@ BOOST_AUTO_TEST_CASE(ipv4_biflow_template_and_record_match_golden) {
     BOOST_REQUIRE_EQUAL(enc.add_templates(t.m), 4u);
     (void)t.m.finish(kExportTime, 0, kOdid);
     Golden g;
-    g.at(0).u16(10).u16(16 + 4 + 2 * 208 + 4 + 46 + 26).u32(kExportTime).u32(0).u32(kOdid);  // header
-    g.at(16).u16(2).u16(420);               // 16: template set, length 4 + 2*208
-    g.at(20).u16(258).u16(33);              // 20: template 258 (IPv4 biflow), 33 fields
+    g.at(0).u16(10).u16(16 + 4 + 2 * 184 + 4 + 46 + 26).u32(kExportTime).u32(0).u32(kOdid);  // header
+    g.at(16).u16(2).u16(372);               // 16: template set, length 4 + 2*184
+    g.at(20).u16(258).u16(30);              // 20: template 258 (IPv4 biflow), 30 fields
     g.at(24).ie(152, 8).ie(153, 8).ie(8, 4).ie(12, 4).ie(4, 1);  // 24..43: times, addresses, protocol
     g.at(44).ie(1, 8).ie(2, 8).ie(25, 2).ie(26, 2).ie(32, 2);    // 44..63: forward counters, type/code
     g.at(64).ie(136, 1).ie(10, 4).ie(138, 4).ie(148, 8).ie(239, 1);  // 64..83
@@ -247,24 +247,21 @@ BOOST_AUTO_TEST_CASE(ipv4_biflow_template_and_record_match_golden) {
     g.at(92).ent(2, 8, 29305);              // 92: reversePacketDeltaCount
     g.at(100).ent(25, 2, 29305);            // 100: reverseMinimumIpTotalLength
     g.at(108).ent(26, 2, 29305);            // 108: reverseMaximumIpTotalLength
-    g.at(116).ent(32, 2, 29305);            // 116: reverseIcmpTypeCodeIPv4
-    g.at(124).ent(152, 8, 29305);           // 124: reverseFlowStartMilliseconds
-    g.at(132).ent(153, 8, 29305);           // 132: reverseFlowEndMilliseconds
-    g.at(140).ent(1, 2, kPen).ent(2, 4, kPen).ent(3, 2, kPen);  // 140: score, reasons, entropy
-    g.at(164).ent(4, 2, kPen).ent(5, 2, kPen).ent(6, 2, kPen);  // 164: payload min/max/mean
-    g.at(188).ent(0x4004, 2, kPen);         // 188: reverse payload min (RFC 5103 §6.2 bit 14)
-    g.at(196).ent(0x4005, 2, kPen);         // 196: reverse payload max
-    g.at(204).ent(0x4006, 2, kPen);         // 204: reverse payload mean
-    g.at(212).ent(7, 2, kPen).ent(8, 1, kPen);  // 212: signature, verdict
-    g.at(228);
+    g.at(116).ent(1, 2, kPen).ent(2, 4, kPen).ent(3, 2, kPen);  // 116: score, reasons, entropy
+    g.at(140).ent(4, 2, kPen).ent(5, 2, kPen).ent(6, 2, kPen);  // 140: payload min/max/mean
+    g.at(164).ent(0x4004, 2, kPen);         // 164: reverse payload min (RFC 5103 §6.2 bit 14)
+    g.at(172).ent(0x4005, 2, kPen);         // 172: reverse payload max
+    g.at(180).ent(0x4006, 2, kPen);         // 180: reverse payload mean
+    g.at(188).ent(7, 2, kPen).ent(8, 1, kPen);  // 188: signature, verdict
+    g.at(204);
     ipfix_test::check_bytes(t.m.data(), g.size(), g.bytes());  // prefix: header + template 258
 
     Buf b;
     BOOST_REQUIRE_EQUAL(enc.add_conversation(b.m, ping_v4()), 1);
     const size_t len = b.m.finish(kExportTime, 0, kOdid);
     Golden d;
-    d.at(0).u16(10).u16(146).u32(kExportTime).u32(0).u32(kOdid);  // header
-    d.at(16).u16(258).u16(130);             // 16: data set 258, length 4 + 126
+    d.at(0).u16(10).u16(128).u32(kExportTime).u32(0).u32(kOdid);  // header
+    d.at(16).u16(258).u16(112);             // 16: data set 258, length 4 + 108
     d.at(20).u64(kT0).u64(kT0 + 1001);      // 20: flowStart/End of the whole conversation
     d.at(36).ip4(192, 0, 2, 1).ip4(198, 51, 100, 7);  // 36: initiator, responder
     d.at(44).u8(1).u64(168).u64(2);         // 44: protocol, forward octets, packets
@@ -272,13 +269,12 @@ BOOST_AUTO_TEST_CASE(ipv4_biflow_template_and_record_match_golden) {
     d.at(67).u8(1).u32(3).u32(9).u64(42);   // 67: end reason, ingress, obs point, flowId
     d.at(84).u8(1);                         // 84: biflowDirection initiator
     d.at(85).u64(168).u64(2);               // 85: reverse octets, packets
-    d.at(101).u16(84).u16(84).u16(0);       // 101: reverse min/max length, echo reply
-    d.at(107).u64(kT0 + 1).u64(kT0 + 1001); // 107: reverse flowStart/End
-    d.at(123).u16(750).u32(5).u16(7900);    // 123: score, reasons, entropy
-    d.at(131).u16(56).u16(56).u16(56);      // 131: forward payload min/max/mean
-    d.at(137).u16(56).u16(56).u16(56);      // 137: reverse payload min/max/mean
-    d.at(143).u16(3).u8(2);                 // 143: signature, verdict
-    d.at(146);
+    d.at(101).u16(84).u16(84);              // 101: reverse min/max length
+    d.at(105).u16(750).u32(5).u16(7900);    // 105: score, reasons, entropy
+    d.at(113).u16(56).u16(56).u16(56);      // 113: forward payload min/max/mean
+    d.at(119).u16(56).u16(56).u16(56);      // 119: reverse payload min/max/mean
+    d.at(125).u16(3).u8(2);                 // 125: signature, verdict
+    d.at(128);
     ipfix_test::check_bytes(b.m.data(), len, d.bytes());
 }
 

@@ -1,0 +1,323 @@
+// End to end with real collectors: IpfixExporter -> nfcapd (nfdump 1.7),
+// and the same messages, written to a pcap, decoded by tshark.
+//
+// Checks that nfdump counts exactly the packets and octets exported, shows
+// the ICMP type/code, and invents no zero-count flows for records that carry
+// our enterprise elements; and that tshark decodes every message without a
+// malformed-packet or expert warning.
+#define BOOST_TEST_MODULE ipfix_collector
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "flowgen/ipfix_exporter.hpp"
+
+extern char** environ;
+
+using namespace flowgen;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string run(const std::string& cmd) {
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    BOOST_REQUIRE_MESSAGE(p, "popen " << cmd);
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    ::pclose(p);
+    return out;
+}
+
+std::vector<std::string> lines_of(const std::string& s) {
+    std::vector<std::string> v;
+    std::istringstream in(s);
+    for (std::string l; std::getline(in, l);) {
+        // nfdump pads columns: collapse runs of spaces for comparison.
+        std::string c;
+        for (char ch : l)
+            if (!(ch == ' ' && (c.empty() || c.back() == ' '))) c += ch;
+        while (!c.empty() && c.back() == ' ') c.pop_back();
+        if (!c.empty()) v.push_back(c);
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+uint16_t free_udp_port() {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+// True once something holds the UDP port (we cannot bind it ourselves).
+bool udp_port_taken(uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    const bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
+    ::close(fd);
+    return taken;
+}
+
+IpAddress addr4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+    IpAddress x{};
+    x.bytes[0] = a, x.bytes[1] = b, x.bytes[2] = c, x.bytes[3] = d;
+    return x;
+}
+
+IpAddress addr6(uint8_t last) {
+    IpAddress x{};
+    x.bytes[0] = 0x20, x.bytes[1] = 0x01, x.bytes[2] = 0x0d, x.bytes[3] = 0xb8, x.bytes[15] = last;
+    return x;
+}
+
+// Known conversations: the expected nfdump lines are written by hand below.
+std::vector<ConversationRecord> conversations(uint64_t t0) {
+    std::vector<ConversationRecord> v;
+    ConversationRecord a{};
+    a.initiator = addr4(192, 0, 2, 1);
+    a.responder = addr4(198, 51, 100, 7);
+    a.family = Family::kIpv4;
+    a.flow_id = 1;
+    a.end_reason = EndReason::kIdleTimeout;
+    a.dir[0] = DirectionCounters{3 * 84, 3, t0, t0 + 2000, 84, 84, 8, 0, 56, 56, 168};
+    a.dir[1] = DirectionCounters{3 * 84, 3, t0 + 1, t0 + 2001, 84, 84, 0, 0, 56, 56, 168};
+    a.detection = DetectionSummary{900, 0x3, 7950, 2, 2};
+    v.push_back(a);
+    ConversationRecord b{};  // an unanswered, fragmented big ping: 2 packets, 1500 + 548
+    b.initiator = addr4(192, 0, 2, 9);
+    b.responder = addr4(203, 0, 113, 5);
+    b.family = Family::kIpv4;
+    b.flow_id = 2;
+    b.end_reason = EndReason::kForcedEnd;
+    b.dir[0] = DirectionCounters{2048, 2, t0 + 10, t0 + 11, 548, 1500, 8, 0, 2020, 2020, 2020};
+    v.push_back(b);
+    ConversationRecord c{};  // destination unreachable, port unreachable
+    c.initiator = addr4(198, 51, 100, 1);
+    c.responder = addr4(192, 0, 2, 1);
+    c.family = Family::kIpv4;
+    c.flow_id = 3;
+    c.dir[0] = DirectionCounters{56, 1, t0 + 20, t0 + 20, 56, 56, 3, 3, 0, 0, 0};
+    v.push_back(c);
+    ConversationRecord d{};  // ICMPv6 echo, 4 each way, 104 bytes
+    d.initiator = addr6(1);
+    d.responder = addr6(2);
+    d.family = Family::kIpv6;
+    d.flow_id = 4;
+    d.dir[0] = DirectionCounters{4 * 104, 4, t0 + 30, t0 + 3030, 104, 104, 128, 0, 56, 56, 224};
+    d.dir[1] = DirectionCounters{4 * 104, 4, t0 + 31, t0 + 3031, 104, 104, 129, 0, 56, 56, 224};
+    v.push_back(d);
+    return v;
+}
+
+// nfdump -o 'fmt:%pr %sa %da %it %ic %pkt %byt' for the records above, in
+// the collector's notation (type.code for %ic).
+const std::vector<std::string> kExpected = {
+    "ICMP 192.0.2.1 198.51.100.7 8 0 3 252",
+    "ICMP 198.51.100.7 192.0.2.1 0 0 3 252",
+    "ICMP 192.0.2.9 203.0.113.5 8 0 2 2048",
+    "ICMP 198.51.100.1 192.0.2.1 3 3 1 56",
+    "ICMP6 2001:db8::1 2001:db8::2 128 0 4 416",
+    "ICMP6 2001:db8::2 2001:db8::1 129 0 4 416",
+};
+
+// Writes UDP payloads as a LINKTYPE_RAW pcap (IPv4 + UDP, checksum 0).
+void write_pcap(const fs::path& path, const std::vector<std::vector<uint8_t>>& msgs, uint16_t dport) {
+    std::ofstream f(path, std::ios::binary);
+    auto u32 = [&](uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
+    auto u16 = [&](uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
+    u32(0xa1b2c3d4), u16(2), u16(4), u32(0), u32(0), u32(65535), u32(101);
+    uint32_t ts = 1700000000;
+    for (const auto& m : msgs) {
+        const uint16_t ip_len = uint16_t(20 + 8 + m.size());
+        uint8_t h[28] = {0x45, 0, uint8_t(ip_len >> 8), uint8_t(ip_len), 0, 0, 0x40, 0, 64, 17, 0, 0,
+                         127, 0, 0, 1, 127, 0, 0, 1,
+                         0x30, 0x39, uint8_t(dport >> 8), uint8_t(dport), uint8_t((ip_len - 20) >> 8),
+                         uint8_t(ip_len - 20), 0, 0};
+        uint32_t sum = 0;  // IPv4 header checksum, RFC 791
+        for (int i = 0; i < 20; i += 2) sum += uint32_t(h[i] << 8 | h[i + 1]);
+        while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+        h[10] = uint8_t(~sum >> 8), h[11] = uint8_t(~sum);
+        u32(ts++), u32(0), u32(ip_len), u32(ip_len);
+        f.write(reinterpret_cast<const char*>(h), sizeof h);
+        f.write(reinterpret_cast<const char*>(m.data()), std::streamsize(m.size()));
+    }
+}
+
+struct Nfcapd {
+    pid_t pid = -1;
+    Nfcapd(const fs::path& dir, uint16_t port) {
+        const std::string p = std::to_string(port), d = (dir / "data").string();
+        const char* argv[] = {"nfcapd", "-w", d.c_str(), "-p", p.c_str(), "-b", "127.0.0.1", "-t", "60", nullptr};
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        const std::string log = (dir / "nfcapd.log").string();
+        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        const int rc = posix_spawnp(&pid, "nfcapd", &fa, nullptr, const_cast<char**>(argv), environ);
+        posix_spawn_file_actions_destroy(&fa);
+        BOOST_REQUIRE_MESSAGE(rc == 0, "cannot start nfcapd");
+        // Wait (bounded) until it listens; datagrams sent before are lost.
+        for (int i = 0; i < 200 && !udp_port_taken(port); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        BOOST_REQUIRE_MESSAGE(udp_port_taken(port), "nfcapd did not bind port " << port);
+    }
+    void stop() {
+        if (pid < 0) return;
+        ::kill(pid, SIGTERM);
+        int st = 0;
+        ::waitpid(pid, &st, 0);
+        pid = -1;
+    }
+    ~Nfcapd() { stop(); }
+};
+
+// ECHOFLOW_KEEP_TEST_FILES=1 keeps the nfcapd files and the pcap for a look.
+void cleanup(const fs::path& dir) {
+    if (std::getenv("ECHOFLOW_KEEP_TEST_FILES")) {
+        BOOST_TEST_MESSAGE("kept " << dir);
+        return;
+    }
+    fs::remove_all(dir);
+}
+
+struct Run {
+    fs::path dir;
+    std::vector<std::vector<uint8_t>> messages;  // as a second collector received them
+    uint16_t port = 0;
+};
+
+Run export_to_nfcapd(const std::string& name, bool biflow, bool detection) {
+    Run r;
+    r.dir = fs::temp_directory_path() / ("echoflow-ipfix-" + name + "-" + std::to_string(::getpid()));
+    cleanup(r.dir);
+    fs::create_directories(r.dir);
+    r.port = free_udp_port();
+    fs::create_directories(r.dir / "data");  // nfcapd files only: nfdump -R reads every file
+    Nfcapd nfcapd(r.dir, r.port);
+
+    const int tap = ::socket(AF_INET, SOCK_DGRAM, 0);  // second collector: the capture for tshark
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(::bind(tap, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(tap, reinterpret_cast<sockaddr*>(&a), &len);
+
+    ExporterConfig c;
+    CollectorAddress col;
+    BOOST_REQUIRE(parse_collector("udp://127.0.0.1:" + std::to_string(r.port), col).ok());
+    c.collectors.push_back(col);
+    BOOST_REQUIRE(parse_collector("127.0.0.1:" + std::to_string(ntohs(a.sin_port)), col).ok());
+    c.collectors.push_back(col);
+    c.biflow = biflow;
+    c.detection_elements = detection;
+    IpfixExporter e;
+    BOOST_REQUIRE(e.open(c).ok());
+    const uint64_t now = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+    for (const auto& rec : conversations(now - 10000)) e.add(rec, now);
+    e.close(now);
+    BOOST_CHECK_EQUAL(e.stats().export_errors, 0u);
+    uint8_t buf[65536];
+    for (ssize_t n; (n = ::recv(tap, buf, sizeof buf, MSG_DONTWAIT)) > 0;) r.messages.emplace_back(buf, buf + n);
+    ::close(tap);
+    // Let nfcapd read its socket before it is told to stop.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    nfcapd.stop();
+    return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(nfdump_counts_exactly_what_was_exported_with_enterprise_elements) {
+    const Run r = export_to_nfcapd("uni", false, true);
+    const std::string out =
+        run("nfdump -R " + (r.dir / "data").string() + " -q -o 'fmt:%pr %sa %da %it %ic %pkt %byt' 2>&1");
+    BOOST_TEST_MESSAGE("nfdump:\n" << out);
+    const auto got = lines_of(out);
+    auto want = kExpected;
+    std::sort(want.begin(), want.end());
+    BOOST_TEST(got == want, boost::test_tools::per_element());  // also: no zero-count extra flows
+    const std::string raw = run("nfdump -R " + (r.dir / "data").string() + " -o raw 2>&1");
+    BOOST_CHECK(raw.find("first        =                 0") == std::string::npos);
+    cleanup(r.dir);
+}
+
+BOOST_AUTO_TEST_CASE(tshark_decodes_the_export_without_warnings) {
+    const Run r = export_to_nfcapd("tshark", false, true);
+    BOOST_REQUIRE(!r.messages.empty());
+    const fs::path pcap = r.dir / "export.pcap";
+    write_pcap(pcap, r.messages, r.port);
+    const std::string out = run("tshark -n -r " + pcap.string() + " -d udp.port==" + std::to_string(r.port) +
+                                ",cflow -V 2>&1");
+    BOOST_CHECK(out.find("Malformed") == std::string::npos);
+    BOOST_CHECK(out.find("Expert Info (Warning") == std::string::npos);
+    BOOST_CHECK(out.find("Expert Info (Error") == std::string::npos);
+    BOOST_CHECK(out.find("Version: 10") != std::string::npos);
+    const std::string fields = run("tshark -n -r " + pcap.string() + " -d udp.port==" + std::to_string(r.port) +
+                                   ",cflow -T fields -e cflow.packets 2>&1");
+    BOOST_TEST_MESSAGE("tshark packets64 fields:\n" << fields);
+    uint64_t packets = 0;
+    std::istringstream in(fields);
+    for (std::string tok; std::getline(in, tok, '\n');) {
+        std::istringstream l(tok);
+        for (std::string v; std::getline(l, v, ',');)
+            if (!v.empty() && std::isdigit(static_cast<unsigned char>(v[0]))) packets += std::stoull(v);
+    }
+    BOOST_CHECK_EQUAL(packets, 3u + 3 + 2 + 1 + 4 + 4);
+    cleanup(r.dir);
+}
+
+BOOST_AUTO_TEST_CASE(nfdump_reads_biflow_records_with_reverse_counters) {
+    const Run r = export_to_nfcapd("bi", true, true);
+    const std::string data = (r.dir / "data").string();
+    const std::string out =
+        run("nfdump -R " + data + " -q -o 'fmt:%pr %sa %da %it %ic %pkt %byt %opkt %obyt' 2>&1");
+    BOOST_TEST_MESSAGE("nfdump (biflow):\n" << out);
+    // One line per conversation: forward counters, reverse (out) counters
+    // from the RFC 5103 elements, the forward ICMP type/code.
+    auto want = std::vector<std::string>{
+        "ICMP 192.0.2.1 198.51.100.7 8 0 3 252 3 252",
+        "ICMP 192.0.2.9 203.0.113.5 8 0 2 2048 0 0",
+        "ICMP 198.51.100.1 192.0.2.1 3 3 1 56 0 0",
+        "ICMP6 2001:db8::1 2001:db8::2 128 0 4 416 4 416",
+    };
+    std::sort(want.begin(), want.end());
+    BOOST_TEST(lines_of(out) == want, boost::test_tools::per_element());
+    // Every record has real start/end times (no reverse element overwrote them).
+    const std::string raw = run("nfdump -R " + data + " -o raw 2>&1");
+    BOOST_CHECK(raw.find("first        =                 0") == std::string::npos);
+    BOOST_CHECK(raw.find("Flow Record") != std::string::npos);
+    cleanup(r.dir);
+}
