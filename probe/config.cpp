@@ -1,0 +1,278 @@
+#include "probe/config.hpp"
+
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string_view>
+
+namespace probe {
+
+using flowgen::Status;
+
+namespace {
+
+template <class T>
+Status parse_number(std::string_view text, T min, T max, T& out) {
+    T v{};
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (text.empty() || ec != std::errc() || ptr != end)
+        return Status::error("'" + std::string(text) + "' is not a number");
+    if (v < min || v > max)
+        return Status::error(std::string(text) + " is out of range [" + std::to_string(min) + ", " +
+                             std::to_string(max) + "]");
+    out = v;
+    return {};
+}
+
+Status parse_seconds_ms(std::string_view text, uint32_t& ms) {
+    uint32_t s = 0;
+    if (Status st = parse_number<uint32_t>(text, 1, 7 * 24 * 3600, s); !st.ok()) return st;
+    ms = s * 1000;
+    return {};
+}
+
+Status parse_bool(std::string_view text, bool& out) {
+    if (text.empty() || text == "true" || text == "yes" || text == "on" || text == "1") {
+        out = true;
+        return {};
+    }
+    if (text == "false" || text == "no" || text == "off" || text == "0") {
+        out = false;
+        return {};
+    }
+    return Status::error("'" + std::string(text) + "' is not true/false");
+}
+
+using Apply = Status (*)(Config&, std::string_view);
+
+struct Option {
+    const char* name;      // long name without "--"; also the config-file key
+    const char* arg;       // placeholder in --help; nullptr for flags
+    bool repeatable;
+    const char* help;
+    Apply apply;
+};
+
+// The one option table: command line, config file and --help all read it.
+const Option kOptions[] = {
+    {"pcap", "FILE", false, "read a capture (pcap or pcapng) instead of live ports; flow times come from its timestamps",
+     [](Config& c, std::string_view v) { c.pcap_path = v; return Status{}; }},
+    {"interface", "IFNAME", false, "read a kernel interface through AF_XDP with echoflow's ICMP-only XDP program",
+     [](Config& c, std::string_view v) { c.interface = v; return Status{}; }},
+    {"interface-queues", "N", false, "with --interface: RX queues to read (default: one per worker lcore)",
+     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 1, 64, c.interface_queues); }},
+    {"xdp-drop-other", nullptr, false, "with --interface: drop non-ICMP traffic in XDP instead of passing it (dedicated mirror port)",
+     [](Config& c, std::string_view v) { return parse_bool(v, c.xdp_drop_other); }},
+    {"xdp-object", "FILE", false, "with --interface: the XDP object to load (default: the installed icmp_steer.bpf.o)",
+     [](Config& c, std::string_view v) { c.xdp_object = v; return Status{}; }},
+    {"collector", "[udp://|tcp://]HOST:PORT", true, "send IPFIX to this collector (repeatable; UDP when no scheme)",
+     [](Config& c, std::string_view v) {
+         flowgen::CollectorAddress a;
+         if (Status s = flowgen::parse_collector(v, a); !s.ok()) return s;
+         c.exporter.collectors.push_back(std::move(a));
+         return Status{};
+     }},
+    {"odid", "N", false, "IPFIX observation domain id (default 1)",
+     [](Config& c, std::string_view v) {
+         return parse_number<uint32_t>(v, 0, UINT32_MAX, c.exporter.observation_domain_id);
+     }},
+    {"observation-point", "N", false, "IPFIX observationPointId sent in every record (default 1)",
+     [](Config& c, std::string_view v) {
+         return parse_number<uint32_t>(v, 0, UINT32_MAX, c.exporter.observation_point_id);
+     }},
+    {"template-refresh", "S", false, "resend IPFIX templates over UDP every S seconds (default 60)",
+     [](Config& c, std::string_view v) {
+         return parse_number<uint32_t>(v, 1, 86400, c.exporter.template_refresh_s);
+     }},
+    {"biflow", nullptr, false, "export RFC 5103 biflow records (one per conversation) instead of one per direction",
+     [](Config& c, std::string_view v) { return parse_bool(v, c.exporter.biflow); }},
+    {"no-ipfix-detection", nullptr, false, "do not add the detection enterprise elements to flow records",
+     [](Config& c, std::string_view v) {
+         bool off = false;
+         Status s = parse_bool(v, off);
+         c.exporter.detection_elements = !off;
+         return s;
+     }},
+    {"pen", "N", false, "private enterprise number of the detection elements (default 32473, the documentation PEN)",
+     [](Config& c, std::string_view v) {
+         return parse_number<uint32_t>(v, 1, UINT32_MAX, c.exporter.enterprise_number);
+     }},
+    {"mtu", "BYTES", false, "largest IPFIX message (default 1472, a 1500-byte link)",
+     [](Config& c, std::string_view v) {
+         return parse_number<uint16_t>(v, flowgen::kMinMessageBytes, 65000, c.exporter.max_message_bytes);
+     }},
+    {"active-timeout", "S", false, "export long conversations every S seconds (default 60)",
+     [](Config& c, std::string_view v) { return parse_seconds_ms(v, c.cache.active_timeout_ms); }},
+    {"idle-timeout", "S", false, "end a conversation after S seconds without packets (default 15)",
+     [](Config& c, std::string_view v) { return parse_seconds_ms(v, c.cache.idle_timeout_ms); }},
+    {"cache-size", "N", false, "conversations per worker lcore, rounded up to a power of two (default 1048576, 128 B each)",
+     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 8, 1u << 30, c.cache.capacity); }},
+    {"no-detect", nullptr, false, "turn the tunnel detectors off (flows only)",
+     [](Config& c, std::string_view v) {
+         bool off = false;
+         Status s = parse_bool(v, off);
+         c.detect = !off;
+         return s;
+     }},
+    {"patterns", "FILE", false, "Hyperscan pattern file (default: the bundled detect/patterns/echoflow.patterns)",
+     [](Config& c, std::string_view v) { c.detection.patterns_path = v; return Status{}; }},
+    {"alert-score", "N", false, "alert when a conversation's score reaches N (1..1000, default 500)",
+     [](Config& c, std::string_view v) { return parse_number<uint16_t>(v, 1, 1000, c.detection.alert_score); }},
+    {"allow", "CIDR", true, "never alert on conversations with an address in this prefix (repeatable)",
+     [](Config& c, std::string_view v) { c.detection.allow_list.emplace_back(v); return Status{}; }},
+    {"payload-hex", nullptr, false, "include the payload of the alerting packet, hex-encoded, in alerts",
+     [](Config& c, std::string_view v) { return parse_bool(v, c.detection.emit_payload_hex); }},
+    {"alerts", "PATH|-", false, "write alerts as JSON Lines to PATH, or to stdout with -",
+     [](Config& c, std::string_view v) { c.alerts_path = v; return Status{}; }},
+    {"alerts-syslog", nullptr, false, "also send each alert to syslog (LOG_DAEMON, warning)",
+     [](Config& c, std::string_view v) { return parse_bool(v, c.alerts_syslog); }},
+    {"stats-json", "PATH", false, "write the end-of-run counters as one JSON object to PATH",
+     [](Config& c, std::string_view v) { c.stats_json_path = v; return Status{}; }},
+    {"stats-interval", "S", false, "print a one-line progress report on stderr every S seconds (default 0: off)",
+     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 0, 86400, c.stats_interval_s); }},
+    {"burst", "N", false, "packets per receive burst (default 32)",
+     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 1, 512, c.burst_size); }},
+    {"quiet", nullptr, false, "no end-of-run summary on stderr",
+     [](Config& c, std::string_view v) { return parse_bool(v, c.quiet); }},
+    {"config", "FILE", false, "read options from FILE first (key = value lines); the command line overrides it",
+     [](Config&, std::string_view) { return Status{}; }},  // handled before the table pass
+    {"help", nullptr, false, "show this help and exit",
+     [](Config& c, std::string_view) { c.show_help = true; return Status{}; }},
+    {"version", nullptr, false, "show the version and exit",
+     [](Config& c, std::string_view) { c.show_version = true; return Status{}; }},
+};
+
+const Option* find_option(std::string_view name) {
+    for (const Option& o : kOptions)
+        if (name == o.name) return &o;
+    return nullptr;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+}
+
+}  // namespace
+
+Status load_config_file(const std::string& path, Config& config) {
+    std::ifstream in(path);
+    if (!in) return Status::error("config file " + path + ": " + std::strerror(errno));
+    std::string line;
+    unsigned lineno = 0;
+    while (std::getline(in, line)) {
+        ++lineno;
+        std::string_view l = trim(line);
+        if (l.empty() || l.front() == '#') continue;
+        const auto eq = l.find('=');
+        const std::string where = path + ":" + std::to_string(lineno);
+        if (eq == std::string_view::npos) return Status::error(where + ": expected 'key = value'");
+        const std::string_view key = trim(l.substr(0, eq));
+        std::string_view value = trim(l.substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+        const Option* o = find_option(key);
+        if (!o || key == "config" || key == "help" || key == "version")
+            return Status::error(where + ": unknown key '" + std::string(key) + "'");
+        if (Status s = o->apply(config, value); !s.ok()) return s.prefix(where + ": " + std::string(key));
+    }
+    return {};
+}
+
+Status parse_args(int argc, char** argv, ParsedArgs& out) {
+    int first = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) {
+            out.eal_args.assign(argv, argv + i);
+            first = i + 1;
+            break;
+        }
+    }
+    // --config first, so that the command line overrides the file.
+    for (int i = first; i < argc; ++i) {
+        std::string_view a = argv[i];
+        std::string path;
+        if (a == "--config" && i + 1 < argc)
+            path = argv[i + 1];
+        else if (a.rfind("--config=", 0) == 0)
+            path = std::string(a.substr(9));
+        else
+            continue;
+        if (Status s = load_config_file(path, out.config); !s.ok()) return s;
+    }
+    // Repeatable options given on the command line replace the file's list.
+    bool cleared_collectors = false, cleared_allow = false;
+    for (int i = first; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a.size() < 3 || a.substr(0, 2) != "--")
+            return Status::error("unexpected argument '" + std::string(a) + "' (see --help)");
+        a.remove_prefix(2);
+        std::string_view value;
+        bool inline_value = false;
+        if (auto eq = a.find('='); eq != std::string_view::npos) {
+            value = a.substr(eq + 1);
+            a = a.substr(0, eq);
+            inline_value = true;
+        }
+        const Option* o = find_option(a);
+        if (!o) return Status::error("unknown option --" + std::string(a) + " (see --help)");
+        if (o->arg && !inline_value) {
+            if (i + 1 >= argc) return Status::error("option --" + std::string(a) + " needs a value (" + o->arg + ")");
+            value = argv[++i];
+        } else if (!o->arg && inline_value) {
+            return Status::error("option --" + std::string(a) + " takes no value");
+        }
+        if (a == "collector" && !cleared_collectors) {
+            out.config.exporter.collectors.clear();
+            cleared_collectors = true;
+        }
+        if (a == "allow" && !cleared_allow) {
+            out.config.detection.allow_list.clear();
+            cleared_allow = true;
+        }
+        if (Status s = o->apply(out.config, o->arg ? value : std::string_view{}); !s.ok())
+            return s.prefix("option --" + std::string(a));
+    }
+    return {};
+}
+
+Status validate(const Config& c, bool have_eal_args) {
+    const int inputs = !c.pcap_path.empty() + !c.interface.empty() + have_eal_args;
+    if (inputs == 0)
+        return Status::error("no input: give --pcap FILE, --interface IFNAME, or EAL options and ports before '--'");
+    if (inputs > 1) return Status::error("give only one input: --pcap, --interface, or EAL options before '--'");
+    if (Status s = flowgen::validate(c.cache); !s.ok()) return s;
+    // No collector is allowed: flows are then only counted (and alerts written).
+    if (!c.exporter.collectors.empty())
+        if (Status s = flowgen::validate(c.exporter); !s.ok()) return s;
+    if (c.detect)
+        if (Status s = detect::validate(c.detection); !s.ok()) return s;
+    return {};
+}
+
+std::string usage() {
+    std::ostringstream o;
+    o << "usage: echoflow [EAL options --] [options]\n"
+         "       echoflow --pcap FILE [options]\n"
+         "       echoflow --interface IFNAME [options]\n\n"
+         "ICMP/ICMPv6 flow probe with inline ICMP tunnel detection and IPFIX export.\n"
+         "With EAL options, every ethdev the EAL brings up (a PCI NIC bound to vfio-pci,\n"
+         "net_pcap, net_af_packet, net_af_xdp, net_memif, net_ring, ...) is read, with one\n"
+         "RX queue per worker lcore (all lcores but the main one; a single lcore does all).\n\n"
+         "options:\n";
+    for (const Option& opt : kOptions) {
+        std::string left = std::string("  --") + opt.name + (opt.arg ? std::string(" ") + opt.arg : "");
+        if (left.size() < 34)
+            left.resize(34, ' ');
+        else
+            left += "\n" + std::string(34, ' ');
+        o << left << opt.help << (opt.repeatable ? " [repeatable]" : "") << "\n";
+    }
+    o << "\nexit status: 0 on success, 1 on a start-up failure, 2 on a usage error.\n";
+    return o.str();
+}
+
+}  // namespace probe

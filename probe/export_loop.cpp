@@ -1,0 +1,117 @@
+#include "probe/export_loop.hpp"
+
+#include <syslog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "probe/stats.hpp"
+
+namespace probe {
+
+ExportLoop::ExportLoop() = default;
+
+ExportLoop::~ExportLoop() {
+    if (alerts_owned_ && alerts_) std::fclose(alerts_);
+}
+
+flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* names) {
+    names_ = names;
+    if (!config.exporter.collectors.empty()) {
+        exporter_ = std::make_unique<flowgen::IpfixExporter>();
+        flowgen::ExporterConfig ec = config.exporter;
+        // Without detection there is no verdict to carry.
+        if (!config.detect) ec.detection_elements = false;
+        if (flowgen::Status s = exporter_->open(ec); !s.ok()) return s;
+    }
+    if (!config.alerts_path.empty()) {
+        if (config.alerts_path == "-") {
+            alerts_ = stdout;
+        } else {
+            alerts_ = std::fopen(config.alerts_path.c_str(), "a");
+            if (!alerts_) return flowgen::Status::error("alerts " + config.alerts_path + ": " + std::strerror(errno));
+            alerts_owned_ = true;
+        }
+    }
+    alerts_syslog_ = config.alerts_syslog;
+    if (alerts_syslog_) openlog("echoflow", LOG_PID, LOG_DAEMON);
+    return {};
+}
+
+const flowgen::ExporterStats* ExportLoop::exporter_stats() const noexcept {
+    return exporter_ ? &exporter_->stats() : nullptr;
+}
+
+void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_ms) {
+    ++flows_exported_;
+    if (exporter_) exporter_->add(r, now_ms);
+}
+
+void ExportLoop::overflow_to_exporter(void* self, const flowgen::ConversationRecord& r) {
+    auto* loop = static_cast<ExportLoop*>(self);
+    loop->add_record(r, loop->last_now_ms_);
+}
+
+void ExportLoop::write_alert(const AlertEvent& ev) {
+    ++alerts_written_;
+    if (!alerts_ && !alerts_syslog_) return;
+    line_.clear();
+    detect::format_alert_json(ev.conversation, *names_, ev.time_ms, line_);
+    if (alerts_) {
+        std::fwrite(line_.data(), 1, line_.size(), alerts_);  // one line, newline included
+        // An analyst tails this file: every alert is visible as it happens.
+        std::fflush(alerts_);
+    }
+    if (alerts_syslog_) syslog(LOG_WARNING, "%s", line_.c_str());
+}
+
+size_t ExportLoop::drain(std::span<Worker* const> workers, uint64_t now_ms) {
+    last_now_ms_ = now_ms;
+    size_t popped = 0;
+    flowgen::ConversationRecord r;
+    AlertEvent ev;
+    for (Worker* w : workers) {
+        // Bounded so that one busy worker cannot starve the others' queues
+        // or the exporter's timers.
+        for (int i = 0; i < 4096 && w->records().pop(r); ++i, ++popped) add_record(r, now_ms);
+        for (int i = 0; i < 256 && w->alerts().pop(ev); ++i, ++popped) write_alert(ev);
+    }
+    return popped;
+}
+
+namespace {
+flowgen::ProcessStats process_stats(const RunStats& t) {
+    flowgen::ProcessStats p{};
+    p.observed_packets = t.icmp_packets;
+    p.observed_octets = t.icmp_octets;
+    p.ignored_packets = t.other_packets + t.malformed_packets;
+    // Captured bytes: ignored frames have no IP length to speak of.
+    p.ignored_octets = t.rx_bytes - t.icmp_frame_bytes;
+    p.observed_flows = t.flows_created;
+    p.not_sent_flows = t.flows_dropped;
+    return p;
+}
+}  // namespace
+
+void ExportLoop::poll(uint64_t now_ms, const RunStats& totals) {
+    last_now_ms_ = now_ms;
+    if (!exporter_) return;
+    exporter_->set_process_stats(process_stats(totals));
+    exporter_->poll(now_ms);
+}
+
+void ExportLoop::close(uint64_t now_ms, const RunStats& totals) {
+    if (exporter_) {
+        exporter_->set_process_stats(process_stats(totals));
+        exporter_->close(now_ms);
+    }
+    if (alerts_) std::fflush(alerts_);
+    if (alerts_owned_ && alerts_) {
+        std::fclose(alerts_);
+        alerts_ = nullptr;
+        alerts_owned_ = false;
+    }
+    if (alerts_syslog_) closelog();
+}
+
+}  // namespace probe

@@ -1,0 +1,69 @@
+// The consumer side of the workers' queues: IPFIX export and alert output.
+//
+// Runs on the main lcore (or inline in the single-threaded modes). Pops
+// conversation records and alerts from every worker, hands records to the
+// IPFIX exporter, formats alerts as JSON Lines (and syslog), and keeps the
+// end-of-run counters. Never blocks on a collector (see ipfix_exporter.hpp).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "detect/alert_json.hpp"
+#include "flowgen/ipfix_exporter.hpp"
+#include "probe/config.hpp"
+#include "probe/worker.hpp"
+
+namespace probe {
+
+struct RunStats;
+
+class ExportLoop {
+public:
+    ExportLoop();
+    ~ExportLoop();
+    ExportLoop(const ExportLoop&) = delete;
+    ExportLoop& operator=(const ExportLoop&) = delete;
+
+    // Opens collectors and the alert output. `names` resolves signature ids
+    // in alerts (any worker's pipeline: they share one pattern file).
+    flowgen::Status open(const Config& config, const detect::Pipeline* names);
+
+    // One conversation record to the exporter (and counters).
+    void add_record(const flowgen::ConversationRecord& r, uint64_t now_ms);
+
+    // Pops what the workers queued (bounded per call); returns items popped.
+    size_t drain(std::span<Worker* const> workers, uint64_t now_ms);
+
+    // Flushes partial messages, refreshes templates, reconnects TCP.
+    void poll(uint64_t now_ms, const RunStats& totals);
+
+    // Final flush and options record; closes sockets and the alert file.
+    void close(uint64_t now_ms, const RunStats& totals);
+
+    uint64_t flows_exported() const noexcept { return flows_exported_; }
+    uint64_t alerts_written() const noexcept { return alerts_written_; }
+    bool has_exporter() const noexcept { return exporter_ != nullptr; }
+    const flowgen::ExporterStats* exporter_stats() const noexcept;
+
+    // For Worker::set_overflow in the single-threaded modes.
+    static void overflow_to_exporter(void* self, const flowgen::ConversationRecord& r);
+
+private:
+    void write_alert(const AlertEvent& ev);
+
+    std::unique_ptr<flowgen::IpfixExporter> exporter_;
+    const detect::Pipeline* names_ = nullptr;
+    std::FILE* alerts_ = nullptr;
+    bool alerts_owned_ = false;
+    bool alerts_syslog_ = false;
+    std::string line_;
+    uint64_t last_now_ms_ = 0;
+    uint64_t flows_exported_ = 0;
+    uint64_t alerts_written_ = 0;
+};
+
+}  // namespace probe

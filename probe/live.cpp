@@ -1,0 +1,399 @@
+#include "probe/live.hpp"
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "probe/export_loop.hpp"
+#include "probe/run_control.hpp"
+#include "probe/stats.hpp"
+#include "probe/telemetry.hpp"
+#include "probe/worker.hpp"
+#include "probe/xdp_stats.hpp"
+
+namespace probe {
+
+namespace {
+
+constexpr uint16_t kRxDescriptors = 1024;
+constexpr unsigned kRingSize = 4096;
+constexpr unsigned kMaxBurst = 512;
+constexpr unsigned kPrefetchAhead = 4;
+
+// Symmetric Toeplitz key: with the 16-bit pattern repeated, the hash of
+// (a, b) equals the hash of (b, a) (Woo and Park, "Scalable TCP Session
+// Monitoring with Symmetric Receive-side Scaling").
+uint8_t kSymmetricRssKey[40] = {
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+std::string errstr(int rc) { return std::to_string(rc) + " (" + rte_strerror(rc < 0 ? -rc : rc) + ")"; }
+
+void fail(const std::string& message) { std::fprintf(stderr, "echoflow: %s\n", message.c_str()); }
+
+struct QueueRef {
+    uint16_t port;
+    uint16_t queue;
+    bool distribute;  // the port has one queue for several workers: spread by software hash
+};
+
+// Epoch milliseconds from the TSC: one rdtsc and a multiply per burst.
+struct TscClock {
+    uint64_t base_ms = 0;
+    uint64_t base_tsc = 0;
+    uint64_t hz = 1;
+    void start() {
+        hz = rte_get_tsc_hz();
+        base_tsc = rte_rdtsc();
+        base_ms = wall_clock_ms();
+    }
+    uint64_t now_ms() const noexcept {
+        const uint64_t d = rte_rdtsc() - base_tsc;
+        return base_ms + (d / hz) * 1000 + (d % hz) * 1000 / hz;
+    }
+};
+
+struct Live;
+
+struct alignas(64) WorkerSlot {
+    Live* live = nullptr;
+    unsigned index = 0;
+    unsigned lcore = 0;
+    std::unique_ptr<Worker> worker;
+    std::vector<QueueRef> queues;
+    std::vector<rte_ring*> inbox;  // rings other workers fill for this one (one per sender)
+    std::vector<rte_ring*> outbox; // outbox[w]: to worker w (null for self)
+    std::atomic<bool> done{false};
+};
+
+struct Live {
+    const Config* config = nullptr;
+    TscClock clock;
+    rte_mempool* pool = nullptr;
+    std::vector<uint16_t> ports;
+    std::vector<std::unique_ptr<WorkerSlot>> slots;
+    std::vector<Worker*> workers;
+    ExportLoop exporter;
+    bool single_thread = false;
+    std::string xdp_interface;
+    RunStats totals;  // main lcore only
+};
+
+// The owning worker of an ICMP packet: a symmetric function of the two
+// addresses, so that both directions (and every fragment) meet.
+inline unsigned owner_of(const flowgen::PacketInfo& p, unsigned workers) noexcept {
+    uint64_t a = 0, b = 0;
+    for (int i = 0; i < 16; i += 8) {
+        uint64_t x, y;
+        std::memcpy(&x, p.src.bytes + i, 8);
+        std::memcpy(&y, p.dst.bytes + i, 8);
+        a ^= x + y;  // order-independent
+        b ^= x ^ y;
+    }
+    uint64_t h = (a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL);
+    h ^= h >> 29;
+    return static_cast<unsigned>(h % workers);
+}
+
+void export_step(Live& L, uint64_t now_ms, double& next_poll, double& next_report, RunStats& last_report,
+                 double& last_report_time) {
+    L.exporter.drain(L.workers, now_ms);
+    const double t = monotonic_seconds();
+    if (t < next_poll) return;
+    next_poll = t + 0.01;
+    collect(L.workers, L.exporter, L.totals);
+    L.exporter.poll(now_ms, L.totals);
+    if (L.config->stats_interval_s && t >= next_report) {
+        std::fprintf(stderr, "%s\n", progress_line(L.totals, last_report, t - last_report_time).c_str());
+        last_report = L.totals;
+        last_report_time = t;
+        next_report = t + L.config->stats_interval_s;
+    }
+}
+
+int worker_main(void* arg) {
+    WorkerSlot& slot = *static_cast<WorkerSlot*>(arg);
+    Live& L = *slot.live;
+    Worker& w = *slot.worker;
+    const unsigned burst = std::min<unsigned>(L.config->burst_size, kMaxBurst);
+    const unsigned nworkers = static_cast<unsigned>(L.slots.size());
+    rte_mbuf* pkts[kMaxBurst];
+    rte_mbuf* keep[kMaxBurst];
+    double next_poll = 0, next_report = monotonic_seconds() + L.config->stats_interval_s, last_time = monotonic_seconds();
+    RunStats last_report;
+
+    while (!stop_requested()) {
+        const uint64_t now_ms = L.clock.now_ms();
+        for (const QueueRef& q : slot.queues) {
+            const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, static_cast<uint16_t>(burst));
+            unsigned kept = 0;
+            for (uint16_t i = 0; i < n; ++i) {
+                if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+                rte_mbuf* m = pkts[i];
+                const std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m));
+                flowgen::PacketInfo p;
+                const flowgen::ParseStatus st = flowgen::parse_frame(flowgen::LinkType::kEthernet, frame, p);
+                if (q.distribute && st == flowgen::ParseStatus::kIcmp) {
+                    const unsigned owner = owner_of(p, nworkers);
+                    if (owner != slot.index) {
+                        // The owner frees it. A full ring: handled here
+                        // rather than lost (its conversation splits, counted).
+                        if (rte_ring_sp_enqueue(slot.outbox[owner], m) == 0) continue;
+                    }
+                }
+                w.handle_parsed(p, st, frame.size(), now_ms, q.port);
+                keep[kept++] = m;
+            }
+            if (kept) rte_pktmbuf_free_bulk(keep, kept);
+        }
+        for (rte_ring* r : slot.inbox) {
+            const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), burst, nullptr);
+            for (unsigned i = 0; i < n; ++i) {
+                rte_mbuf* m = pkts[i];
+                w.handle(flowgen::LinkType::kEthernet,
+                         {rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m)}, now_ms, m->port);
+            }
+            if (n) rte_pktmbuf_free_bulk(pkts, n);
+        }
+        w.expire(now_ms);
+        if (L.single_thread) export_step(L, now_ms, next_poll, next_report, last_report, last_time);
+    }
+
+    // Stop: what other workers handed over is still ours to count.
+    const uint64_t now_ms = L.clock.now_ms();
+    for (rte_ring* r : slot.inbox) {
+        unsigned n;
+        while ((n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), burst, nullptr)) > 0) {
+            for (unsigned i = 0; i < n; ++i)
+                w.handle(flowgen::LinkType::kEthernet,
+                         {rte_pktmbuf_mtod(pkts[i], const uint8_t*), rte_pktmbuf_data_len(pkts[i])}, now_ms,
+                         pkts[i]->port);
+            rte_pktmbuf_free_bulk(pkts, n);
+        }
+    }
+    w.set_wait_on_full_queue(!L.single_thread);
+    w.flush(now_ms, flowgen::EndReason::kForcedEnd);
+    slot.done.store(true, std::memory_order_release);
+    return 0;
+}
+
+flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& queues, bool& rss) {
+    rte_eth_dev_info info;
+    int rc = rte_eth_dev_info_get(port, &info);
+    if (rc != 0) return flowgen::Status::error("rte_eth_dev_info_get: " + errstr(rc));
+    rte_eth_conf conf{};
+    queues = 1;
+    rss = false;
+    const uint64_t rss_hf = info.flow_type_rss_offloads & RTE_ETH_RSS_IP;
+    if (nworkers > 1 && info.max_rx_queues >= nworkers && rss_hf) {
+        queues = static_cast<uint16_t>(nworkers);
+        rss = true;
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_key = kSymmetricRssKey;
+        conf.rx_adv_conf.rss_conf.rss_key_len = sizeof kSymmetricRssKey;
+        conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+    }
+    // Receive only; some PMDs (af_xdp, memif) want as many TX as RX queues.
+    uint16_t txq = 0;
+    rc = rte_eth_dev_configure(port, queues, txq, &conf);
+    if (rc != 0) {
+        txq = queues;
+        rc = rte_eth_dev_configure(port, queues, txq, &conf);
+    }
+    if (rc != 0) return flowgen::Status::error("rte_eth_dev_configure: " + errstr(rc));
+    uint16_t rxd = kRxDescriptors, txd = 512;
+    rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
+    if (rc != 0) return flowgen::Status::error("rte_eth_dev_adjust_nb_rx_tx_desc: " + errstr(rc));
+    const int socket = rte_eth_dev_socket_id(port);
+    for (uint16_t q = 0; q < queues; ++q) {
+        rc = rte_eth_rx_queue_setup(port, q, rxd, socket < 0 ? SOCKET_ID_ANY : socket, nullptr, L.pool);
+        if (rc != 0) return flowgen::Status::error("rx queue " + std::to_string(q) + ": " + errstr(rc));
+    }
+    for (uint16_t q = 0; q < txq; ++q) {
+        rc = rte_eth_tx_queue_setup(port, q, txd, socket < 0 ? SOCKET_ID_ANY : socket, nullptr);
+        if (rc != 0) return flowgen::Status::error("tx queue " + std::to_string(q) + ": " + errstr(rc));
+    }
+    rc = rte_eth_dev_start(port);
+    if (rc != 0) return flowgen::Status::error("rte_eth_dev_start: " + errstr(rc));
+    // A SPAN/TAP port sees other hosts' frames: promiscuous is required.
+    rc = rte_eth_promiscuous_enable(port);
+    if (rc != 0 && rc != -ENOTSUP)
+        std::fprintf(stderr, "echoflow: port %u: promiscuous mode: %s\n", port, errstr(rc).c_str());
+    return {};
+}
+
+void add_nic_stats(Live& L) {
+    L.totals.nic_missed = L.totals.nic_errors = L.totals.nic_no_mbuf = 0;
+    for (uint16_t port : L.ports) {
+        rte_eth_stats s;
+        if (rte_eth_stats_get(port, &s) == 0) {
+            L.totals.nic_missed += s.imissed;
+            L.totals.nic_errors += s.ierrors;
+            L.totals.nic_no_mbuf += s.rx_nombuf;
+        }
+    }
+}
+
+}  // namespace
+
+int run_live(const Config& config, const LiveOptions& options) {
+    std::vector<char*> argv;
+    for (const std::string& a : options.eal_args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    if (rte_eal_init(static_cast<int>(argv.size() - 1), argv.data()) < 0) {
+        fail(std::string("EAL: rte_eal_init: ") + rte_strerror(rte_errno));
+        return 1;
+    }
+    auto L = std::make_unique<Live>();
+    L->config = &config;
+    L->xdp_interface = options.xdp_interface;
+    int exit_code = 0;
+    uint16_t port;
+    RTE_ETH_FOREACH_DEV(port) L->ports.push_back(port);
+
+    unsigned lcore;
+    std::vector<unsigned> worker_lcores;
+    RTE_LCORE_FOREACH_WORKER(lcore) worker_lcores.push_back(lcore);
+    L->single_thread = worker_lcores.empty();
+    const unsigned nworkers = L->single_thread ? 1 : static_cast<unsigned>(worker_lcores.size());
+
+    auto startup = [&]() -> flowgen::Status {
+        if (L->ports.empty())
+            return flowgen::Status::error(
+                "no ports: bind a NIC to vfio-pci (dpdk-devbind.py) or add a --vdev (net_pcap, net_af_xdp, ...)");
+        const unsigned mbufs = std::max<unsigned>(8191, static_cast<unsigned>(L->ports.size()) * nworkers *
+                                                             (kRxDescriptors + kMaxBurst) + nworkers * kRingSize * 2);
+        L->pool = rte_pktmbuf_pool_create("echoflow_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                          static_cast<int>(rte_socket_id()));
+        if (!L->pool) return flowgen::Status::error(std::string("mbuf pool: ") + rte_strerror(rte_errno));
+
+        for (unsigned i = 0; i < nworkers; ++i) {
+            auto s = std::make_unique<WorkerSlot>();
+            s->live = L.get();
+            s->index = i;
+            s->lcore = L->single_thread ? rte_get_main_lcore() : worker_lcores[i];
+            WorkerSettings ws;
+            ws.id = static_cast<uint16_t>(i);
+            ws.cache = config.cache;
+            ws.detect = config.detect;
+            ws.detection = &config.detection;
+            s->worker = std::make_unique<Worker>(ws);
+            if (flowgen::Status st = s->worker->init(); !st.ok()) return st.prefix("worker " + std::to_string(i));
+            L->workers.push_back(s->worker.get());
+            L->slots.push_back(std::move(s));
+        }
+        bool any_distribute = false;
+        for (uint16_t p : L->ports) {
+            uint16_t queues;
+            bool rss;
+            if (flowgen::Status st = setup_port(*L, p, nworkers, queues, rss); !st.ok())
+                return st.prefix("port " + std::to_string(p));
+            if (rss) {
+                for (uint16_t q = 0; q < queues; ++q) L->slots[q]->queues.push_back({p, q, false});
+            } else {
+                const bool distribute = nworkers > 1;
+                any_distribute |= distribute;
+                L->slots[p % nworkers]->queues.push_back({p, 0, distribute});
+            }
+        }
+        if (any_distribute) {
+            for (auto& from : L->slots) from->outbox.assign(nworkers, nullptr);
+            for (auto& from : L->slots)
+                for (auto& to : L->slots) {
+                    if (from == to) continue;
+                    const std::string name = "ef_" + std::to_string(from->index) + "_" + std::to_string(to->index);
+                    rte_ring* r = rte_ring_create(name.c_str(), kRingSize, static_cast<int>(rte_socket_id()),
+                                                  RING_F_SP_ENQ | RING_F_SC_DEQ);
+                    if (!r) return flowgen::Status::error("ring " + name + ": " + rte_strerror(rte_errno));
+                    from->outbox[to->index] = r;
+                    to->inbox.push_back(r);
+                }
+        }
+        if (flowgen::Status st = L->exporter.open(config, config.detect ? &L->workers[0]->detectors() : nullptr);
+            !st.ok())
+            return st;
+        if (L->single_thread) L->workers[0]->set_overflow(&ExportLoop::overflow_to_exporter, &L->exporter);
+        return {};
+    };
+
+    if (flowgen::Status st = startup(); !st.ok()) {
+        fail(st.message());
+        exit_code = 1;
+    } else {
+        install_stop_handlers();
+        register_telemetry(L->workers, L->exporter);
+        L->clock.start();
+        const double t0 = monotonic_seconds();
+        if (!config.quiet)
+            std::fprintf(stderr, "echoflow: %zu port(s), %u worker(s)%s; stop with Ctrl-C\n", L->ports.size(),
+                         nworkers, L->single_thread ? " on the main lcore" : "");
+        if (L->single_thread) {
+            worker_main(L->slots[0].get());
+        } else {
+            for (auto& s : L->slots) rte_eal_remote_launch(worker_main, s.get(), s->lcore);
+            double next_poll = 0, next_report = monotonic_seconds() + config.stats_interval_s;
+            double last_time = monotonic_seconds();
+            RunStats last_report;
+            auto all_done = [&] {
+                for (auto& s : L->slots)
+                    if (!s->done.load(std::memory_order_acquire)) return false;
+                return true;
+            };
+            while (!all_done()) {
+                const uint64_t now = L->clock.now_ms();
+                add_nic_stats(*L);
+                export_step(*L, now, next_poll, next_report, last_report, last_time);
+                if (L->exporter.drain(L->workers, now) == 0) rte_delay_us_sleep(500);
+            }
+            rte_eal_mp_wait_lcore();
+        }
+        const uint64_t now = L->clock.now_ms();
+        while (L->exporter.drain(L->workers, now) > 0) {
+        }
+        L->totals.elapsed_seconds = monotonic_seconds() - t0;
+        for (uint16_t p : L->ports) rte_eth_dev_stop(p);
+        add_nic_stats(*L);
+        if (!L->xdp_interface.empty()) {
+            XdpCounters xc;
+            if (read_xdp_counters(L->xdp_interface, xc).ok()) {
+                L->totals.have_xdp = true;
+                L->totals.xdp_redirected = xc.redirected;
+                L->totals.xdp_passed = xc.passed;
+                L->totals.xdp_dropped = xc.dropped;
+            }
+        }
+        collect(L->workers, L->exporter, L->totals);
+        L->exporter.close(now, L->totals);
+        collect(L->workers, L->exporter, L->totals);
+        if (!config.stats_json_path.empty())
+            if (flowgen::Status st = write_stats_json(config.stats_json_path, L->totals); !st.ok()) {
+                fail(st.message());
+                exit_code = 1;
+            }
+        if (!config.quiet) print_summary(stderr, L->totals);
+        unregister_telemetry();
+    }
+    for (uint16_t p : L->ports) rte_eth_dev_close(p);
+    L.reset();
+    rte_eal_cleanup();
+    return exit_code;
+}
+
+}  // namespace probe

@@ -1,0 +1,128 @@
+#include "probe/offline.hpp"
+
+#include <pcap/pcap.h>
+
+#include <cstdio>
+#include <string>
+
+#include "probe/export_loop.hpp"
+#include "probe/run_control.hpp"
+#include "probe/stats.hpp"
+#include "probe/worker.hpp"
+
+namespace probe {
+
+namespace {
+
+bool link_type_of(int dlt, flowgen::LinkType& out) {
+    switch (dlt) {
+    case DLT_EN10MB: out = flowgen::LinkType::kEthernet; return true;
+    case DLT_RAW:  // 12 on Linux, 14 on OpenBSD; LINKTYPE_RAW (101) maps here
+#ifdef DLT_IPV4
+    case DLT_IPV4:
+    case DLT_IPV6:
+#endif
+        out = flowgen::LinkType::kRaw;
+        return true;
+    case DLT_LINUX_SLL: out = flowgen::LinkType::kLinuxSll; return true;
+#ifdef DLT_LINUX_SLL2
+    case DLT_LINUX_SLL2: out = flowgen::LinkType::kLinuxSll2; return true;
+#endif
+    default: return false;
+    }
+}
+
+void fail(const std::string& message) { std::fprintf(stderr, "echoflow: %s\n", message.c_str()); }
+
+}  // namespace
+
+int run_offline(const Config& config) {
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    pcap_t* pc = pcap_open_offline(config.pcap_path.c_str(), errbuf);
+    if (!pc) {
+        fail("capture " + config.pcap_path + ": " + errbuf);
+        return 1;
+    }
+    flowgen::LinkType link;
+    if (!link_type_of(pcap_datalink(pc), link)) {
+        const char* name = pcap_datalink_val_to_name(pcap_datalink(pc));
+        fail("capture " + config.pcap_path + ": link type " + std::to_string(pcap_datalink(pc)) + " (" +
+             (name ? name : "unknown") + ") is not supported; Ethernet, raw IP and Linux cooked captures are");
+        pcap_close(pc);
+        return 1;
+    }
+
+    WorkerSettings ws;
+    ws.id = 0;
+    ws.cache = config.cache;
+    ws.detect = config.detect;
+    ws.detection = &config.detection;
+    Worker worker(ws);
+    if (flowgen::Status s = worker.init(); !s.ok()) {
+        fail(s.message());
+        pcap_close(pc);
+        return 1;
+    }
+    ExportLoop loop;
+    if (flowgen::Status s = loop.open(config, config.detect ? &worker.detectors() : nullptr); !s.ok()) {
+        fail(s.message());
+        pcap_close(pc);
+        return 1;
+    }
+    // One thread produces and consumes: a full queue is drained at once,
+    // never dropped (a file can wait; a wire cannot).
+    worker.set_overflow(&ExportLoop::overflow_to_exporter, &loop);
+    Worker* const workers[] = {&worker};
+
+    install_stop_handlers();
+    const double t0 = monotonic_seconds();
+    uint64_t now_ms = 0;
+    uint64_t packets = 0;
+    RunStats totals;
+    struct pcap_pkthdr* hdr;
+    const u_char* data;
+    int rc;
+    while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
+        // Capture time drives flow times and expiry. A capture merged from
+        // several sources may step back: the clock never does.
+        const uint64_t ts = static_cast<uint64_t>(hdr->ts.tv_sec) * 1000 + static_cast<uint64_t>(hdr->ts.tv_usec) / 1000;
+        if (ts > now_ms) now_ms = ts;
+        worker.handle(link, {data, hdr->caplen}, now_ms, 0);
+        if ((++packets & 63) == 0) {
+            worker.expire(now_ms);
+            loop.drain(workers, now_ms);
+            if ((packets & 4095) == 0) {
+                if (stop_requested()) break;
+                collect(workers, loop, totals);
+                loop.poll(now_ms, totals);
+            }
+        }
+    }
+    int exit_code = 0;
+    if (rc == -1) {
+        // A truncated or damaged file: report it, but export what was read.
+        fail("capture " + config.pcap_path + ": " + pcap_geterr(pc) + " (after " + std::to_string(packets) +
+             " packets; flows so far are exported)");
+        exit_code = 1;
+    }
+    pcap_close(pc);
+
+    worker.flush(now_ms, flowgen::EndReason::kForcedEnd);
+    while (loop.drain(workers, now_ms) > 0) {
+    }
+    totals.elapsed_seconds = monotonic_seconds() - t0;
+    collect(workers, loop, totals);
+    loop.close(now_ms ? now_ms : wall_clock_ms(), totals);
+    collect(workers, loop, totals);
+
+    if (!config.stats_json_path.empty()) {
+        if (flowgen::Status s = write_stats_json(config.stats_json_path, totals); !s.ok()) {
+            fail(s.message());
+            exit_code = 1;
+        }
+    }
+    if (!config.quiet) print_summary(stderr, totals);
+    return exit_code;
+}
+
+}  // namespace probe

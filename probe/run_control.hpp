@@ -1,0 +1,26 @@
+// Process-wide stop request, set by SIGINT/SIGTERM and polled by every loop.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace probe {
+
+// Installs SIGINT/SIGTERM handlers that set the stop flag (async-signal-safe:
+// a lock-free atomic store). A second signal while stopping exits at once.
+void install_stop_handlers();
+bool stop_requested() noexcept;
+void request_stop() noexcept;
+
+inline uint64_t wall_clock_ms() noexcept {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+}
+
+inline double monotonic_seconds() noexcept {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace probe

@@ -1,0 +1,133 @@
+// One worker: everything a receive lcore does with a frame, without DPDK.
+//
+// parse -> count -> conversation cache -> detectors -> (records, alerts) to
+// the exporter through SPSC queues. The same Worker runs behind live DPDK
+// ports, AF_XDP and the offline --pcap reader, so every input goes through
+// the same code.
+//
+// A Worker belongs to one lcore. Its counters are written only by that lcore
+// (relaxed atomics, so the main lcore may read them for progress reports);
+// its queues have that lcore as the only producer and the exporter as the
+// only consumer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "detect/pipeline.hpp"
+#include "flowgen/flow_cache.hpp"
+#include "flowgen/packet.hpp"
+#include "flowgen/spsc_queue.hpp"
+
+namespace probe {
+
+// A counter written by one lcore and read by others: a relaxed load and store
+// (a plain mov on x86), never a locked read-modify-write.
+struct Counter {
+    std::atomic<uint64_t> v{0};
+    void add(uint64_t n = 1) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+};
+
+struct WorkerStats {
+    Counter rx_packets;         // frames handed to handle()
+    Counter rx_bytes;           // their captured length
+    Counter icmp_packets;       // = kIcmp
+    Counter icmp_octets;        // their IP octets (IPFIX meaning)
+    Counter icmp_frame_bytes;   // their captured length
+    Counter other_packets;      // = kOther + kNotIp (tcp + udp + other_ip + non_ip)
+    Counter malformed_packets;  // = kMalformed
+    Counter tcp_packets;
+    Counter udp_packets;
+    Counter other_ip_packets;
+    Counter non_ip_packets;
+    Counter unattributed_fragments;
+    Counter records_queued;     // conversation records handed to the exporter
+    Counter records_dropped;    // exporter queue full (live ports only)
+    Counter alerts;             // alerts raised
+    Counter alerts_dropped;     // alert queue full
+};
+
+// An alert as the worker raises it: a snapshot of the conversation with its
+// verdict; formatted as JSON by the exporter thread, never on the worker.
+struct AlertEvent {
+    flowgen::ConversationRecord conversation;
+    uint64_t time_ms;
+};
+
+struct WorkerSettings {
+    uint16_t id = 0;
+    flowgen::FlowCacheConfig cache;
+    bool detect = true;
+    const detect::Config* detection = nullptr;  // required when detect
+    uint32_t record_queue = 1u << 16;
+    uint32_t alert_queue = 1u << 12;
+};
+
+class alignas(64) Worker {
+public:
+    using RecordQueue = flowgen::SpscQueue<flowgen::ConversationRecord>;
+    using AlertQueue = flowgen::SpscQueue<AlertEvent>;
+    // Called with a record when the queue is full, instead of dropping it.
+    // Only the single-threaded modes (--pcap, one lcore) set it: there the
+    // consumer runs on the same thread and a full queue means "drain now".
+    using Overflow = void (*)(void* context, const flowgen::ConversationRecord&);
+
+    explicit Worker(const WorkerSettings& settings);
+    flowgen::Status init();  // allocates the cache, detector state, queues; compiles patterns
+
+    void set_overflow(Overflow fn, void* context) noexcept {
+        overflow_ = fn;
+        overflow_context_ = context;
+    }
+
+    // Accounts one frame. `now_ms` is epoch milliseconds and must not go
+    // backwards between calls; `port` is the ingress port for IPFIX.
+    void handle(flowgen::LinkType link, std::span<const uint8_t> frame, uint64_t now_ms, uint16_t port) noexcept {
+        flowgen::PacketInfo p;
+        const flowgen::ParseStatus status = flowgen::parse_frame(link, frame, p);
+        handle_parsed(p, status, frame.size(), now_ms, port);
+    }
+
+    // The same, for a frame the caller already parsed (software distribution
+    // parses once to find the owning worker). `frame_bytes` is its captured length.
+    void handle_parsed(const flowgen::PacketInfo& p, flowgen::ParseStatus status, size_t frame_bytes,
+                       uint64_t now_ms, uint16_t port) noexcept;
+
+    // During the final flush the exporter drains concurrently: wait for room
+    // in the queue (bounded) instead of dropping.
+    void set_wait_on_full_queue(bool wait) noexcept { wait_on_full_ = wait; }
+
+    // Time-sliced expiry; call every burst (cheap when nothing is due).
+    void expire(uint64_t now_ms) noexcept;
+
+    // Exports every conversation (shutdown, end of capture).
+    void flush(uint64_t now_ms, flowgen::EndReason reason) noexcept;
+
+    RecordQueue& records() noexcept { return *records_; }
+    AlertQueue& alerts() noexcept { return *alerts_; }
+    const WorkerStats& stats() const noexcept { return stats_; }
+    const flowgen::FlowCacheStats& cache_stats() const noexcept { return cache_.stats(); }
+    const detect::Pipeline& detectors() const noexcept { return detectors_; }
+    uint16_t id() const noexcept { return settings_.id; }
+
+private:
+    void emit(const flowgen::ConversationRecord& r, uint32_t slot) noexcept;
+    void raise_alert(uint32_t slot, uint64_t now_ms) noexcept;
+
+    WorkerSettings settings_;
+    flowgen::FlowCache cache_;
+    flowgen::FragmentMap fragments_;
+    detect::Pipeline detectors_;
+    std::unique_ptr<detect::ConversationState[]> detect_state_;
+    std::unique_ptr<RecordQueue> records_;
+    std::unique_ptr<AlertQueue> alerts_;
+    Overflow overflow_ = nullptr;
+    bool wait_on_full_ = false;
+    void* overflow_context_ = nullptr;
+    WorkerStats stats_;
+};
+
+}  // namespace probe
