@@ -66,7 +66,7 @@ std::array<uint16_t, kReasonBits> default_weights() noexcept {
     w[index_of(Reason::kReplyMismatch)] = 400;      // RFC 792 violated; alone not enough (broken middleboxes)
     w[index_of(Reason::kUnsolicitedReply)] = 150;   // asymmetric SPAN, capture start
     w[index_of(Reason::kUnansweredRequests)] = 100; // dead hosts are pinged all day
-    w[index_of(Reason::kFillChanges)] = 350;
+    w[index_of(Reason::kFillChanges)] = 500;        // no ping program changes its fill mid-run (ping -p exfiltration does)
     w[index_of(Reason::kDatalessTypeData)] = 400;
     w[index_of(Reason::kUnusualCode)] = 150;        // nmap -O sends code 9 once
     w[index_of(Reason::kOversizedError)] = 150;
@@ -145,6 +145,7 @@ flowgen::Status validate(const Config& c) {
     if (auto s = range("min_reply_mismatches", c.min_reply_mismatches, 1, 65535); !s) return s;
     if (auto s = range("min_unsolicited_replies", c.min_unsolicited_replies, 1, 65535); !s) return s;
     if (auto s = range("min_unanswered_requests", c.min_unanswered_requests, 1, 65535); !s) return s;
+    if (auto s = range("min_fill_changes", c.min_fill_changes, 1, 65535); !s) return s;
     if (auto s = range("min_dataless_packets", c.min_dataless_packets, 1, 65535); !s) return s;
     if (auto s = range("min_unusual_code_packets", c.min_unusual_code_packets, 1, 65535); !s) return s;
     if (c.volume_bytes == 0) return Status::error("detect.volume_bytes: must be positive");

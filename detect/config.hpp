@@ -40,6 +40,7 @@ struct Config {
     uint16_t min_reply_mismatches = 2;     // kReplyMismatch
     uint16_t min_unsolicited_replies = 3;  // kUnsolicitedReply, and more than half of all replies
     uint16_t min_unanswered_requests = 8;  // kUnansweredRequests
+    uint16_t min_fill_changes = 2;         // kFillChanges
     uint16_t min_dataless_packets = 1;     // kDatalessTypeData
     uint16_t min_unusual_code_packets = 1; // kUnusualCode
     uint32_t volume_bytes = 1024;          // kVolume: distinct unexplained payload bytes
@@ -56,7 +57,7 @@ struct Config {
     // inspect_every. A sampled packet's unexplained bytes count
     // inspect_every times. Entropy and Hyperscan read at most
     // inspect_max_bytes of a payload.
-    uint16_t inspect_first_packets = 32;
+    uint16_t inspect_first_packets = 64;
     uint16_t inspect_every = 16;
     uint16_t inspect_max_bytes = 2048;
 

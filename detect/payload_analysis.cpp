@@ -108,37 +108,40 @@ Structure analyze_structure(Bytes data, unsigned max_prefix) noexcept {
     constexpr size_t kMinRepeat = 8;
 
     // Counter: extend backwards from the end while byte[i] == byte[i-1] + 1.
-    size_t i = n - 1;
-    while (i > 0 && d[i] == static_cast<uint8_t>(d[i - 1] + 1)) --i;
-    if (i <= max_prefix && n - i >= kMinRepeat + 1) {
-        s.fill = Fill::kCounter;
-        s.start = static_cast<uint16_t>(i);
-        const uint8_t base = static_cast<uint8_t>(d[i] - i);  // byte[k] = k + base
-        s.fill_hash = mix32(0x100000000ULL | base);
-        return s;
-    }
+    size_t counter_start = n - 1;
+    while (counter_start > 0 && d[counter_start] == static_cast<uint8_t>(d[counter_start - 1] + 1)) --counter_start;
+    const bool counter = counter_start <= max_prefix && n - counter_start >= kMinRepeat + 1;
 
-    // Periodic: smallest period p whose repetition reaches back to max_prefix.
+    // Periodic: smallest period p whose repetition reaches back to
+    // max_prefix. Random data fails each p at the first compare.
     for (unsigned p = 1; p <= 64 && p < n; ++p) {
         size_t j = n - 1;  // extend backwards while byte[j] == byte[j-p]
         while (j >= p && d[j] == d[j - p]) --j;
         // Every byte after j equals the one p before it: the fill is
         // [j+1-p, n), or the whole payload when the scan reached index p-1.
-        const size_t start_fill = j < p ? 0 : j + 1 - p;
-        if (start_fill > max_prefix) continue;
-        if (n - start_fill < p + kMinRepeat) continue;
+        const size_t start = j < p ? 0 : j + 1 - p;
+        if (start > max_prefix || n - start < p + kMinRepeat) continue;
+        // 'a'..'w' repeated is also a short counter near the end: keep the
+        // reading that explains more of the payload.
+        if (counter && counter_start < start) break;
         s.fill = Fill::kPeriodic;
         s.period = static_cast<uint8_t>(p);
-        s.start = static_cast<uint16_t>(start_fill);
+        s.start = static_cast<uint16_t>(start);
         // Hash the pattern at its absolute phase (byte at offset q with
         // q mod p == k), so one sender's fill hashes the same in every packet.
         uint64_t h = 0x9E3779B97F4A7C15ULL ^ p;
         for (unsigned k = 0; k < p; ++k) {
-            size_t q = start_fill + ((k + p - start_fill % p) % p);
+            const size_t q = start + ((k + p - start % p) % p);
             h = (h ^ d[q]) * 0x100000001B3ULL;
         }
         s.fill_hash = mix32(h);
         return s;
+    }
+    if (counter) {
+        s.fill = Fill::kCounter;
+        s.start = static_cast<uint16_t>(counter_start);
+        const uint8_t base = static_cast<uint8_t>(d[counter_start] - counter_start);  // byte[k] = k + base
+        s.fill_hash = mix32(0x100000000ULL | base);
     }
     return s;
 }

@@ -194,8 +194,11 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
     }
 
     if (content && !data.empty() && s.alerted_score < 1000) {
+        // Sample by the packet's own stream (requests, replies, other) so
+        // that strict request/reply alternation cannot hide one side.
+        const uint32_t nth = t.kind == Kind::kUnknown ? s.packets : t.is_reply ? s.replies : s.requests;
         const bool head = s.packets <= config_.inspect_first_packets;
-        if (head || s.packets % config_.inspect_every == 0)
+        if (head || nth % config_.inspect_every == 0)
             inspect(s, p, dir, mirrored, head ? 1u : config_.inspect_every);
         if (s.flags & ConversationState::kFlagAllowListed) return false;
     }
@@ -302,7 +305,7 @@ Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
     when(s.replies_unsolicited >= c.min_unsolicited_replies && 2u * s.replies_unsolicited > s.replies,
          Reason::kUnsolicitedReply);
     when(s.requests_unanswered >= c.min_unanswered_requests, Reason::kUnansweredRequests);
-    when(s.fill_changes > 0, Reason::kFillChanges);
+    when(s.fill_changes >= c.min_fill_changes, Reason::kFillChanges);
     when(s.dataless_data >= c.min_dataless_packets, Reason::kDatalessTypeData);
     when(s.unusual_code >= c.min_unusual_code_packets, Reason::kUnusualCode);
     when(s.oversized_error > 0, Reason::kOversizedError);

@@ -1,0 +1,349 @@
+// The verdict over whole conversations: real pings never alert, tunnels do,
+// with the reasons an analyst would check.
+#include <boost/test/unit_test.hpp>
+
+#include <functional>
+#include <string>
+
+#include "detect/pipeline.hpp"
+#include "tests/detect/payloads.hpp"
+
+using namespace detect;
+using namespace tests::detect;
+using flowgen::Family;
+
+namespace {
+
+const std::string kShippedFile = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
+
+Config test_config() {
+    Config c;
+    c.patterns_path = kShippedFile;
+    return c;
+}
+
+const flowgen::IpAddress kClient = addr4(192, 0, 2, 10);
+const flowgen::IpAddress kServer = addr4(198, 51, 100, 20);
+
+bool has(uint32_t reasons, Reason r) { return (reasons & bit(r)) != 0; }
+
+// One conversation fed packet by packet with a controlled clock.
+struct Conversation {
+    Pipeline pipeline;
+    ConversationState state{};
+    uint64_t now_ms = 1'764'128'000'000;
+    uint64_t step_ms = 1000;
+    int packets = 0;
+    int alerts = 0;
+    int first_alert = -1;  // 1-based packet number of the first alert
+    Family family = Family::kIpv4;
+    uint16_t id = 0x4d2;
+
+    explicit Conversation(Config config = test_config()) {
+        const auto status = pipeline.init(config);
+        BOOST_REQUIRE_MESSAGE(status.ok(), status.message());
+    }
+    void feed(const flowgen::PacketInfo& p, unsigned dir) {
+        ++packets;
+        if (pipeline.on_packet(state, p, dir, now_ms)) {
+            ++alerts;
+            if (first_alert < 0) first_alert = packets;
+        }
+        now_ms += step_ms;
+    }
+    uint8_t request_type() const { return family == Family::kIpv6 ? 128 : 8; }
+    uint8_t reply_type() const { return family == Family::kIpv6 ? 129 : 0; }
+    void request(uint16_t seq, const Payload& p, uint8_t code = 0) {
+        feed(icmp(family, request_type(), id, seq, p, kClient, kServer, code), 0);
+    }
+    void reply(uint16_t seq, const Payload& p, uint8_t code = 0) {
+        feed(icmp(family, reply_type(), id, seq, p, kServer, kClient, code), 1);
+    }
+    // A ping: request and its mirrored reply (RFC 792).
+    void ping(uint16_t seq, const Payload& p) {
+        request(seq, p);
+        reply(seq, p);
+    }
+    Evaluation evaluation() const { return pipeline.evaluate(state); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(pipeline)
+
+BOOST_AUTO_TEST_CASE(conversation_state_is_small_and_zero_means_fresh) {
+    BOOST_TEST(sizeof(ConversationState) <= 128u);
+    Conversation c;
+    BOOST_TEST(c.evaluation().score == 0);
+    BOOST_TEST(c.evaluation().reasons == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(real_pings_of_every_os_and_size_never_alert) {
+    struct Case {
+        const char* sender;
+        std::function<Payload(uint16_t)> make;
+    };
+    const Case cases[] = {
+        {"linux 56", [](uint16_t s) { return linux_ping(56, s); }},
+        {"linux 1472", [](uint16_t s) { return linux_ping(1472, s); }},
+        {"linux -s 8", [](uint16_t s) { return linux_ping(8, s); }},
+        {"linux -s 16", [](uint16_t s) { return linux_ping(16, s); }},
+        {"linux -s 24", [](uint16_t s) { return linux_ping(24, s); }},
+        {"linux -s 4000", [](uint16_t s) { return linux_ping(4000, s); }},
+        {"bsd 56", [](uint16_t s) { return bsd_ping(56, s); }},
+        {"windows 32", [](uint16_t) { return windows_ping(32); }},
+        {"windows -l 1000", [](uint16_t) { return windows_ping(1000); }},
+        {"busybox 56", [](uint16_t s) { return busybox_ping(56, s); }},
+        {"fping 56", [](uint16_t) { return Payload(56, 0); }},
+        {"cisco 72", [](uint16_t) { return cisco_ping(72); }},
+        {"ping -p 16 bytes", [](uint16_t s) { return pattern_ping(56, s, text("0123456789abcdef")); }},
+        {"nping 0", [](uint16_t) { return Payload{}; }},
+        {"blackbox exporter", [](uint16_t) { return text("Prometheus Blackbox Exporter"); }},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.sender) {
+            for (Family family : {Family::kIpv4, Family::kIpv6}) {
+                Conversation conv;
+                conv.family = family;
+                for (uint16_t seq = 1; seq <= 300; ++seq) conv.ping(seq, c.make(seq));
+                BOOST_TEST(conv.alerts == 0);
+                const auto d = conv.pipeline.summarize(conv.state);
+                BOOST_TEST(d.score < conv.pipeline.config().suspicious_score);
+                BOOST_TEST(d.verdict == 0);
+                BOOST_TEST(conv.state.replies_matched == 300);
+                BOOST_TEST(conv.state.random_packets + conv.state.text_packets + conv.state.binary_packets == 0);
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(pinging_a_dead_host_or_seeing_one_direction_does_not_alert) {
+    Conversation dead;
+    for (uint16_t seq = 1; seq <= 500; ++seq) dead.request(seq, linux_ping(56, seq));
+    BOOST_TEST(dead.alerts == 0);
+    BOOST_TEST(has(dead.evaluation().reasons, Reason::kUnansweredRequests));
+
+    Conversation replies_only;
+    for (uint16_t seq = 1; seq <= 500; ++seq) replies_only.reply(seq, linux_ping(56, seq));
+    BOOST_TEST(replies_only.alerts == 0);
+    BOOST_TEST(replies_only.state.replies_unsolicited == 500);
+}
+
+BOOST_AUTO_TEST_CASE(nmap_os_probes_do_not_alert) {
+    Conversation c;
+    c.request(295, Payload(120, 0), 9);  // nmap -O IE probe 1: code 9, 120 zeros
+    c.reply(295, Payload(120, 0), 9);
+    BOOST_TEST(c.alerts == 0);
+    BOOST_TEST(has(c.evaluation().reasons, Reason::kUnusualCode));
+}
+
+BOOST_AUTO_TEST_CASE(mirrored_random_payloads_are_noted_but_alert_only_on_volume) {
+    // fping -R: random data, mirrored. Only tens of kilobytes make it an alert.
+    Conversation c;
+    for (uint16_t seq = 1; seq <= 20; ++seq) c.ping(seq, random_bytes(56, seq));
+    BOOST_TEST(c.alerts == 0);
+    BOOST_TEST(has(c.evaluation().reasons, Reason::kRandomPayload));
+    BOOST_TEST(c.state.replies_matched == 20);
+}
+
+BOOST_AUTO_TEST_CASE(random_payloads_with_replies_that_differ_alert_within_a_few_packets) {
+    for (size_t size : {64u, 1000u}) {
+        BOOST_TEST_CONTEXT("size " << size) {
+            Conversation c;
+            for (uint16_t seq = 1; seq <= 20; ++seq) {
+                c.request(seq, random_bytes(size, seq));
+                c.reply(seq, random_bytes(size, 1000 + seq));
+            }
+            BOOST_TEST(c.alerts == 1);
+            BOOST_TEST(c.first_alert > 0);
+            BOOST_TEST(c.first_alert <= 6);
+            const auto e = c.evaluation();
+            BOOST_TEST(has(e.reasons, Reason::kRandomPayload));
+            BOOST_TEST(has(e.reasons, Reason::kReplyMismatch));
+            BOOST_TEST(c.state.replies_mismatched == 20);
+            BOOST_TEST(c.state.replies_matched == 0);
+            const auto d = c.pipeline.summarize(c.state);
+            BOOST_TEST(d.verdict == 2);
+            BOOST_TEST(d.reason_flags == e.reasons);
+            BOOST_TEST(d.entropy_milli > static_cast<uint16_t>(expected_random_entropy(size) * 1000 - 400));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(one_way_random_data_of_varying_size_alerts) {
+    Conversation c;
+    for (uint16_t seq = 1; seq <= 20; ++seq) c.request(seq, random_bytes(40 + 37 * seq, seq));
+    BOOST_TEST(c.alerts == 1);
+    BOOST_TEST(c.first_alert <= 5);
+    BOOST_TEST(has(c.evaluation().reasons, Reason::kSizeVaries));
+}
+
+BOOST_AUTO_TEST_CASE(ptunnel_magic_alerts_on_the_first_packet_and_names_the_signature) {
+    Conversation c;
+    c.request(1, ptunnel_packet(0xD5200880u, random_bytes(200, 1), 1));
+    BOOST_TEST(c.first_alert == 1);
+    const auto d = c.pipeline.summarize(c.state);
+    BOOST_TEST(has(d.reason_flags, Reason::kTunnelSignature));
+    BOOST_TEST(has(d.reason_flags, Reason::kTunnelFraming));
+    BOOST_REQUIRE(c.pipeline.signature_name(d.signature_id) != nullptr);
+    BOOST_TEST(std::string(c.pipeline.signature_name(d.signature_id)) == "ptunnel");
+}
+
+BOOST_AUTO_TEST_CASE(ptunnel_ng_with_a_custom_magic_alerts_on_its_framing) {
+    Conversation c;
+    c.request(1, ptunnel_packet(0x01020304u, text("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"), 1));
+    BOOST_TEST(c.first_alert == 1);
+    BOOST_TEST(has(c.evaluation().reasons, Reason::kTunnelFraming));
+    BOOST_TEST(!has(c.evaluation().reasons, Reason::kTunnelSignature));
+}
+
+BOOST_AUTO_TEST_CASE(ip_in_icmp_alerts_on_the_first_packet) {
+    Conversation c;
+    c.request(0, ipv4_packet(random_bytes(100, 3)));
+    BOOST_TEST(c.first_alert == 1);
+    BOOST_TEST(has(c.evaluation().reasons, Reason::kIpInPayload));
+}
+
+BOOST_AUTO_TEST_CASE(icmpsh_style_shell_alerts_with_text_and_mismatch_reasons) {
+    Conversation c;
+    const char* commands[] = {"whoami\n", "ipconfig\n", "dir\n", "type secret.txt\n"};
+    const char* outputs[] = {"desktop-7\\bob\r\n", "Windows IP Configuration\r\n\r\nEthernet adapter\r\n",
+                             " Directory of C:\\Users\\bob\r\n\r\n", "the launch codes are 0000\r\n"};
+    for (uint16_t i = 0; i < 4; ++i) {
+        c.request(i, text(commands[i]));
+        c.reply(i, text(outputs[i]));
+    }
+    BOOST_TEST(c.alerts == 1);
+    BOOST_TEST(c.first_alert <= 6);
+    const auto e = c.evaluation();
+    BOOST_TEST(has(e.reasons, Reason::kReplyMismatch));
+    BOOST_TEST(has(e.reasons, Reason::kSuspiciousContent));
+}
+
+BOOST_AUTO_TEST_CASE(mirrored_replies_match_and_differing_or_unsolicited_replies_are_counted) {
+    Conversation c;
+    c.ping(1, linux_ping(56, 1));
+    c.request(2, linux_ping(56, 2));
+    Payload altered = linux_ping(56, 2);
+    altered[40] ^= 0xFF;
+    c.reply(2, altered);
+    c.reply(3, linux_ping(56, 3));  // never requested
+    c.request(4, linux_ping(56, 4));
+    c.reply(4, linux_ping(56, 4));
+    c.reply(4, linux_ping(56, 4));  // DUP!
+    BOOST_TEST(c.state.replies_matched == 3);
+    BOOST_TEST(c.state.replies_mismatched == 1);
+    BOOST_TEST(c.state.replies_unsolicited == 1);
+}
+
+BOOST_AUTO_TEST_CASE(requests_evicted_unanswered_are_counted) {
+    Conversation c;
+    for (uint16_t seq = 1; seq <= 20; ++seq) c.request(seq, linux_ping(56, seq));
+    BOOST_TEST(c.state.requests_unanswered == 12);  // 20 requests, ring of 8
+}
+
+BOOST_AUTO_TEST_CASE(slow_exfiltration_in_normal_sized_pings_alerts_within_twenty_requests) {
+    // hping3 -E file -d 56, one every 5 s; the target's kernel mirrors them.
+    const std::string document =
+        "Q3 revenue forecast (confidential)\nRegion,Target,Actual\nNorth,1200000,1184000\nSouth,950000,"
+        "1010000\nEast,700000,688000\nWest,1500000,1530000\nNotes: do not distribute outside the board. "
+        "Acquisition of Initech to close in November, price 41.5M. Layoffs planned in West region.\n";
+    for (int kind = 0; kind < 2; ++kind) {
+        BOOST_TEST_CONTEXT((kind == 0 ? "text file" : "binary file")) {
+            Conversation c;
+            c.step_ms = 2500;
+            for (uint16_t seq = 0; seq < 40; ++seq) {
+                Payload chunk = kind == 0 ? Payload(56, 0) : binary_bytes(56, seq);
+                if (kind == 0)
+                    for (size_t i = 0; i < 56; ++i) chunk[i] = static_cast<uint8_t>(document[(seq * 56 + i) % document.size()]);
+                c.ping(seq, chunk);
+            }
+            BOOST_TEST(c.first_alert > 0);
+            BOOST_TEST(c.first_alert <= 40);  // 20 requests and their replies
+            BOOST_TEST(has(c.evaluation().reasons, Reason::kVolume));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(ping_p_with_a_changing_pattern_alerts) {
+    Conversation c;
+    for (uint16_t seq = 1; seq <= 10; ++seq) {
+        Payload pattern = random_bytes(16, seq);  // 16 bytes of secret per packet
+        c.ping(seq, pattern_ping(56, seq, pattern));
+    }
+    BOOST_TEST(c.alerts == 1);
+    BOOST_TEST(c.first_alert <= 6);
+    BOOST_TEST(has(c.evaluation().reasons, Reason::kFillChanges));
+}
+
+BOOST_AUTO_TEST_CASE(data_in_timestamp_messages_is_flagged) {
+    Conversation c;
+    c.feed(icmp(Family::kIpv4, 13, 7, 1, Payload(12, 0), kClient, kServer), 0);
+    BOOST_TEST(!has(c.evaluation().reasons, Reason::kDatalessTypeData));
+    for (uint16_t seq = 2; seq <= 4; ++seq)
+        c.feed(icmp(Family::kIpv4, 13, 7, seq, random_bytes(200, seq), kClient, kServer), 0);
+    BOOST_TEST(has(c.evaluation().reasons, Reason::kDatalessTypeData));
+    BOOST_TEST(c.alerts == 1);
+}
+
+BOOST_AUTO_TEST_CASE(allow_listed_endpoints_never_alert) {
+    Config config = test_config();
+    config.allow_list = {"198.51.100.0/24"};
+    Conversation c(config);
+    for (uint16_t seq = 1; seq <= 10; ++seq) c.request(seq, ptunnel_packet(0xD5200880u, random_bytes(100, seq), seq));
+    BOOST_TEST(c.alerts == 0);
+    const auto d = c.pipeline.summarize(c.state);
+    BOOST_TEST(d.score == 0);
+    BOOST_TEST(d.reason_flags == bit(Reason::kAllowListed));
+
+    Config other = test_config();
+    other.allow_list = {"198.51.101.0/24", "2001:db8::/32"};
+    Conversation d2(other);
+    d2.request(1, ptunnel_packet(0xD5200880u, random_bytes(100, 1), 1));
+    BOOST_TEST(d2.alerts == 1);
+}
+
+BOOST_AUTO_TEST_CASE(escalation_alerts_again_only_after_the_rate_limit) {
+    Config config = test_config();
+    config.escalate_interval_ms = 60'000;
+    Conversation c(config);
+    c.step_ms = 1000;
+    // ptunnel-ng with its own magic: framing alone crosses the threshold.
+    c.request(1, ptunnel_packet(0x01020304u, random_bytes(64, 1), 1));
+    BOOST_TEST(c.first_alert == 1);
+    const uint16_t first_score = c.state.alerted_score;
+    BOOST_TEST(first_score < 800);
+    int second_alert = -1;
+    for (uint16_t seq = 2; seq <= 60 && second_alert < 0; ++seq) {
+        // Replies that differ from their requests add evidence within seconds ...
+        c.request(seq, ptunnel_packet(0x01020304u, random_bytes(64, seq), seq));
+        c.reply(seq, ptunnel_packet(0x01020304u, random_bytes(64, 500 + seq), seq));
+        if (c.alerts == 2) second_alert = c.packets;
+    }
+    // ... but the escalation is reported only once the minute has passed.
+    BOOST_TEST(c.alerts == 2);
+    BOOST_TEST(second_alert - c.first_alert >= 60);
+    BOOST_TEST(c.state.alerted_score >= first_score + config.escalate_step);
+}
+
+BOOST_AUTO_TEST_CASE(ipv6_echo_tunnels_are_caught_like_ipv4) {
+    Conversation c;
+    c.family = Family::kIpv6;
+    for (uint16_t seq = 1; seq <= 5; ++seq) {
+        c.request(seq, random_bytes(300, seq));
+        c.reply(seq, random_bytes(300, 50 + seq));
+    }
+    BOOST_TEST(c.alerts == 1);
+}
+
+BOOST_AUTO_TEST_CASE(sampling_after_the_first_packets_still_counts_volume) {
+    Config config = test_config();
+    config.inspect_first_packets = 4;
+    config.inspect_every = 8;
+    Conversation c(config);
+    for (uint16_t seq = 1; seq <= 200; ++seq) c.ping(seq, random_bytes(56, seq));
+    BOOST_TEST(c.state.inspected < 60);
+    BOOST_TEST(c.state.unexplained_bytes >= 56u * 100u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
