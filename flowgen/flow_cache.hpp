@@ -112,6 +112,12 @@ public:
     template <class Sink>
     uint32_t expire(uint64_t now_ms, Sink&& export_sink) noexcept;
 
+    // True while expire() still owes slots for time already elapsed (its
+    // per-call bound cut it short). Live workers call expire() often enough
+    // to catch up; offline readers, whose clock jumps with the capture, call
+    // it again until this is false.
+    bool expire_backlog() const noexcept { return scan_credit_ >= kScanPeriodMs; }
+
     // Exports and removes every conversation (shutdown, end of capture).
     template <class Sink>
     uint32_t flush_all(uint64_t now_ms, EndReason reason, Sink&& export_sink) noexcept;

@@ -32,6 +32,10 @@ bool link_type_of(int dlt, flowgen::LinkType& out) {
     }
 }
 
+// Capture time between expiry passes: idle flows end at most this much
+// (plus the cache's scan period) after their timeout, in capture time.
+constexpr uint64_t kExpireStepMs = 10;
+
 void fail(const std::string& message) { std::fprintf(stderr, "echoflow: %s\n", message.c_str()); }
 
 }  // namespace
@@ -77,6 +81,7 @@ int run_offline(const Config& config) {
     install_stop_handlers();
     const double t0 = monotonic_seconds();
     uint64_t now_ms = 0;
+    uint64_t next_expire_ms = 0;
     uint64_t packets = 0;
     RunStats totals;
     struct pcap_pkthdr* hdr;
@@ -87,9 +92,14 @@ int run_offline(const Config& config) {
         // several sources may step back: the clock never does.
         const uint64_t ts = static_cast<uint64_t>(hdr->ts.tv_sec) * 1000 + static_cast<uint64_t>(hdr->ts.tv_usec) / 1000;
         if (ts > now_ms) now_ms = ts;
+        // Expire before accounting the packet: a conversation idle for
+        // longer than the timeout ends before this packet, not with it.
+        if (now_ms >= next_expire_ms) {
+            worker.expire_all_due(now_ms);
+            next_expire_ms = now_ms + kExpireStepMs;
+        }
         worker.handle(link, {data, hdr->caplen}, now_ms, 0);
         if ((++packets & 63) == 0) {
-            worker.expire(now_ms);
             loop.drain(workers, now_ms);
             if ((packets & 4095) == 0) {
                 if (stop_requested()) break;

@@ -102,6 +102,12 @@ public:
 
     // Time-sliced expiry; call every burst (cheap when nothing is due).
     void expire(uint64_t now_ms) noexcept;
+    // Expiry until nothing is owed for the time elapsed (offline readers,
+    // whose clock jumps with the capture).
+    void expire_all_due(uint64_t now_ms) noexcept {
+        do expire(now_ms);
+        while (cache_.expire_backlog());
+    }
 
     // Exports every conversation (shutdown, end of capture).
     void flush(uint64_t now_ms, flowgen::EndReason reason) noexcept;

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Bad packets, dead collectors and bad command lines: the probe survives,
+counts, and says clearly what is wrong."""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+TUNNEL = os.path.join(harness.CORPUS, "icmp-tunnel.pcap")
+
+
+class BadPackets(unittest.TestCase):
+    def test_broken_and_truncated_frames_are_counted_not_fatal(self):
+        for name in ("badpackets.pcap", "malformed_icmp.pcap", "gnutella.pcap", "quic_interop_V.pcapng",
+                     "6in4tunnel.pcap", "teredo.pcap", "anyconnect-vpn.pcap", "sflow.pcap"):
+            with self.subTest(capture=name):
+                pcap = os.path.join(harness.CORPUS, name)
+                frames = int(subprocess.run(["capinfos", "-M", "-c", "-T", "-r", pcap], capture_output=True,
+                                            text=True, check=True).stdout.split("\t")[-1])
+                proc, stats = harness.run_echoflow(["--pcap", pcap, "--quiet"])
+                self.assertEqual(proc.returncode, 0)
+                self.assertEqual(stats["rx_packets"], frames, name + ": every frame is accounted for")
+                self.assertEqual(stats["rx_packets"],
+                                 stats["icmp_packets"] + stats["other_packets"] + stats["malformed_packets"])
+
+    def test_badpackets_yield_no_flows(self):
+        _, stats = harness.run_echoflow(["--pcap", os.path.join(harness.CORPUS, "badpackets.pcap"), "--quiet"])
+        self.assertEqual(stats["flows_created"], 0)
+        self.assertEqual(stats["icmp_packets"], 0)
+
+
+class DeadCollector(unittest.TestCase):
+    def test_udp_collector_down_is_counted_and_the_run_completes(self):
+        port = harness.free_udp_port()  # nothing listens there
+        start = time.monotonic()
+        proc, stats = harness.run_echoflow(["--pcap", TUNNEL, "--collector", "127.0.0.1:%d" % port, "--quiet",
+                                            "--idle-timeout", "1"])
+        self.assertLess(time.monotonic() - start, 30)
+        self.assertEqual(proc.returncode, 0)
+        self.assertGreater(stats["flows_exported"], 0)
+        # Loopback answers with port unreachable: later sends fail and are
+        # counted. (Which message was lost is not knowable over UDP: the
+        # error surfaces on the send after the lost one.)
+        self.assertGreater(stats["export_errors"], 0)
+
+    def test_tcp_collector_down_does_not_block(self):
+        port = harness.free_tcp_port()  # closed: connect is refused
+        start = time.monotonic()
+        proc, stats = harness.run_echoflow(["--pcap", TUNNEL, "--collector", "tcp://127.0.0.1:%d" % port,
+                                            "--quiet", "--idle-timeout", "1"])
+        self.assertLess(time.monotonic() - start, 30)
+        self.assertEqual(proc.returncode, 0)
+        self.assertGreater(stats["flows_exported"], 0)
+        self.assertEqual(stats["records_exported"] - stats["records_not_sent"], 0,
+                         "nothing can have been delivered to a closed port")
+
+    def test_tcp_collector_receives_the_stream(self):
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        received = bytearray()
+        import threading
+
+        def accept():
+            conn, _ = server.accept()
+            with conn:
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    received.extend(chunk)
+
+        t = threading.Thread(target=accept, daemon=True)
+        t.start()
+        _, stats = harness.run_echoflow(["--pcap", TUNNEL, "--collector", "tcp://127.0.0.1:%d" % port, "--quiet"])
+        t.join(timeout=10)
+        server.close()
+        # Walk the IPFIX messages: version 10, lengths chain exactly.
+        off, messages, data_sets = 0, 0, 0
+        while off < len(received):
+            self.assertEqual(int.from_bytes(received[off:off + 2], "big"), 10)
+            length = int.from_bytes(received[off + 2:off + 4], "big")
+            self.assertGreaterEqual(length, 16)
+            set_off = off + 16
+            while set_off < off + length:
+                set_id = int.from_bytes(received[set_off:set_off + 2], "big")
+                set_len = int.from_bytes(received[set_off + 2:set_off + 4], "big")
+                self.assertGreaterEqual(set_len, 4)
+                if set_id >= 256:
+                    data_sets += 1
+                set_off += set_len
+            self.assertEqual(set_off, off + length)
+            off += length
+            messages += 1
+        self.assertEqual(off, len(received))
+        self.assertEqual(messages, stats["messages_sent"])
+        self.assertGreater(data_sets, 0)
+        self.assertEqual(stats["records_not_sent"], 0)
+
+
+class CommandLine(unittest.TestCase):
+    def run_raw(self, args):
+        return subprocess.run([harness.ECHOFLOW] + args, capture_output=True, text=True, timeout=30)
+
+    def assert_usage_error(self, args, needle):
+        p = self.run_raw(args)
+        self.assertEqual(p.returncode, 2, "%s: %s" % (args, p.stderr))
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertIn(needle, lines[0])
+        self.assertTrue(lines[0].startswith("echoflow: "))
+
+    def test_bad_options_give_one_clear_line_and_exit_2(self):
+        self.assert_usage_error(["--pcap", TUNNEL, "--frobnicate"], "--frobnicate")
+        self.assert_usage_error(["--pcap", TUNNEL, "--cache-size", "lots"], "--cache-size")
+        self.assert_usage_error(["--pcap", TUNNEL, "--cache-size", "4"], "out of range")
+        self.assert_usage_error(["--pcap", TUNNEL, "--idle-timeout", "0"], "--idle-timeout")
+        self.assert_usage_error(["--pcap", TUNNEL, "--collector", "udp://nohostport"], "nohostport")
+        self.assert_usage_error(["--pcap", TUNNEL, "--collector", "sctp://127.0.0.1:4739"], "sctp")
+        self.assert_usage_error(["--pcap", TUNNEL, "--allow", "10.0.0.0/33"], "10.0.0.0/33")
+        self.assert_usage_error(["--pcap"], "needs a value")
+        self.assert_usage_error([], "no input")
+        self.assert_usage_error(["--pcap", TUNNEL, "--interface", "lo"], "only one input")
+
+    def test_missing_capture_names_the_file_and_exits_1(self):
+        p = self.run_raw(["--pcap", "/nonexistent/x.pcap"])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("/nonexistent/x.pcap", p.stderr)
+
+    def test_bad_pattern_file_names_the_line(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".patterns", delete=False) as f:
+            f.write("# comment\n")
+            f.write("this is not a pattern line\n")
+            path = f.name
+        try:
+            p = self.run_raw(["--pcap", TUNNEL, "--patterns", path])
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(path + ":2", p.stderr)
+        finally:
+            os.unlink(path)
+
+    def test_help_lists_every_option_the_parser_accepts(self):
+        p = self.run_raw(["--help"])
+        self.assertEqual(p.returncode, 0)
+        for opt in ("--pcap", "--interface", "--collector", "--odid", "--active-timeout", "--idle-timeout",
+                    "--cache-size", "--stats-json", "--alerts", "--biflow", "--template-refresh", "--config",
+                    "--version", "--help"):
+            self.assertIn(opt, p.stdout)
+        v = self.run_raw(["--version"])
+        self.assertEqual(v.returncode, 0)
+        self.assertTrue(v.stdout.startswith("echoflow "))
+
+    def test_config_file_sets_options_and_errors_name_the_key(self):
+        with tempfile.TemporaryDirectory() as d:
+            good = os.path.join(d, "good.conf")
+            stats = os.path.join(d, "s.json")
+            with open(good, "w") as f:
+                f.write("# echoflow\npcap = %s\nstats-json = %s\nquiet = true\ncache-size = 64\n" % (TUNNEL, stats))
+            p = self.run_raw(["--config", good])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stderr, "", "quiet = true was read")
+            self.assertTrue(os.path.exists(stats))
+            bad = os.path.join(d, "bad.conf")
+            with open(bad, "w") as f:
+                f.write("pcap = %s\n\nidle-timeout = soon\n" % TUNNEL)
+            p = self.run_raw(["--config", bad])
+            self.assertEqual(p.returncode, 2)
+            self.assertIn(bad + ":3: idle-timeout", p.stderr)
+            with open(bad, "w") as f:
+                f.write("colector = 127.0.0.1:4739\n")
+            p = self.run_raw(["--config", bad])
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("unknown key 'colector'", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
