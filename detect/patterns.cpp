@@ -130,16 +130,13 @@ flowgen::Status parse_patterns(const std::string& text, const std::string& origi
 
 PatternSet::~PatternSet() { release(); }
 
-PatternSet::PatternSet(PatternSet&& other) noexcept
-    : entries_(std::move(other.entries_)),
-      database_(std::exchange(other.database_, nullptr)),
-      scratch_(std::exchange(other.scratch_, nullptr)) {}
+PatternSet::PatternSet(PatternSet&& other) noexcept { *this = std::move(other); }
 
 PatternSet& PatternSet::operator=(PatternSet&& other) noexcept {
     if (this != &other) {
         release();
         entries_ = std::move(other.entries_);
-        database_ = std::exchange(other.database_, nullptr);
+        for (unsigned g = 0; g < kGroups; ++g) databases_[g] = std::exchange(other.databases_[g], nullptr);
         scratch_ = std::exchange(other.scratch_, nullptr);
     }
     return *this;
@@ -147,9 +144,11 @@ PatternSet& PatternSet::operator=(PatternSet&& other) noexcept {
 
 void PatternSet::release() noexcept {
     if (scratch_ != nullptr) hs_free_scratch(scratch_);
-    if (database_ != nullptr) hs_free_database(database_);
     scratch_ = nullptr;
-    database_ = nullptr;
+    for (auto& db : databases_) {
+        if (db != nullptr) hs_free_database(db);
+        db = nullptr;
+    }
 }
 
 flowgen::Status PatternSet::load_file(const std::string& path) {
@@ -163,44 +162,67 @@ flowgen::Status PatternSet::load_file(const std::string& path) {
     return compile(std::move(entries), path);
 }
 
+namespace {
+
+unsigned group_index(PatternClass k) {
+    switch (k) {
+        case PatternClass::kSuspicious: return 1;  // kScanText
+        case PatternClass::kPing: return 2;        // kScanPing
+        default: return 0;                         // kScanCore
+    }
+}
+
+}  // namespace
+
 flowgen::Status PatternSet::compile(std::vector<PatternEntry> entries, const std::string& origin) {
     release();
     entries_ = std::move(entries);
-    if (entries_.empty()) return {};
-    std::vector<const char*> expressions;
-    std::vector<unsigned> flags, ids;
-    for (unsigned i = 0; i < entries_.size(); ++i) {
-        expressions.push_back(entries_[i].regex.c_str());
-        flags.push_back(entries_[i].flags);
-        ids.push_back(i);
-    }
-    hs_compile_error_t* error = nullptr;
-    if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(entries_.size()),
-                         HS_MODE_BLOCK, nullptr, &database_, &error) != HS_SUCCESS) {
-        std::string where = origin;
-        if (error != nullptr && error->expression >= 0 &&
-            static_cast<size_t>(error->expression) < entries_.size())
-            where = at(origin, entries_[error->expression].line);
-        std::string message = "patterns " + where + ": " + (error != nullptr ? error->message : "compile failed");
-        hs_free_compile_error(error);
-        database_ = nullptr;
-        entries_.clear();
-        return flowgen::Status::error(message);
-    }
-    if (hs_alloc_scratch(database_, &scratch_) != HS_SUCCESS) {
-        release();
-        entries_.clear();
-        return flowgen::Status::error("patterns " + origin + ": hs_alloc_scratch failed");
+    for (unsigned g = 0; g < kGroups; ++g) {
+        std::vector<const char*> expressions;
+        std::vector<unsigned> flags, ids;
+        for (unsigned i = 0; i < entries_.size(); ++i) {
+            if (group_index(entries_[i].klass) != g) continue;
+            expressions.push_back(entries_[i].regex.c_str());
+            flags.push_back(entries_[i].flags);
+            ids.push_back(i);
+        }
+        if (expressions.empty()) continue;
+        hs_compile_error_t* error = nullptr;
+        if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(expressions.size()),
+                             HS_MODE_BLOCK, nullptr, &databases_[g], &error) != HS_SUCCESS) {
+            std::string where = origin;
+            if (error != nullptr && error->expression >= 0 && static_cast<size_t>(error->expression) < ids.size())
+                where = at(origin, entries_[ids[error->expression]].line);
+            std::string message =
+                "patterns " + where + ": " + (error != nullptr ? error->message : "compile failed");
+            hs_free_compile_error(error);
+            databases_[g] = nullptr;
+            release();
+            entries_.clear();
+            return flowgen::Status::error(message);
+        }
+        // One scratch, grown to fit every database (Hyperscan allows this).
+        if (hs_alloc_scratch(databases_[g], &scratch_) != HS_SUCCESS) {
+            release();
+            entries_.clear();
+            return flowgen::Status::error("patterns " + origin + ": hs_alloc_scratch failed");
+        }
     }
     return {};
 }
 
-bool PatternSet::scan(Bytes data, ContentHits& hits) const noexcept {
-    if (database_ == nullptr || data.empty()) return true;
+bool PatternSet::scan(Bytes data, ContentHits& hits, unsigned groups) const noexcept {
+    if (data.empty()) return true;
     ScanContext ctx{&entries_, &hits};
-    const hs_error_t rc = hs_scan(database_, reinterpret_cast<const char*>(data.data()),
-                                  static_cast<unsigned>(data.size()), 0, scratch_, on_match, &ctx);
-    return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
+    bool ok = true;
+    for (unsigned g = 0; g < kGroups; ++g) {
+        if (!(groups & (1u << g)) || databases_[g] == nullptr) continue;
+        const hs_error_t rc = hs_scan(databases_[g], reinterpret_cast<const char*>(data.data()),
+                                      static_cast<unsigned>(data.size()), 0, scratch_, on_match, &ctx);
+        ok = ok && (rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED);
+        if (hits.tunnel_id != 0) break;  // nothing else can change the verdict
+    }
+    return ok;
 }
 
 const char* PatternSet::name_of(uint16_t id) const noexcept {

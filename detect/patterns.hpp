@@ -59,8 +59,19 @@ struct ContentHits {
     uint16_t ping_id = 0;
 };
 
-// One compiled database and its scratch. Owned by one Pipeline (one lcore):
-// scan() must not be called concurrently on the same object.
+// Patterns are compiled into one block-mode database per group, so that a
+// payload is scanned only against the patterns that can matter for it
+// (Pipeline::inspect): every inspected payload against kCore, unstructured
+// payloads against kText, structured ones against kPing until a
+// conversation has a fingerprint. One scratch serves all groups.
+enum ScanGroup : unsigned {
+    kScanCore = 1,  // tunnel, benign, allow
+    kScanText = 2,  // suspicious
+    kScanPing = 4,  // ping
+};
+
+// The compiled databases and their scratch. Owned by one Pipeline (one
+// lcore): scan() must not be called concurrently on the same object.
 class PatternSet {
 public:
     PatternSet() = default;
@@ -75,12 +86,13 @@ public:
     // Compiles already parsed entries (`origin` names them in errors).
     flowgen::Status compile(std::vector<PatternEntry> entries, const std::string& origin);
 
-    bool empty() const noexcept { return database_ == nullptr; }
+    bool empty() const noexcept { return entries_.empty(); }
     size_t size() const noexcept { return entries_.size(); }
 
-    // Scans one payload. No allocation; hs_scan uses the preallocated
-    // scratch. Returns false only if Hyperscan reported an error.
-    bool scan(Bytes data, ContentHits& hits) const noexcept;
+    // Scans one payload against the groups in `groups` (ScanGroup bits).
+    // No allocation: hs_scan uses the preallocated scratch. Returns false
+    // only if Hyperscan reported an error.
+    bool scan(Bytes data, ContentHits& hits, unsigned groups = kScanCore | kScanText | kScanPing) const noexcept;
 
     // Name of the pattern with this id, or nullptr.
     const char* name_of(uint16_t id) const noexcept;
@@ -88,8 +100,9 @@ public:
 private:
     void release() noexcept;
 
+    static constexpr unsigned kGroups = 3;
     std::vector<PatternEntry> entries_;  // index = Hyperscan expression id
-    hs_database* database_ = nullptr;
+    hs_database* databases_[kGroups] = {};  // by ScanGroup bit index; nullptr when the group is empty
     hs_scratch* scratch_ = nullptr;
 };
 

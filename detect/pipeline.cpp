@@ -226,12 +226,21 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     if (has_tunnel_framing(full, wire)) sat_inc(s.framing);
 
     const Structure st = analyze_structure(data, config_.timestamp_room);
+    const bool structured = st.fill != Fill::kNone;
     // A fill repeats: scanning a few periods past its start sees every
     // pattern a longer scan would (patterns are shorter than 64 bytes).
+    // Shell text is looked for in unstructured payloads only (a fill has no
+    // room for it), ping fingerprints in structured ones until one is known.
     size_t scan_len = data.size();
-    if (st.fill != Fill::kNone) scan_len = std::min<size_t>(scan_len, st.start + 2u * st.period + 64u);
+    unsigned groups = kScanCore;
+    if (structured) {
+        scan_len = std::min<size_t>(scan_len, st.start + 2u * st.period + 64u);
+        if (s.fingerprint_id == 0) groups |= kScanPing;
+    } else {
+        groups |= kScanText;
+    }
     ContentHits hits;
-    patterns_.scan(data.first(scan_len), hits);
+    patterns_.scan(data.first(scan_len), hits, groups);
     if (hits.allow_id != 0) {
         s.flags |= ConversationState::kFlagAllowListed;
         return;
@@ -245,7 +254,7 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     }
     if (s.fingerprint_id == 0) s.fingerprint_id = hits.benign_id != 0 ? hits.benign_id : hits.ping_id;
 
-    if (st.fill != Fill::kNone || hits.benign_id != 0) {
+    if (structured || hits.benign_id != 0) {
         sat_inc(s.structured_packets);
         if (st.fill != Fill::kNone) {
             if (s.fill_hash[dir] != 0 && s.fill_hash[dir] != st.fill_hash) sat_inc(s.fill_changes);
