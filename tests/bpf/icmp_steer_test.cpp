@@ -1,0 +1,307 @@
+// icmp_steer on crafted frames through BPF_PROG_TEST_RUN: which frames the
+// program takes for ICMP, which it passes or drops, which it counts as
+// malformed, and that no cut of a frame is ever steered.
+//
+// With no AF_XDP socket in xsks_map, bpf_redirect_map returns the fallback
+// action (XDP_PASS) and the program counts the frame in no_socket: that
+// counter is how these tests see "would have been redirected". The frames
+// that really come back XDP_REDIRECT, with a socket in the map, are in
+// xsk_redirect_test.cpp.
+#include <linux/bpf.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tests/bpf/steer_object.hpp"
+#include "tests/support/packet_builder.hpp"
+
+namespace tests::bpf {
+namespace {
+
+using support::PacketBuilder;
+using support::v4;
+using support::v6;
+
+enum class Expect { kIcmp, kOther, kMalformed };
+
+struct Case {
+    std::string name;
+    std::vector<uint8_t> frame;
+    Expect expect;
+};
+
+constexpr uint8_t kEchoRequest = 8;
+constexpr uint8_t kEchoRequestV6 = 128;
+
+PacketBuilder eth() { return PacketBuilder{}.ethernet(); }
+
+PacketBuilder v4_layer(PacketBuilder b, support::Ipv4Fields f = {}) {
+    return b.ipv4(v4("192.0.2.1"), v4("198.51.100.2"), f);
+}
+PacketBuilder v6_layer(PacketBuilder b, support::Ipv6Fields f = {}) {
+    return b.ipv6(v6("2001:db8::1"), v6("2001:db8::2"), f);
+}
+
+std::vector<Case> icmp_cases() {
+    std::vector<Case> c;
+    c.push_back({"ipv4 echo", v4_layer(eth()).icmp_echo(kEchoRequest, 1, 1).payload_counting(56).build(),
+                 Expect::kIcmp});
+    c.push_back({"ipv4 echo padded to 60 bytes", v4_layer(eth()).icmp_echo(kEchoRequest, 1, 1).pad_to(60).build(),
+                 Expect::kIcmp});
+    c.push_back({"ipv4 echo, one 802.1Q tag",
+                 v4_layer(eth().vlan(100)).icmp_echo(kEchoRequest, 1, 2).payload_counting(32).build(),
+                 Expect::kIcmp});
+    c.push_back({"ipv4 echo, 802.1ad + 802.1Q",
+                 v4_layer(eth().vlan(10, 0x88a8).vlan(20)).icmp_echo(kEchoRequest, 1, 3).payload_counting(32).build(),
+                 Expect::kIcmp});
+    c.push_back({"ipv4 echo, 0x9100 + 802.1Q",
+                 v4_layer(eth().vlan(10, 0x9100).vlan(20)).icmp_echo(kEchoRequest, 1, 4).build(), Expect::kIcmp});
+    support::Ipv4Fields options;
+    options.options = std::vector<uint8_t>(40, 1);  // NOP x40: IHL 15, the maximum
+    c.push_back({"ipv4 with 40 bytes of options", v4_layer(eth(), options).icmp_echo(kEchoRequest, 1, 5).build(),
+                 Expect::kIcmp});
+    support::Ipv4Fields first_fragment;
+    first_fragment.more_fragments = true;
+    c.push_back({"ipv4 first fragment of an echo",
+                 v4_layer(eth(), first_fragment).icmp_echo(kEchoRequest, 1, 6).payload_counting(64).build(),
+                 Expect::kIcmp});
+    support::Ipv4Fields later_fragment;
+    later_fragment.fragment_offset = 9;
+    c.push_back({"ipv4 non-first fragment, protocol icmp, no icmp header",
+                 v4_layer(eth(), later_fragment).protocol(1).payload_counting(3).build(), Expect::kIcmp});
+    c.push_back({"ipv6 echo", v6_layer(eth()).icmpv6_echo(kEchoRequestV6, 2, 1).payload_counting(56).build(),
+                 Expect::kIcmp});
+    c.push_back({"ipv6 hop-by-hop, routing, destination options",
+                 v6_layer(eth())
+                     .ipv6_hop_by_hop()
+                     .ipv6_routing(24)
+                     .ipv6_destination_options(16)
+                     .icmpv6_echo(kEchoRequestV6, 2, 2)
+                     .build(),
+                 Expect::kIcmp});
+    c.push_back({"ipv6 authentication header",
+                 v6_layer(eth()).ipv6_ah().icmpv6_echo(kEchoRequestV6, 2, 3).build(), Expect::kIcmp});
+    c.push_back({"ipv6 first fragment",
+                 v6_layer(eth()).ipv6_fragment(7, 0, true).icmpv6_echo(kEchoRequestV6, 2, 4).payload_counting(64).build(),
+                 Expect::kIcmp});
+    c.push_back({"ipv6 non-first fragment, next header icmpv6",
+                 v6_layer(eth()).ipv6_fragment(7, 9, false).protocol(58).payload_counting(5).build(), Expect::kIcmp});
+    PacketBuilder eight = v6_layer(eth().vlan(5, 0x88a8).vlan(6));
+    for (int i = 0; i < ICMP_STEER_MAX_IPV6_EXT; ++i) eight.ipv6_destination_options();
+    c.push_back({"ipv6, two tags, exactly the bound of extension headers",
+                 eight.icmpv6_echo(kEchoRequestV6, 2, 5).build(), Expect::kIcmp});
+    c.push_back({"6in4: icmpv6 in ipv6 in ipv4",
+                 v6_layer(v4_layer(eth())).icmpv6_echo(kEchoRequestV6, 3, 1).build(), Expect::kIcmp});
+    c.push_back({"4in6 behind a tag: icmp in ipv4 in ipv6",
+                 v4_layer(v6_layer(eth().vlan(7)).ipv6_hop_by_hop()).icmp_echo(kEchoRequest, 3, 2).build(),
+                 Expect::kIcmp});
+    c.push_back({"4in4: icmp in ipv4 in ipv4", v4_layer(v4_layer(eth())).icmp_echo(kEchoRequest, 3, 3).build(),
+                 Expect::kIcmp});
+    return c;
+}
+
+std::vector<Case> other_cases() {
+    std::vector<Case> c;
+    c.push_back({"ipv4 tcp", v4_layer(eth()).tcp(40000, 80).payload_counting(100).build(), Expect::kOther});
+    c.push_back({"ipv4 udp, two tags", v4_layer(eth().vlan(1, 0x88a8).vlan(2)).udp(5353, 53).build(),
+                 Expect::kOther});
+    c.push_back({"ipv6 tcp", v6_layer(eth()).tcp(40000, 443).build(), Expect::kOther});
+    c.push_back({"ipv6 udp behind hop-by-hop and fragment",
+                 v6_layer(eth()).ipv6_hop_by_hop().ipv6_fragment(1, 0, true).udp(1, 2).build(), Expect::kOther});
+    c.push_back({"ipv6 non-first fragment of udp",
+                 v6_layer(eth()).ipv6_fragment(1, 20, false).protocol(17).payload_counting(8).build(),
+                 Expect::kOther});
+    support::Ipv4Fields later_fragment;
+    later_fragment.fragment_offset = 185;
+    c.push_back({"ipv4 non-first fragment of udp",
+                 v4_layer(eth(), later_fragment).protocol(17).payload_counting(16).build(), Expect::kOther});
+    c.push_back({"ipv6 esp", v6_layer(eth()).esp().payload_counting(32).build(), Expect::kOther});
+    c.push_back({"ipv6 no next header", v6_layer(eth()).no_next_header().build(), Expect::kOther});
+    c.push_back({"arp", eth().ethertype(0x0806).payload_counting(28).pad_to(60).build(), Expect::kOther});
+    c.push_back({"6in4 carrying tcp", v6_layer(v4_layer(eth())).tcp(1, 2).build(), Expect::kOther});
+    c.push_back({"icmp three ip layers deep (deeper than flowgen parses)",
+                 v4_layer(v4_layer(v4_layer(eth()))).icmp_echo(kEchoRequest, 4, 1).build(), Expect::kOther});
+    support::Ipv4Fields fragmented_tunnel;
+    fragmented_tunnel.more_fragments = true;
+    c.push_back({"first fragment of a 6in4 packet (inner header may be cut)",
+                 v6_layer(v4_layer(eth(), fragmented_tunnel)).icmpv6_echo(kEchoRequestV6, 4, 2).build(),
+                 Expect::kOther});
+    return c;
+}
+
+std::vector<Case> malformed_cases() {
+    std::vector<Case> c;
+    support::Ipv4Fields f;
+    f.ihl = 4;
+    c.push_back({"ipv4 ihl 4", v4_layer(eth(), f).icmp_echo(kEchoRequest, 1, 1).build(), Expect::kMalformed});
+    f = {};
+    f.version = 5;
+    c.push_back({"ipv4 ethertype, version 5", v4_layer(eth(), f).icmp_echo(kEchoRequest, 1, 1).build(),
+                 Expect::kMalformed});
+    f = {};
+    f.total_length = 19;
+    c.push_back({"ipv4 total length below header length",
+                 v4_layer(eth(), f).icmp_echo(kEchoRequest, 1, 1).build(), Expect::kMalformed});
+    f = {};
+    f.total_length = 200;
+    c.push_back({"ipv4 total length beyond the frame",
+                 v4_layer(eth(), f).icmp_echo(kEchoRequest, 1, 1).payload_counting(20).build(), Expect::kMalformed});
+    f = {};
+    f.total_length = 20 + 7;
+    c.push_back({"ipv4 icmp shorter than its 8-byte header",
+                 v4_layer(eth(), f).icmp_echo(kEchoRequest, 1, 1).build(), Expect::kMalformed});
+    support::Ipv6Fields g;
+    g.payload_length = 500;
+    c.push_back({"ipv6 payload length beyond the frame",
+                 v6_layer(eth(), g).icmpv6_echo(kEchoRequestV6, 1, 1).build(), Expect::kMalformed});
+    g = {};
+    g.payload_length = 4;
+    c.push_back({"ipv6 icmpv6 shorter than its 8-byte header",
+                 v6_layer(eth(), g).icmpv6_echo(kEchoRequestV6, 1, 1).build(), Expect::kMalformed});
+    g = {};
+    g.version = 4;
+    c.push_back({"ipv6 ethertype, version 4", v6_layer(eth(), g).icmpv6_echo(kEchoRequestV6, 1, 1).build(),
+                 Expect::kMalformed});
+    PacketBuilder nine = v6_layer(eth());
+    for (int i = 0; i <= ICMP_STEER_MAX_IPV6_EXT; ++i) nine.ipv6_hop_by_hop();
+    c.push_back({"ipv6, one extension header more than the bound",
+                 nine.icmpv6_echo(kEchoRequestV6, 1, 1).build(), Expect::kMalformed});
+    g = {};
+    g.payload_length = 16;  // the routing header says 24 bytes
+    c.push_back({"ipv6 extension header running past the datagram",
+                 v6_layer(eth(), g).ipv6_routing(24).icmpv6_echo(kEchoRequestV6, 1, 1).build(), Expect::kMalformed});
+    c.push_back({"three vlan tags",
+                 v4_layer(eth().vlan(1, 0x88a8).vlan(2).vlan(3)).icmp_echo(kEchoRequest, 1, 1).build(),
+                 Expect::kMalformed});
+    return c;
+}
+
+const char* expect_name(Expect e) {
+    switch (e) {
+    case Expect::kIcmp: return "icmp";
+    case Expect::kOther: return "other";
+    case Expect::kMalformed: return "malformed";
+    }
+    return "?";
+}
+
+// Runs one frame and checks both the action and which counters moved.
+void check(const SteerObject& steer, const Case& c, bool drop_other) {
+    BOOST_TEST_CONTEXT(c.name << " (" << c.frame.size() << " bytes, expect " << expect_name(c.expect)
+                              << (drop_other ? ", drop-other" : "") << ")") {
+        const probe::XdpCounters before = steer.counters();
+        const uint32_t action = steer.run(c.frame);
+        const probe::XdpCounters d = steer.counters() - before;
+        BOOST_TEST(d.redirected == 0u);  // no socket in xsks_map
+        switch (c.expect) {
+        case Expect::kIcmp:
+            BOOST_TEST(action == static_cast<uint32_t>(XDP_PASS));  // bpf_redirect_map's fallback
+            BOOST_TEST(d.no_socket == 1u);
+            BOOST_TEST(d.passed == 1u);
+            BOOST_TEST(d.dropped == 0u);
+            BOOST_TEST(d.malformed == 0u);
+            break;
+        case Expect::kOther:
+            BOOST_TEST(action == static_cast<uint32_t>(drop_other ? XDP_DROP : XDP_PASS));
+            BOOST_TEST(d.passed == (drop_other ? 0u : 1u));
+            BOOST_TEST(d.dropped == (drop_other ? 1u : 0u));
+            BOOST_TEST(d.no_socket == 0u);
+            BOOST_TEST(d.malformed == 0u);
+            break;
+        case Expect::kMalformed:
+            BOOST_TEST(action == static_cast<uint32_t>(XDP_PASS));  // even with drop-other
+            BOOST_TEST(d.passed == 1u);
+            BOOST_TEST(d.malformed == 1u);
+            BOOST_TEST(d.dropped == 0u);
+            BOOST_TEST(d.no_socket == 0u);
+            break;
+        }
+    }
+}
+
+struct SteerFixture {
+    SteerFixture() { enter_private_namespaces(); }
+    SteerObject steer;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(icmp_steer, SteerFixture)
+
+BOOST_AUTO_TEST_CASE(icmp_and_icmpv6_behind_tags_options_extension_headers_and_tunnels_are_steered) {
+    for (const Case& c : icmp_cases()) check(steer, c, false);
+}
+
+BOOST_AUTO_TEST_CASE(icmp_is_steered_in_drop_other_mode_too) {
+    steer.set_flags(ICMP_STEER_DROP_OTHER);
+    for (const Case& c : icmp_cases()) check(steer, c, true);
+}
+
+BOOST_AUTO_TEST_CASE(non_icmp_frames_are_passed_by_default) {
+    for (const Case& c : other_cases()) check(steer, c, false);
+}
+
+BOOST_AUTO_TEST_CASE(non_icmp_frames_are_dropped_with_drop_other) {
+    steer.set_flags(ICMP_STEER_DROP_OTHER);
+    for (const Case& c : other_cases()) check(steer, c, true);
+}
+
+BOOST_AUTO_TEST_CASE(inconsistent_headers_are_passed_and_counted_malformed_in_both_modes) {
+    for (const Case& c : malformed_cases()) check(steer, c, false);
+    steer.set_flags(ICMP_STEER_DROP_OTHER);
+    for (const Case& c : malformed_cases()) check(steer, c, true);
+}
+
+// Every cut of a frame shorter than its IP datagram (from 14 bytes, the
+// least BPF_PROG_TEST_RUN accepts, to one byte short) is malformed: never
+// steered, passed even in drop-other mode, counted.
+BOOST_AUTO_TEST_CASE(every_truncation_of_icmp_and_tcp_frames_is_passed_as_malformed) {
+    std::vector<Case> whole = {
+        {"ipv4 echo in two tags",
+         v4_layer(eth().vlan(1, 0x88a8).vlan(2)).icmp_echo(kEchoRequest, 1, 1).payload_counting(24).build(),
+         Expect::kMalformed},
+        {"ipv6 echo behind extension headers",
+         v6_layer(eth().vlan(3)).ipv6_hop_by_hop().ipv6_fragment(9, 0, true).icmpv6_echo(kEchoRequestV6, 1, 1).build(),
+         Expect::kMalformed},
+        {"6in4 echo", v6_layer(v4_layer(eth())).icmpv6_echo(kEchoRequestV6, 1, 1).payload_counting(4).build(),
+         Expect::kMalformed},
+        {"ipv4 tcp", v4_layer(eth()).tcp(1, 2).payload_counting(30).build(), Expect::kMalformed},
+    };
+    size_t runs = 0;
+    for (bool drop_other : {false, true}) {
+        steer.set_flags(drop_other ? ICMP_STEER_DROP_OTHER : 0);
+        for (const Case& w : whole) {
+            for (size_t len = 14; len < w.frame.size(); ++len) {
+                Case cut{w.name + " cut to " + std::to_string(len), {w.frame.begin(), w.frame.begin() + len},
+                         Expect::kMalformed};
+                check(steer, cut, drop_other);
+                ++runs;
+            }
+        }
+    }
+    BOOST_TEST(runs > 300u);  // the loops did run over every length
+}
+
+// The counters add up: every frame the program saw is in exactly one of
+// redirected, passed, dropped.
+BOOST_AUTO_TEST_CASE(redirected_passed_dropped_account_for_every_frame) {
+    steer.set_flags(ICMP_STEER_DROP_OTHER);
+    size_t frames = 0;
+    for (const auto& set : {icmp_cases(), other_cases(), malformed_cases()}) {
+        for (const Case& c : set) {
+            (void)steer.run(c.frame);
+            ++frames;
+        }
+    }
+    const probe::XdpCounters total = steer.counters();
+    BOOST_TEST(total.redirected + total.passed + total.dropped == frames);
+    BOOST_TEST(total.no_socket == icmp_cases().size());
+    BOOST_TEST(total.dropped == other_cases().size());
+    BOOST_TEST(total.malformed == malformed_cases().size());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace tests::bpf

@@ -1,0 +1,47 @@
+#define BOOST_TEST_MODULE bpf
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "tests/bpf/steer_object.hpp"
+
+namespace tests::bpf {
+
+namespace {
+
+void bring_loopback_up() {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    BOOST_TEST_REQUIRE(fd >= 0);
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    BOOST_TEST_REQUIRE(ioctl(fd, SIOCGIFFLAGS, &ifr) == 0);
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    BOOST_TEST_REQUIRE(ioctl(fd, SIOCSIFFLAGS, &ifr) == 0, "lo up: " << errno_string(errno));
+    close(fd);
+}
+
+}  // namespace
+
+void enter_private_namespaces() {
+    static bool entered = false;
+    if (entered) return;
+    BOOST_TEST_REQUIRE(geteuid() == 0, "the bpf tests need root (BPF programs, namespaces)");
+    BOOST_TEST_REQUIRE(unshare(CLONE_NEWNET | CLONE_NEWNS) == 0, "unshare: " << errno_string(errno));
+    // Keep our mounts to ourselves, then give libxdp a bpffs of its own.
+    BOOST_TEST_REQUIRE(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0,
+                       "mount --make-rprivate /: " << errno_string(errno));
+    BOOST_TEST_REQUIRE(mount("bpf", "/sys/fs/bpf", "bpf", 0, nullptr) == 0,
+                       "mount bpffs: " << errno_string(errno));
+    bring_loopback_up();
+    entered = true;
+}
+
+}  // namespace tests::bpf
