@@ -43,7 +43,7 @@ struct Config {
     uint16_t min_fill_changes = 2;         // kFillChanges
     uint16_t min_dataless_packets = 1;     // kDatalessTypeData
     uint16_t min_unusual_code_packets = 1; // kUnusualCode
-    uint32_t volume_bytes = 1024;          // kVolume: distinct unexplained payload bytes
+    uint32_t volume_bytes = 512;           // kVolume: distinct unexplained payload bytes (10 pings of 56)
     uint32_t high_volume_bytes = 16384;    // kHighVolume
 
     // Payload classification.

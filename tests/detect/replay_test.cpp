@@ -1,7 +1,9 @@
 // Detector regression on real captures: every tunnel capture alerts, no
 // benign capture does. Captures: the labelled corpus recorded by
 // scripts/make-corpus (tests/data/captures/labels.tsv) and the nDPI captures
-// in ../shared/corpus/ndpi (expected verdicts from its README). Frames are
+// in ../shared/corpus/ndpi (expected verdicts from its README). The
+// environment variables ECHOFLOW_CAPTURES_DIR and ECHOFLOW_NDPI_DIR point the
+// test at other directories of the same layout. Frames are
 // read with libpcap and parsed by flowgen::parse_frame; conversations are
 // keyed simply, as the flow cache would: (family, address pair, echo id,
 // request type). The table of results is printed at --log_level=message.
@@ -29,7 +31,10 @@ namespace {
 const std::string kSourceDir = ECHOFLOW_SOURCE_DIR;
 const std::string kShippedFile = kSourceDir + "/detect/patterns/echoflow.patterns";
 
-std::string captures_dir() { return kSourceDir + "/tests/data/captures"; }
+std::string captures_dir() {
+    if (const char* env = std::getenv("ECHOFLOW_CAPTURES_DIR"); env != nullptr && *env != '\0') return env;
+    return kSourceDir + "/tests/data/captures";
+}
 
 std::string ndpi_dir() {
     if (const char* env = std::getenv("ECHOFLOW_NDPI_DIR"); env != nullptr && *env != '\0') return env;
