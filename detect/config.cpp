@@ -31,7 +31,8 @@ constexpr const char* kReasonNames[kReasonBits] = {
     "oversized-error",     // 15
     "volume",              // 16
     "high-volume",         // 17
-    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,  // 18..24
+    "source-activity",     // 18
+    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,           // 19..24
     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,           // 25..30
     "allow-listed",        // 31
 };
@@ -72,6 +73,7 @@ std::array<uint16_t, kReasonBits> default_weights() noexcept {
     w[index_of(Reason::kOversizedError)] = 150;
     w[index_of(Reason::kVolume)] = 250;
     w[index_of(Reason::kHighVolume)] = 300;
+    w[index_of(Reason::kSourceActivity)] = 500;    // many conversations each carrying new content
     w[index_of(Reason::kAllowListed)] = 0;
     return w;
 }
@@ -148,6 +150,12 @@ flowgen::Status validate(const Config& c) {
     if (auto s = range("min_fill_changes", c.min_fill_changes, 1, 65535); !s) return s;
     if (auto s = range("min_dataless_packets", c.min_dataless_packets, 1, 65535); !s) return s;
     if (auto s = range("min_unusual_code_packets", c.min_unusual_code_packets, 1, 65535); !s) return s;
+    if (auto s = range("source_min_fills", c.source_min_fills, 2, 64); !s) return s;
+    if (c.source_table_entries & (c.source_table_entries - 1))
+        return Status::error("detect.source_table_entries: " + std::to_string(c.source_table_entries) +
+                             " is not a power of two (0 disables)");
+    if (c.source_window_ms == 0) return Status::error("detect.source_window_ms: must be positive");
+    if (c.source_volume_bytes == 0) return Status::error("detect.source_volume_bytes: must be positive");
     if (c.volume_bytes == 0) return Status::error("detect.volume_bytes: must be positive");
     if (c.high_volume_bytes <= c.volume_bytes)
         return Status::error("detect.high_volume_bytes: " + std::to_string(c.high_volume_bytes) +

@@ -44,7 +44,15 @@ struct Config {
     uint16_t min_dataless_packets = 1;     // kDatalessTypeData
     uint16_t min_unusual_code_packets = 1; // kUnusualCode
     uint32_t volume_bytes = 512;           // kVolume: distinct unexplained payload bytes (10 pings of 56)
-    uint32_t high_volume_bytes = 16384;    // kHighVolume
+    uint32_t high_volume_bytes = 4096;     // kHighVolume (fping -R: 73 pings of 56 random bytes in one run)
+
+    // Per-source activity across conversations (kSourceActivity); a
+    // direct-mapped table of source_table_entries (power of two, 0 = off,
+    // 24 bytes each) per Pipeline.
+    uint32_t source_table_entries = 4096;
+    uint64_t source_window_ms = 600'000;
+    uint16_t source_min_fills = 6;         // distinct pattern fills (period >= 2) from one sender
+    uint32_t source_volume_bytes = 4096;   // text/binary request payload bytes from one sender
 
     // Payload classification.
     double entropy_margin_bits = 0.4;  // random-like: H >= E_random(len) - margin (sigma ~0.08 at 32..64 bytes)

@@ -129,6 +129,7 @@ flowgen::Status Pipeline::init(const Config& config) {
         allow_.push_back(p);
     }
     (void)expected_random_entropy(1);  // build the entropy tables now, not on the first packet
+    if (auto s = sources_.init(config.source_table_entries); !s) return s;
     patterns_ = PatternSet{};
     if (!config.patterns_path.empty()) {
         if (auto s = patterns_.load_file(config.patterns_path); !s) return s;
@@ -199,7 +200,7 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
         const uint32_t nth = t.kind == Kind::kUnknown ? s.packets : t.is_reply ? s.replies : s.requests;
         const bool head = s.packets <= config_.inspect_first_packets;
         if (head || nth % config_.inspect_every == 0)
-            inspect(s, p, dir, mirrored, head ? 1u : config_.inspect_every);
+            inspect(s, p, dir, mirrored, t.is_reply, head ? 1u : config_.inspect_every, now_ms);
         if (s.flags & ConversationState::kFlagAllowListed) return false;
     }
 
@@ -215,8 +216,20 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
     return false;
 }
 
+void Pipeline::note_source(ConversationState& s, const flowgen::PacketInfo& p, uint64_t fill_bit,
+                           uint32_t novel_bytes, uint64_t now_ms) noexcept {
+    SourceActivity& a = sources_.touch(p.family, p.src, now_ms, config_.source_window_ms);
+    const bool new_fill = fill_bit != 0 && (a.fill_bitmap & fill_bit) == 0;
+    a.fill_bitmap |= fill_bit;
+    a.novel_bytes = a.novel_bytes > 0xFFFFFFFFu - novel_bytes ? 0xFFFFFFFFu : a.novel_bytes + novel_bytes;
+    if (!new_fill && novel_bytes == 0) return;  // this conversation added nothing
+    if (static_cast<unsigned>(__builtin_popcountll(a.fill_bitmap)) >= config_.source_min_fills ||
+        a.novel_bytes >= config_.source_volume_bytes)
+        s.flags |= ConversationState::kFlagSourceActivity;
+}
+
 void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, bool mirrored,
-                       uint32_t weight) noexcept {
+                       bool is_reply, uint32_t weight, uint64_t now_ms) noexcept {
     sat_inc(s.inspected);
     const Bytes full{p.payload, p.payload_length};
     const Bytes data = full.first(std::min<size_t>(full.size(), config_.inspect_max_bytes));
@@ -259,6 +272,9 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
         if (st.fill != Fill::kNone) {
             if (s.fill_hash[dir] != 0 && s.fill_hash[dir] != st.fill_hash) sat_inc(s.fill_changes);
             s.fill_hash[dir] = st.fill_hash;
+            // Pattern fills (ping -p, not counters or zeros) count per sender.
+            if (st.fill == Fill::kPeriodic && st.period >= 2 && !is_reply && sources_.enabled())
+                note_source(s, p, uint64_t{1} << (st.fill_hash >> 26), 0, now_ms);
         }
         // Entropy of a fill cannot change the verdict: sample two for the
         // summary's mean only.
@@ -276,16 +292,26 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
         s.entropy_sum_milli += static_cast<uint32_t>(h * 1000.0);
         ++s.entropy_samples;
     }
-    if (printable_fraction(data) >= config_.text_fraction) sat_inc(s.text_packets);
-    else if (h >= expected_random_entropy(static_cast<uint32_t>(data.size())) - config_.entropy_margin_bits)
+    bool random = false;
+    if (printable_fraction(data) >= config_.text_fraction) {
+        sat_inc(s.text_packets);
+    } else if (h >= expected_random_entropy(static_cast<uint32_t>(data.size())) - config_.entropy_margin_bits) {
         sat_inc(s.random_packets);
-    else
+        random = true;
+    } else {
         sat_inc(s.binary_packets);
+    }
 
     // Novel content: not a mirror of a request, not a repeat of the previous
     // payload in this direction.
     const uint32_t hash = payload_hash(full, wire, kHashBytes);
-    if (!mirrored && hash != s.last_hash[dir]) sat_inc(s.unexplained_bytes, std::min<uint32_t>(wire, 0xFFFF) * weight);
+    if (!mirrored && hash != s.last_hash[dir]) {
+        const uint32_t bytes = std::min<uint32_t>(wire, 0xFFFF) * weight;
+        sat_inc(s.unexplained_bytes, bytes);
+        // Random payloads stay out of the per-sender sum: fping -R sends
+        // them in every run (they still count per conversation).
+        if (!random && !is_reply && sources_.enabled()) note_source(s, p, 0, bytes, now_ms);
+    }
     s.last_hash[dir] = hash;
 }
 
@@ -320,6 +346,7 @@ Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
     when(s.oversized_error > 0, Reason::kOversizedError);
     when(s.unexplained_bytes >= c.volume_bytes, Reason::kVolume);
     when(s.unexplained_bytes >= c.high_volume_bytes, Reason::kHighVolume);
+    when(s.flags & ConversationState::kFlagSourceActivity, Reason::kSourceActivity);
 
     uint32_t score = 0;
     for (uint32_t rest = r; rest != 0; rest &= rest - 1) score += c.weights[__builtin_ctz(rest)];

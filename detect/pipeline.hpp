@@ -19,6 +19,7 @@
 #include "detect/config.hpp"
 #include "detect/patterns.hpp"
 #include "detect/reason.hpp"
+#include "detect/source_table.hpp"
 #include "flowgen/flow_record.hpp"
 #include "flowgen/packet.hpp"
 #include "flowgen/status.hpp"
@@ -70,6 +71,7 @@ struct ConversationState {
     static constexpr uint8_t kFlagAllowListed = 1;      // endpoint or payload allow-listed
     static constexpr uint8_t kFlagTunnelSignature = 2;  // a "tunnel" pattern matched
     static constexpr uint8_t kFlagSuspicious = 4;       // a "suspicious" pattern matched
+    static constexpr uint8_t kFlagSourceActivity = 8;   // added to a sender's cross-conversation activity past its threshold
 };
 static_assert(sizeof(ConversationState) <= 128, "keep the per-slot state within two cache lines");
 
@@ -116,13 +118,16 @@ public:
     static constexpr unsigned kHashBytes = 128;
 
 private:
-    void inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, bool mirrored,
-                 uint32_t weight) noexcept;
+    void inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, bool mirrored, bool is_reply,
+                 uint32_t weight, uint64_t now_ms) noexcept;
+    void note_source(ConversationState& s, const flowgen::PacketInfo& p, uint64_t fill_bit, uint32_t novel_bytes,
+                     uint64_t now_ms) noexcept;
     bool allow_listed(const flowgen::PacketInfo& p) const noexcept;
 
     Config config_;
     std::vector<Prefix> allow_;
     PatternSet patterns_;
+    SourceTable sources_;
 };
 
 // Verdict names for DetectionSummary::verdict: "benign", "suspicious", "tunnel".

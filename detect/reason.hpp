@@ -67,6 +67,12 @@ enum class Reason : uint32_t {
     kVolume = 1u << 16,
     // ... reached Config::high_volume_bytes.
     kHighVolume = 1u << 17,
+    // The sender has, across its conversations within
+    // Config::source_window_ms, used Config::source_min_fills distinct
+    // pattern fills (one `ping -c 1 -p` per chunk of a file) or sent
+    // Config::source_volume_bytes of text/binary payload, and this
+    // conversation added to it.
+    kSourceActivity = 1u << 18,
     // An endpoint or a payload ("allow" pattern) is allow-listed: the
     // conversation is never scored and never alerts. Informational.
     kAllowListed = 1u << 31,

@@ -277,6 +277,58 @@ BOOST_AUTO_TEST_CASE(ping_p_with_a_changing_pattern_alerts) {
     BOOST_TEST(has(c.evaluation().reasons, Reason::kFillChanges));
 }
 
+// One `ping -c 1 -p` per 16 bytes of a file: every conversation is a single
+// diagnostic-looking ping; only the sender's history shows the exfiltration.
+BOOST_AUTO_TEST_CASE(ping_p_exfiltration_one_conversation_per_chunk_alerts_on_sender_activity) {
+    Pipeline pipeline;
+    BOOST_REQUIRE(pipeline.init(test_config()).ok());
+    const std::string secret = "root:x:0:0:root:/root:/bin/bash\nsvc:x:998:998::/var/backups:/bin/sh\nAWS_SECRET=wJalrXUtnFEMI/K7MDENG\n";
+    uint64_t now = 1'764'128'000'000;
+    int first_alert_conversation = -1;
+    for (size_t chunk = 0; chunk * 16 < secret.size(); ++chunk) {
+        Payload pattern(16, 0);
+        for (size_t i = 0; i < 16 && chunk * 16 + i < secret.size(); ++i) pattern[i] = static_cast<uint8_t>(secret[chunk * 16 + i]);
+        const Payload p = pattern_ping(56, 1, pattern);
+        ConversationState s{};
+        const uint16_t id = static_cast<uint16_t>(3000 + chunk);  // a new process per chunk
+        const bool a1 = pipeline.on_packet(s, icmp(Family::kIpv4, 8, id, 1, p, kClient, kServer), 0, now);
+        const bool a2 = pipeline.on_packet(s, icmp(Family::kIpv4, 0, id, 1, p, kServer, kClient), 1, now + 1);
+        now += 1200;
+        if ((a1 || a2) && first_alert_conversation < 0) {
+            first_alert_conversation = static_cast<int>(chunk) + 1;
+            BOOST_TEST(has(pipeline.evaluate(s).reasons, Reason::kSourceActivity));
+        }
+    }
+    BOOST_TEST(first_alert_conversation == static_cast<int>(test_config().source_min_fills));
+}
+
+BOOST_AUTO_TEST_CASE(a_sender_using_a_few_fills_or_random_data_in_many_runs_does_not_alert) {
+    Pipeline pipeline;
+    BOOST_REQUIRE(pipeline.init(test_config()).ok());
+    uint64_t now = 1'764'128'000'000;
+    const std::function<Payload(uint16_t)> runs[] = {
+        [](uint16_t s) { return pattern_ping(56, s, {0xff, 0x00}); },   // ping -p ff00
+        [](uint16_t s) { return pattern_ping(56, s, {0xaa, 0x55}); },   // ping -p aa55
+        [](uint16_t) { return windows_ping(32); },
+        [](uint16_t) { return cisco_ping(72); },
+        [](uint16_t s) { return linux_ping(56, s); },
+        [](uint16_t s) { return random_bytes(56, s); },                 // fping -R
+        [](uint16_t) { return Payload(56, 0); },                        // fping
+    };
+    int alerts = 0;
+    for (uint16_t run = 0; run < 70; ++run) {  // 10 rounds of each tool, one conversation per run
+        ConversationState s{};
+        const uint16_t id = static_cast<uint16_t>(100 + run);
+        for (uint16_t seq = 1; seq <= 5; ++seq) {
+            const Payload p = runs[run % 7](static_cast<uint16_t>(run * 5 + seq));
+            alerts += pipeline.on_packet(s, icmp(Family::kIpv4, 8, id, seq, p, kClient, kServer), 0, now);
+            alerts += pipeline.on_packet(s, icmp(Family::kIpv4, 0, id, seq, p, kServer, kClient), 1, now + 1);
+            now += 1000;
+        }
+    }
+    BOOST_TEST(alerts == 0);
+}
+
 BOOST_AUTO_TEST_CASE(data_in_timestamp_messages_is_flagged) {
     Conversation c;
     c.feed(icmp(Family::kIpv4, 13, 7, 1, Payload(12, 0), kClient, kServer), 0);
