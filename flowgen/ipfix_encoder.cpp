@@ -222,6 +222,10 @@ bool IpfixEncoder::add_template(IpfixMessage& m, const TemplateLayout& t) const 
     // templates (§3.4.2.2) add the scope field count.
     size_t bytes = t.scope_count ? 6 : 4;
     for (size_t i = 0; i < t.field_count; ++i) bytes += t.fields[i].pen ? 8 : 4;
+    // One options template per set: nfacctd 1.7.7 steps over an IPFIX
+    // options template by (field count + scope count) * 4 bytes, so a second
+    // one in the same set is read from the wrong offset and rejected.
+    if (t.scope_count) m.close_set();
     uint8_t* p = m.reserve(t.scope_count ? kSetIdOptionsTemplate : kSetIdTemplate, bytes);
     if (!p) return false;
     store_be16(p, t.id);

@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(ipv4_uniflow_templates_match_golden) {
     const size_t len = b.m.finish(kExportTime, 0, kOdid);
 
     Golden g;
-    g.at(0).u16(10).u16(352).u32(kExportTime).u32(0).u32(kOdid);  // header: version 10, length, export time, seq 0, odid 7
+    g.at(0).u16(10).u16(356).u32(kExportTime).u32(0).u32(kOdid);  // header: version 10, length, export time, seq 0, odid 7
     g.at(16).u16(2).u16(260);               // 16: template set (id 2), length 4 + 2*128
     g.at(20).u16(256).u16(23);              // 20: template 256 (IPv4), 23 fields
     g.at(24).ie(152, 8);                    // 24: flowStartMilliseconds
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(ipv4_uniflow_templates_match_golden) {
     g.at(192).ie(136, 1).ie(10, 4).ie(138, 4).ie(148, 8).ie(239, 1);  // 192..211: as in 256
     g.at(212).ent(1, 2, kPen).ent(2, 4, kPen).ent(3, 2, kPen).ent(4, 2, kPen);  // 212..243
     g.at(244).ent(5, 2, kPen).ent(6, 2, kPen).ent(7, 2, kPen).ent(8, 1, kPen);  // 244..275
-    g.at(276).u16(3).u16(76);               // 276: options template set (id 3), length 4 + 46 + 26
+    g.at(276).u16(3).u16(50);               // 276: options template set (id 3), length 4 + 46
     g.at(280).u16(260).u16(10).u16(1);      // 280: template 260, 10 fields, 1 scope field
     g.at(286).ie(149, 4);                   // 286: scope observationDomainId
     g.at(290).ie(40, 8);                    // 290: exportedOctetTotalCount
@@ -124,13 +124,14 @@ BOOST_AUTO_TEST_CASE(ipv4_uniflow_templates_match_golden) {
     g.at(314).ie(166, 8);                   // 314: notSentFlowTotalCount
     g.at(318).ie(86, 8);                    // 318: packetTotalCount (observed packets)
     g.at(322).ie(85, 8);                    // 322: octetTotalCount (observed octets)
-    g.at(326).u16(261).u16(5).u16(2);       // 326: template 261 (RFC 5610 §3.9), 5 fields, 2 scope
-    g.at(332).ie(303, 2);                   // 332: scope informationElementId
-    g.at(336).ie(346, 4);                   // 336: scope privateEnterpriseNumber
-    g.at(340).ie(339, 1);                   // 340: informationElementDataType
-    g.at(344).ie(344, 1);                   // 344: informationElementSemantics
-    g.at(348).ie(341, 0xFFFF);              // 348: informationElementName, variable length
-    g.at(352);
+    g.at(326).u16(3).u16(30);               // 326: second options template set: one template per set
+    g.at(330).u16(261).u16(5).u16(2);       // 330: template 261 (RFC 5610 §3.9), 5 fields, 2 scope
+    g.at(336).ie(303, 2);                   // 336: scope informationElementId
+    g.at(340).ie(346, 4);                   // 340: scope privateEnterpriseNumber
+    g.at(344).ie(339, 1);                   // 344: informationElementDataType
+    g.at(348).ie(344, 1);                   // 348: informationElementSemantics
+    g.at(352).ie(341, 0xFFFF);              // 352: informationElementName, variable length
+    g.at(356);
     ipfix_test::check_bytes(b.m.data(), len, g.bytes());
 }
 
@@ -237,7 +238,7 @@ BOOST_AUTO_TEST_CASE(ipv4_biflow_template_and_record_match_golden) {
     BOOST_REQUIRE_EQUAL(enc.add_templates(t.m), 4u);
     (void)t.m.finish(kExportTime, 0, kOdid);
     Golden g;
-    g.at(0).u16(10).u16(16 + 4 + 2 * 184 + 4 + 46 + 26).u32(kExportTime).u32(0).u32(kOdid);  // header
+    g.at(0).u16(10).u16(16 + 4 + 2 * 184 + 4 + 46 + 4 + 26).u32(kExportTime).u32(0).u32(kOdid);  // header
     g.at(16).u16(2).u16(372);               // 16: template set, length 4 + 2*184
     g.at(20).u16(258).u16(30);              // 20: template 258 (IPv4 biflow), 30 fields
     g.at(24).ie(152, 8).ie(153, 8).ie(8, 4).ie(12, 4).ie(4, 1);  // 24..43: times, addresses, protocol
