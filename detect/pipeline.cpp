@@ -284,8 +284,27 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
         }
         return;
     }
-    // Too short to judge: a timestamp and ids fill this much in real pings.
-    if (data.size() <= config_.timestamp_room) return;
+    const uint32_t hash = payload_hash(full, wire, kHashBytes);
+    const bool novel = !mirrored && hash != s.last_hash[dir];
+    s.last_hash[dir] = hash;
+    const uint32_t bytes = std::min<uint32_t>(wire, 0xFFFF) * weight;
+    const bool printable = printable_fraction(data) >= config_.text_fraction;
+
+    // Short payloads: a timestamp and ids fill this much in real pings, so
+    // only text is judged here (short shell commands: "id", "whoami"); a
+    // timestamp is never printable and Windows' "abcdef..." is an ascending run.
+    if (data.size() <= config_.timestamp_room) {
+        bool ascending = true;
+        for (size_t i = 1; i < data.size() && ascending; ++i) ascending = data[i] == static_cast<uint8_t>(data[i - 1] + 1);
+        if (data.size() >= 2 && printable && !ascending) {
+            sat_inc(s.text_packets);
+            if (novel) {
+                sat_inc(s.unexplained_bytes, bytes);
+                if (!is_reply && sources_.enabled()) note_source(s, p, 0, bytes, now_ms);
+            }
+        }
+        return;
+    }
 
     const double h = shannon_entropy(data);
     if (s.entropy_samples < 0xFFFF && s.entropy_sum_milli < 0xFFF00000u) {
@@ -293,7 +312,7 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
         ++s.entropy_samples;
     }
     bool random = false;
-    if (printable_fraction(data) >= config_.text_fraction) {
+    if (printable) {
         sat_inc(s.text_packets);
     } else if (h >= expected_random_entropy(static_cast<uint32_t>(data.size())) - config_.entropy_margin_bits) {
         sat_inc(s.random_packets);
@@ -304,15 +323,12 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
 
     // Novel content: not a mirror of a request, not a repeat of the previous
     // payload in this direction.
-    const uint32_t hash = payload_hash(full, wire, kHashBytes);
-    if (!mirrored && hash != s.last_hash[dir]) {
-        const uint32_t bytes = std::min<uint32_t>(wire, 0xFFFF) * weight;
+    if (novel) {
         sat_inc(s.unexplained_bytes, bytes);
         // Random payloads stay out of the per-sender sum: fping -R sends
         // them in every run (they still count per conversation).
         if (!random && !is_reply && sources_.enabled()) note_source(s, p, 0, bytes, now_ms);
     }
-    s.last_hash[dir] = hash;
 }
 
 Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {

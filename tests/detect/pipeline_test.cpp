@@ -221,6 +221,28 @@ BOOST_AUTO_TEST_CASE(icmpsh_style_shell_alerts_with_text_and_mismatch_reasons) {
     BOOST_TEST(has(e.reasons, Reason::kSuspiciousContent));
 }
 
+BOOST_AUTO_TEST_CASE(icmpsh_with_empty_polls_and_short_unlisted_commands_alerts) {
+    // The master answers the slave's empty polls with commands no pattern lists.
+    Conversation c;
+    const char* commands[] = {"net view", "Get-Process", "query user", "arp -a"};
+    for (uint16_t i = 0; i < 4; ++i) {
+        c.request(i, Payload{});
+        c.reply(i, text(commands[i]));
+        c.request(static_cast<uint16_t>(100 + i), text("ok, output follows: 4 entries, elapsed 0.02 s\r\n"));
+    }
+    BOOST_TEST(c.alerts == 1);
+    BOOST_TEST(has(c.evaluation().reasons, Reason::kReplyMismatch));
+    BOOST_TEST(has(c.evaluation().reasons, Reason::kTextPayload));
+}
+
+BOOST_AUTO_TEST_CASE(short_windows_and_timestamp_payloads_are_not_text) {
+    Conversation c;
+    for (uint16_t seq = 1; seq <= 50; ++seq) c.ping(seq, windows_ping(8));   // ping -l 8
+    for (uint16_t seq = 51; seq <= 100; ++seq) c.ping(seq, linux_ping(16, seq));
+    BOOST_TEST(c.state.text_packets == 0);
+    BOOST_TEST(c.alerts == 0);
+}
+
 BOOST_AUTO_TEST_CASE(mirrored_replies_match_and_differing_or_unsolicited_replies_are_counted) {
     Conversation c;
     c.ping(1, linux_ping(56, 1));
