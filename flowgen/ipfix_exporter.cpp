@@ -110,6 +110,7 @@ public:
     struct Queued {
         uint32_t bytes;
         uint32_t flow_records;
+        bool templates;  // template-only message put in front after a connect
     };
     std::vector<uint8_t> out;
     size_t head = 0, tail = 0, front_sent = 0;
@@ -158,20 +159,28 @@ public:
         if (tail + len > out.size()) compact();
         std::memcpy(out.data() + tail, msg, len);
         tail += len;
-        queue[(q_head + q_count++) % queue.size()] = Queued{uint32_t(len), flow_records};
+        queue[(q_head + q_count++) % queue.size()] = Queued{uint32_t(len), flow_records, false};
         return true;
     }
 
     // Puts template-only messages in front of everything queued. Only valid
     // right after a (re)connect, when nothing is partially sent.
     void prepend(const std::vector<uint8_t>& bytes, const std::vector<uint32_t>& sizes) {
+        // Templates queued for an earlier connection and never sent are
+        // replaced, so repeated reconnects cannot grow the buffer.
+        while (q_count > 0 && queue[q_head].templates) {
+            const uint32_t b = queue[q_head].bytes;
+            q_head = (q_head + 1) % queue.size();
+            --q_count;
+            head += b;
+        }
         compact();
         std::memmove(out.data() + bytes.size(), out.data(), tail);
         std::memcpy(out.data(), bytes.data(), bytes.size());
         tail += bytes.size();
         for (size_t i = sizes.size(); i-- > 0;) {
             q_head = (q_head + queue.size() - 1) % queue.size();
-            queue[q_head] = Queued{sizes[i], 0};
+            queue[q_head] = Queued{sizes[i], 0, true};
             ++q_count;
         }
     }
@@ -362,7 +371,7 @@ void IpfixExporter::send_templates_to(CollectorLink& l, uint64_t now_ms) {
 
 // Templates over UDP (§8.4 periodic resend), then the RFC 5610 type records
 // and the statistics record to every collector through the data path.
-void IpfixExporter::send_setup(uint64_t now_ms, bool udp_templates) {
+void IpfixExporter::send_setup(uint64_t now_ms, bool udp_templates, bool type_records) {
     flush(now_ms);
     if (udp_templates) {
         std::vector<uint8_t> bytes;
@@ -385,7 +394,7 @@ void IpfixExporter::send_setup(uint64_t now_ms, bool udp_templates) {
             }
         }
     }
-    for (size_t done = 0; done < encoder_->type_record_count();) {
+    for (size_t done = 0; type_records && done < encoder_->type_record_count();) {
         const size_t n = encoder_->add_type_records(message_, done);
         done += n;
         if (done < encoder_->type_record_count()) flush(now_ms);
@@ -402,7 +411,7 @@ void IpfixExporter::send_setup(uint64_t now_ms, bool udp_templates) {
 
 void IpfixExporter::add(const ConversationRecord& r, uint64_t now_ms) {
     if (!open_) return;
-    if (!setup_sent_) send_setup(now_ms, true);
+    if (!setup_sent_) send_setup(now_ms, true, true);
     if (message_.empty()) message_started_ms_ = now_ms;
     int n = encoder_->add_conversation(message_, r);
     if (n < 0) {
@@ -421,7 +430,7 @@ void IpfixExporter::add(const ConversationRecord& r, uint64_t now_ms) {
 
 void IpfixExporter::poll(uint64_t now_ms) {
     if (!open_) return;
-    if (!setup_sent_ || now_ms >= next_refresh_ms_) send_setup(now_ms, true);
+    if (!setup_sent_ || now_ms >= next_refresh_ms_) send_setup(now_ms, true, true);
     if (!message_.empty() && now_ms - message_started_ms_ >= config_.flush_interval_ms) flush(now_ms);
     for (auto& l : links_) {
         if (!l->tcp()) continue;
@@ -442,7 +451,7 @@ void IpfixExporter::poll(uint64_t now_ms) {
 void IpfixExporter::close(uint64_t now_ms) {
     if (!open_) return;
     flush(now_ms);
-    send_setup(now_ms, false);  // final type records and statistics
+    send_setup(now_ms, false, false);  // the final statistics record
     // Shutdown may wait a little: give TCP collectors up to kCloseDrainMs.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCloseDrainMs);
     for (auto& l : links_) {

@@ -105,7 +105,7 @@ public:
     const ExporterStats& stats() const { return stats_; }
 
 private:
-    void send_setup(uint64_t now_ms, bool udp_templates);
+    void send_setup(uint64_t now_ms, bool udp_templates, bool type_records);
     void send_templates_to(CollectorLink& link, uint64_t now_ms);
     void flush(uint64_t now_ms);
     void begin_message();

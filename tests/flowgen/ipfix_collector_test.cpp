@@ -241,7 +241,20 @@ struct Run {
     uint16_t port = 0;
 };
 
-Run export_to_nfcapd(const std::string& name, bool biflow, bool detection) {
+// Many small conversations: 10.0.x.y pinging 10.1.x.y, i%5+1 requests, one reply.
+ConversationRecord bulk_conversation(uint32_t i, uint64_t t0) {
+    ConversationRecord r{};
+    r.family = Family::kIpv4;
+    r.initiator = addr4(10, 0, uint8_t(i >> 8), uint8_t(i));
+    r.responder = addr4(10, 1, uint8_t(i >> 8), uint8_t(i));
+    r.flow_id = 1000 + i;
+    const uint32_t n = i % 5 + 1;
+    r.dir[0] = DirectionCounters{84ull * n, n, t0 + i, t0 + i + 10, 84, 84, 8, 0, 56, 56, 56ull * n};
+    r.dir[1] = DirectionCounters{84, 1, t0 + i + 1, t0 + i + 1, 84, 84, 0, 0, 56, 56, 56};
+    return r;
+}
+
+Run export_to_nfcapd(const std::string& name, bool biflow, bool detection, uint32_t bulk = 0) {
     Run r;
     r.dir = fresh_dir(name);
     r.port = free_udp_port();
@@ -270,6 +283,7 @@ Run export_to_nfcapd(const std::string& name, bool biflow, bool detection) {
     BOOST_REQUIRE(e.open(c).ok());
     const uint64_t now = now_ms();
     for (const auto& rec : conversations(now - 10000)) e.add(rec, now);
+    for (uint32_t i = 0; i < bulk; ++i) e.add(bulk_conversation(i, now - 10000), now);
     e.close(now);
     BOOST_CHECK_EQUAL(e.stats().export_errors, 0u);
     uint8_t buf[65536];
@@ -398,4 +412,23 @@ BOOST_AUTO_TEST_CASE(nfacctd_reads_the_detection_enterprise_elements) {
     ls << log.rdbuf();
     BOOST_CHECK_MESSAGE(ls.str().find("malformed") == std::string::npos, "nfacctd log:\n" << ls.str());
     cleanup(dir);
+}
+
+BOOST_AUTO_TEST_CASE(nfcapd_sees_no_sequence_failures_across_many_messages) {
+    const uint32_t bulk = 600;
+    const Run r = export_to_nfcapd("seq", false, true, bulk);
+    BOOST_REQUIRE_GT(r.messages.size(), 20u);
+    uint64_t flows = 6, packets = 17, bytes = 3440;  // the known conversations
+    for (uint32_t i = 0; i < bulk; ++i) {
+        flows += 2;
+        packets += i % 5 + 2;
+        bytes += 84ull * (i % 5 + 2);
+    }
+    const std::string info = run("nfdump -R " + (r.dir / "data").string() + " -I 2>&1");
+    BOOST_TEST_MESSAGE("nfdump -I:\n" << info);
+    BOOST_CHECK(info.find("\nFlows: " + std::to_string(flows) + "\n") != std::string::npos);
+    BOOST_CHECK(info.find("\nPackets: " + std::to_string(packets) + "\n") != std::string::npos);
+    BOOST_CHECK(info.find("\nBytes: " + std::to_string(bytes) + "\n") != std::string::npos);
+    BOOST_CHECK(info.find("\nSequence failures: 0\n") != std::string::npos);
+    cleanup(r.dir);
 }

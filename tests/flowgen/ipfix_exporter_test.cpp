@@ -349,4 +349,34 @@ BOOST_AUTO_TEST_CASE(tcp_collector_down_drops_and_counts_then_reconnects) {
     BOOST_CHECK_GE(last.sequence + last.records.size(), got.data_records + dropped);
 }
 
+BOOST_AUTO_TEST_CASE(tcp_collector_that_drops_the_connection_gets_templates_again) {
+    Socket listener(SOCK_STREAM);
+    BOOST_REQUIRE(listener.bind_loopback());
+    BOOST_REQUIRE(::listen(listener.fd, 4) == 0);
+    ExporterConfig c = config_for("tcp://127.0.0.1:" + std::to_string(listener.port));
+    IpfixExporter e;
+    BOOST_REQUIRE(e.open(c).ok());
+    uint64_t now = kNow;
+    e.poll(now);
+    e.poll(now += 10);
+    BOOST_REQUIRE_EQUAL(e.stats().tcp_connects, 1u);
+    const int first = ::accept(listener.fd, nullptr, nullptr);
+    BOOST_REQUIRE(first >= 0);
+    ::close(first);  // the collector goes away; the exporter notices on a later send
+    for (uint32_t i = 0; i < 100 && e.stats().tcp_connects < 2; ++i) {
+        e.add(conversation(i), now);
+        e.poll(now += 1000);
+    }
+    BOOST_REQUIRE_EQUAL(e.stats().tcp_connects, 2u);
+    const int second = ::accept(listener.fd, nullptr, nullptr);
+    BOOST_REQUIRE(second >= 0);
+    e.add(conversation(500), now);
+    e.close(now);
+    const Received got = decode_all(recv_stream(second), c.max_message_bytes, false);
+    ::close(second);
+    BOOST_REQUIRE(!got.messages.empty());
+    BOOST_CHECK_EQUAL(got.messages[0].template_records, 4u);  // a new stream starts with templates
+    BOOST_CHECK_GT(got.flow_records, 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
