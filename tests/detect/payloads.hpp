@@ -99,7 +99,7 @@ inline Payload ipv4_packet(const Payload& body, uint8_t protocol = 6) {
     for (int i = 0; i < 20; i += 2) sum += flowgen::load_be16(&p[i]);
     while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
     flowgen::store_be16(&p[10], static_cast<uint16_t>(~sum));
-    std::memcpy(p.data() + 20, body.data(), body.size());
+    if (!body.empty()) std::memcpy(p.data() + 20, body.data(), body.size());
     return p;
 }
 
@@ -114,7 +114,7 @@ inline Payload ptunnel_packet(uint32_t magic, const Payload& data, uint16_t seq,
     flowgen::store_be32(&p[20], static_cast<uint32_t>(data.size()));
     flowgen::store_be16(&p[24], seq);
     flowgen::store_be16(&p[26], 0x4242);
-    std::memcpy(p.data() + 28, data.data(), data.size());
+    if (!data.empty()) std::memcpy(p.data() + 28, data.data(), data.size());
     return p;
 }
 

@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <functional>
+#include <random>
 #include <string>
 
 #include "detect/pipeline.hpp"
@@ -419,6 +420,32 @@ BOOST_AUTO_TEST_CASE(sampling_after_the_first_packets_still_counts_volume) {
     for (uint16_t seq = 1; seq <= 200; ++seq) c.ping(seq, random_bytes(56, seq));
     BOOST_TEST(c.state.inspected < 60);
     BOOST_TEST(c.state.unexplained_bytes >= 56u * 100u);
+}
+
+BOOST_AUTO_TEST_CASE(arbitrary_messages_and_truncated_payloads_keep_the_state_consistent) {
+    // Every type and code, captured lengths shorter than the wire length,
+    // both families: run under ASan/UBSan this is the detectors' fuzz test.
+    Conversation c;
+    std::mt19937 rng(42);
+    int alerts = 0;
+    for (int i = 0; i < 20000; ++i) {
+        const Payload p = (i % 3 == 0) ? random_bytes(rng() % 1600, static_cast<uint32_t>(i))
+                                       : (i % 3 == 1) ? ipv4_packet(random_bytes(rng() % 64, static_cast<uint32_t>(i)))
+                                                      : ptunnel_packet(rng(), random_bytes(rng() % 64, 1), 1, rng());
+        flowgen::PacketInfo info = icmp(i % 2 ? Family::kIpv6 : Family::kIpv4, static_cast<uint8_t>(rng()),
+                                        static_cast<uint16_t>(rng()), static_cast<uint16_t>(rng()), p, kClient, kServer,
+                                        static_cast<uint8_t>(rng() % 4 == 0 ? rng() : 0));
+        info.payload_length = static_cast<uint16_t>(p.empty() ? 0 : rng() % (p.size() + 1));
+        info.payload_wire_length = static_cast<uint16_t>(p.size() + rng() % 3);
+        info.has_icmp_header = rng() % 16 != 0;
+        ConversationState fresh{};
+        alerts += c.pipeline.on_packet(i % 7 ? c.state : fresh, info, rng() % 2, 1'764'128'000'000 + i);
+        const auto d = c.pipeline.summarize(c.state);
+        BOOST_REQUIRE(d.score <= 1000);
+        BOOST_REQUIRE(d.verdict <= 2);
+    }
+    BOOST_TEST(alerts >= 1);  // the long-lived conversation certainly looks like a tunnel
+    BOOST_TEST(c.state.packets > 10000u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
