@@ -46,6 +46,12 @@
  * type-specific word (RFC 792; RFC 4443 §2.1 for ICMPv6). */
 #define ICMP_HEADER_LEN 8
 
+/* A header starting this far into a frame is not parsed (the frame counts
+ * as malformed). Native XDP frames are at most a page; only generic XDP on a
+ * 64 KiB-MTU device could get near, and no sane header chain does. Keeps
+ * packet pointer arithmetic well inside what the verifier accepts. */
+#define MAX_HEADER_OFFSET 0x3FFF
+
 #define IPV4_FRAG_OFFSET_MASK 0x1FFF /* RFC 791 §3.1: fragment offset, 8-byte units */
 #define IPV4_FLAG_MF 0x2000
 #define IPV6_FRAG_OFFSET_MASK 0xFFF8 /* RFC 8200 §4.5: offset << 3 | res | M */
@@ -72,6 +78,14 @@ struct {
     __type(value, struct icmp_steer_config);
 } steer_config SEC(".maps");
 
+/* One word per CPU for forget_range(); not an interface. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} steer_scratch SEC(".maps");
+
 enum steer_class {
     CLASS_OTHER,     /* parsed far enough to know it is not ICMP */
     CLASS_ICMP,      /* ICMP or ICMPv6, possibly a non-first fragment */
@@ -92,6 +106,22 @@ static __always_inline __u16 load_be16(const __u8 *p)
     return (__u16)((__u16)p[0] << 8 | p[1]);
 }
 
+/* Returns `off` unchanged, as far as the program's logic goes. It is for
+ * the verifier: each path through the header walk leaves a different range
+ * on `off` (the sum of the header lengths on that path), and states whose
+ * ranges are not contained in an earlier one are not pruned, so the walk
+ * was verified once per path (half of the one-million-instruction budget on
+ * kernel 6.18; older kernels prune worse). A value read back from a map is
+ * an unknown scalar to the verifier, and after the caller's check against
+ * MAX_HEADER_OFFSET every path has the same range: the walk is verified
+ * about once per header position (a few hundred instructions in all). The
+ * cost is one store and one load per header. */
+static __always_inline __u32 forget_range(volatile __u32 *scratch, __u32 off)
+{
+    *scratch = off;
+    return *scratch;
+}
+
 static __always_inline int is_vlan_tpid(__u16 type)
 {
     return type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_9100;
@@ -101,7 +131,8 @@ static __always_inline int is_vlan_tpid(__u16 type)
  * ip_rcv drops it otherwise, as truncated). A non-first fragment carries no
  * ICMP header, but its protocol field still says ICMP: it is steered, so
  * the probe sees every fragment of an ICMP message. */
-static __always_inline int parse_ipv4(const __u8 *data, const __u8 *data_end, struct ip_cursor *c)
+static __always_inline int parse_ipv4(const __u8 *data, const __u8 *data_end, struct ip_cursor *c,
+                                      volatile __u32 *scratch)
 {
     const __u8 *ip = data + c->off;
     if (ip + IPV4_MIN_HEADER_LEN > data_end)
@@ -128,8 +159,10 @@ static __always_inline int parse_ipv4(const __u8 *data, const __u8 *data_end, st
     /* The inner header of a fragmented tunnel packet may be cut by the
      * fragment boundary: not followed (the frame is CLASS_OTHER). */
     if ((proto == PROTO_IPIP || proto == PROTO_IPV6) && !(frag & IPV4_FLAG_MF)) {
-        c->off = l4;
+        c->off = forget_range(scratch, l4);
         c->limit = end;
+        if (c->off > MAX_HEADER_OFFSET)
+            return CLASS_MALFORMED;
         c->ethertype = proto == PROTO_IPIP ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6;
         return CLASS_TUNNEL;
     }
@@ -141,7 +174,8 @@ static __always_inline int parse_ipv4(const __u8 *data, const __u8 *data_end, st
  * not counting the first 8, §4.3-4.6), AH (length in 4-octet units minus 2,
  * RFC 4302 §2.2) and fragment (fixed 8 octets, §4.5). ESP and unknown next
  * headers end the walk: not ICMP as far as anyone on the path can tell. */
-static __always_inline int parse_ipv6(const __u8 *data, const __u8 *data_end, struct ip_cursor *c)
+static __always_inline int parse_ipv6(const __u8 *data, const __u8 *data_end, struct ip_cursor *c,
+                                      volatile __u32 *scratch)
 {
     const __u8 *ip = data + c->off;
     if (ip + IPV6_HEADER_LEN > data_end)
@@ -175,7 +209,9 @@ static __always_inline int parse_ipv6(const __u8 *data, const __u8 *data_end, st
                 return CLASS_MALFORMED;
             __u32 len = next == PROTO_AH ? ((__u32)h[1] + 2) * 4 : ((__u32)h[1] + 1) * 8;
             next = h[0];
-            off += len;
+            off = forget_range(scratch, off + len);
+            if (off > MAX_HEADER_OFFSET)
+                return CLASS_MALFORMED;
             break;
         }
         case PROTO_FRAGMENT: {
@@ -185,7 +221,9 @@ static __always_inline int parse_ipv6(const __u8 *data, const __u8 *data_end, st
                 return CLASS_MALFORMED;
             __u16 frag = load_be16(h + 2);
             next = h[0];
-            off += 8;
+            off = forget_range(scratch, off + 8);
+            if (off > MAX_HEADER_OFFSET)
+                return CLASS_MALFORMED;
             /* Non-first fragment: the rest is continuation data, but the
              * Next Header field names the first header of the fragmentable
              * part (§4.5), so ICMPv6 is recognisable. */
@@ -210,7 +248,7 @@ static __always_inline int parse_ipv6(const __u8 *data, const __u8 *data_end, st
     return CLASS_MALFORMED; /* not reached: the last pass always returns */
 }
 
-static __always_inline int classify(const __u8 *data, const __u8 *data_end)
+static __always_inline int classify(const __u8 *data, const __u8 *data_end, volatile __u32 *scratch)
 {
     if (data + ETH_HEADER_LEN > data_end)
         return CLASS_MALFORMED;
@@ -239,9 +277,9 @@ static __always_inline int classify(const __u8 *data, const __u8 *data_end)
     for (int depth = 0; depth < 2; depth++) {
         int cls;
         if (c.ethertype == ETHERTYPE_IPV4)
-            cls = parse_ipv4(data, data_end, &c);
+            cls = parse_ipv4(data, data_end, &c, scratch);
         else if (c.ethertype == ETHERTYPE_IPV6)
-            cls = parse_ipv6(data, data_end, &c);
+            cls = parse_ipv6(data, data_end, &c, scratch);
         else
             return CLASS_OTHER;
         if (cls != CLASS_TUNNEL)
@@ -259,10 +297,11 @@ int icmp_steer(struct xdp_md *ctx)
 
     struct icmp_steer_counters *count = bpf_map_lookup_elem(&steer_counters, &zero);
     const struct icmp_steer_config *config = bpf_map_lookup_elem(&steer_config, &zero);
-    if (!count || !config)
+    __u32 *scratch = bpf_map_lookup_elem(&steer_scratch, &zero);
+    if (!count || !config || !scratch)
         return XDP_PASS; /* cannot happen: key 0 of a one-entry array */
 
-    switch (classify(data, data_end)) {
+    switch (classify(data, data_end, scratch)) {
     case CLASS_ICMP: {
         /* The low bits of the flags are the action returned when
          * xsks_map has no socket for this queue (bpf_redirect_map, kernel
