@@ -81,6 +81,10 @@ Status validate(const ExporterConfig& c) {
     if (c.max_message_bytes < kMinMessageBytes)
         return Status::error("ipfix: max message size " + std::to_string(c.max_message_bytes) +
                              " is below " + std::to_string(kMinMessageBytes) + " bytes");
+    for (const CollectorAddress& a : c.collectors)
+        if (a.transport == CollectorAddress::Transport::kUdp && c.max_message_bytes > 65507)
+            return Status::error("ipfix: max message size " + std::to_string(c.max_message_bytes) +
+                                 " exceeds the largest UDP payload (65507) for collector " + a.text);
     if (c.template_refresh_s == 0) return Status::error("ipfix: template refresh interval must be > 0 s");
     if (c.flush_interval_ms == 0 || c.flush_interval_ms > 60000)
         return Status::error("ipfix: flush interval must be 1..60000 ms");

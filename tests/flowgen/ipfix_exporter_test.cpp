@@ -177,6 +177,9 @@ BOOST_AUTO_TEST_CASE(validate_rejects_unusable_configs) {
     c.max_message_bytes = 200;
     BOOST_CHECK(validate(c).message().find("max message size") != std::string::npos);
     c = ok;
+    c.max_message_bytes = 65535;  // more than a UDP datagram can carry
+    BOOST_CHECK(validate(c).message().find("127.0.0.1:4739") != std::string::npos);
+    c = ok;
     c.template_refresh_s = 0;
     BOOST_CHECK(!validate(c).ok());
     c = ok;
