@@ -155,6 +155,7 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
     const uint32_t wire = p.payload_wire_length;
     bool mirrored = false;
     bool content = false;  // does this message type carry data worth inspecting?
+    uint32_t hash = 0;     // of the first kHashBytes of data, with the wire length
     switch (t.kind) {
         case Kind::kEcho:
         case Kind::kQuery: {
@@ -173,9 +174,9 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
             }
             // Fingerprint (seq, data) for echo; timestamp and friends answer
             // with their own data, so only the sequence is compared there.
-            const uint32_t h = payload_hash(data, wire, kHashBytes);
+            hash = payload_hash(data, wire, kHashBytes);
             const uint32_t key = (uint32_t{p.icmp_seq} << 16) |
-                                 (t.kind == Kind::kEcho ? ((h ^ (h >> 16)) & 0xFFFFu) : 0u);
+                                 (t.kind == Kind::kEcho ? ((hash ^ (hash >> 16)) & 0xFFFFu) : 0u);
             if (t.is_reply) mirrored = match_reply(s, key) && t.kind == Kind::kEcho;
             else record_request(s, key);
             content = true;
@@ -189,6 +190,7 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
         case Kind::kUnknown:
             if (wire > 0) {
                 sat_inc(s.dataless_data);
+                hash = payload_hash(data, wire, kHashBytes);
                 content = true;
             }
             break;
@@ -200,7 +202,7 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
         const uint32_t nth = t.kind == Kind::kUnknown ? s.packets : t.is_reply ? s.replies : s.requests;
         const bool head = s.packets <= config_.inspect_first_packets;
         if (head || nth % config_.inspect_every == 0)
-            inspect(s, p, dir, mirrored, t.is_reply, head ? 1u : config_.inspect_every, now_ms);
+            inspect(s, p, dir, hash, mirrored, t.is_reply, head ? 1u : config_.inspect_every, now_ms);
         if (s.flags & ConversationState::kFlagAllowListed) return false;
     }
 
@@ -228,8 +230,8 @@ void Pipeline::note_source(ConversationState& s, const flowgen::PacketInfo& p, u
         s.flags |= ConversationState::kFlagSourceActivity;
 }
 
-void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, bool mirrored,
-                       bool is_reply, uint32_t weight, uint64_t now_ms) noexcept {
+void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, uint32_t hash,
+                       bool mirrored, bool is_reply, uint32_t weight, uint64_t now_ms) noexcept {
     sat_inc(s.inspected);
     const Bytes full{p.payload, p.payload_length};
     const Bytes data = full.first(std::min<size_t>(full.size(), config_.inspect_max_bytes));
@@ -284,7 +286,6 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
         }
         return;
     }
-    const uint32_t hash = payload_hash(full, wire, kHashBytes);
     const bool novel = !mirrored && hash != s.last_hash[dir];
     s.last_hash[dir] = hash;
     const uint32_t bytes = std::min<uint32_t>(wire, 0xFFFF) * weight;

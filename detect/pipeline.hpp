@@ -118,8 +118,8 @@ public:
     static constexpr unsigned kHashBytes = 128;
 
 private:
-    void inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, bool mirrored, bool is_reply,
-                 uint32_t weight, uint64_t now_ms) noexcept;
+    void inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, uint32_t hash, bool mirrored,
+                 bool is_reply, uint32_t weight, uint64_t now_ms) noexcept;
     void note_source(ConversationState& s, const flowgen::PacketInfo& p, uint64_t fill_bit, uint32_t novel_bytes,
                      uint64_t now_ms) noexcept;
     bool allow_listed(const flowgen::PacketInfo& p) const noexcept;
