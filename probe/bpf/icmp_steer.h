@@ -12,6 +12,13 @@
  * ICMP_STEER_DROP_OTHER is set in the config map (a dedicated mirror port
  * where the host has no use for the copies). Frames too short for the headers
  * they announce are always passed, and counted.
+ *
+ * Loading: DPDK 22.11's af_xdp PMD (xdp_prog=PATH) opens the object with
+ * libbpf, attaches its FIRST program directly (no libxdp dispatcher) and
+ * puts its socket into xsks_map; keep exactly one program in the object. It
+ * detaches the program when the port is closed, but a killed process leaves
+ * it attached, and the next start then fails ("XDP program already
+ * attached"): call probe::detach_xdp(ifname) before starting the port.
  */
 #ifndef ECHOFLOW_PROBE_BPF_ICMP_STEER_H
 #define ECHOFLOW_PROBE_BPF_ICMP_STEER_H
