@@ -1,12 +1,17 @@
 // The per-lcore ICMP conversation cache.
 //
 // A set-associative table: the key's hash picks one bucket of 8 slots; a
-// bucket is 1 KiB (8 signatures + 8 conversations), so a conversation costs
-// exactly 128 bytes including its index, and a lookup touches the signature
-// line and then one conversation. When all 8 slots of the bucket are taken,
-// the conversation seen least recently is exported with flowEndReason "lack
-// of resources" (RFC 5102 §5.11.3) and its slot reused: the table never
-// allocates after init() and never refuses a packet.
+// bucket is 1 KiB: one 64-byte index line (8 signatures, 8 last-seen times)
+// and 8 conversations of 120 bytes, so a conversation costs exactly 128
+// bytes including its index. A lookup touches the index line and then one
+// conversation. When all 8 slots of the bucket are taken, the conversation
+// seen least recently (chosen from the index line alone) is exported with
+// flowEndReason "lack of resources" (RFC 5102 §5.11.3) and its slot reused:
+// the table never allocates after init() and never refuses a packet.
+//
+// Burst callers hash first and call prefetch(hash) for every packet of a
+// burst, then prefetch_slot() a few packets ahead, then update(): the
+// bucket's lines arrive while earlier packets are processed.
 //
 // Expiry is incremental: expire() scans a slice of the table whose size is
 // proportional to the time elapsed, so the whole table is visited every
@@ -22,12 +27,13 @@
 // One FlowCache belongs to one lcore: no method may be called concurrently.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <memory>
 
 #include "flowgen/flow_key.hpp"
 #include "flowgen/flow_record.hpp"
 #include "flowgen/status.hpp"
+#include "flowgen/table_memory.hpp"
 
 namespace flowgen {
 
@@ -84,7 +90,8 @@ public:
     FlowCache(const FlowCache&) = delete;
     FlowCache& operator=(const FlowCache&) = delete;
 
-    // Allocates the table (zeroed). The only allocation this class makes.
+    // Allocates the table (zeroed, on huge pages where possible, every page
+    // touched). The only allocation this class makes.
     Status init(const FlowCacheConfig& config);
 
     uint32_t capacity() const noexcept { return buckets_mask_ ? (buckets_mask_ + 1) * kWays : 0; }
@@ -103,7 +110,25 @@ public:
     // reused, and for one whose counters would overflow.
     template <class Sink>
     Hit update(const FlowKey& key, bool reply, const PacketInfo& p, uint16_t port, uint64_t now_ms,
+               Sink&& export_sink) noexcept {
+        return update(key, hash_key(key), reply, p, port, now_ms, export_sink);
+    }
+    // The same with hash == hash_key(key) already computed.
+    template <class Sink>
+    Hit update(const FlowKey& key, uint64_t hash, bool reply, const PacketInfo& p, uint16_t port, uint64_t now_ms,
                Sink&& export_sink) noexcept;
+
+    // Starts loading the index line of the bucket `hash` (= hash_key(key))
+    // maps to. A hint: no effect on results.
+    void prefetch(uint64_t hash) const noexcept {
+        __builtin_prefetch(&buckets_[static_cast<uint32_t>(hash) & buckets_mask_], 1, 3);
+    }
+    // Reads the (prefetched) index line and starts loading the conversation
+    // that update() will most likely touch: the one whose signature matches,
+    // else a free slot, else the one an eviction would pick. Returns that
+    // slot, for the caller to prefetch its own per-slot state. A hint only:
+    // updates between this call and update() may change the answer.
+    uint32_t prefetch_slot(uint64_t hash, uint64_t now_ms) const noexcept;
 
     // Exports conversations whose idle or active timeout has passed, scanning
     // a time-proportional slice (bounded). Idle ones are removed; active ones
@@ -130,10 +155,16 @@ public:
 
 private:
     struct alignas(64) Bucket {
-        uint32_t sig[kWays];      // 0 = free slot
+        uint32_t sig[kWays];        // 0 = free slot
+        // Low 32 bits of epoch ms of the latest packet (or active-timeout
+        // restart) of each way: eviction and the idle check read only this
+        // line, not eight conversations.
+        uint32_t last_seen[kWays];
         Conversation conv[kWays];
     };
     static_assert(sizeof(Bucket) == 1024, "8 conversations and their index in 1 KiB");
+    static_assert(offsetof(Bucket, conv) == 64, "the index is exactly one cache line");
+    uint32_t oldest_way(const Bucket& bucket, uint32_t now32) const noexcept;
 
     static uint32_t signature(uint64_t hash) noexcept {
         uint32_t s = static_cast<uint32_t>(hash >> 32);
@@ -146,7 +177,7 @@ private:
     static void restart(Conversation& c, uint32_t now32) noexcept;
     static bool would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept;
 
-    std::unique_ptr<Bucket[]> buckets_;
+    TableMemory<Bucket> buckets_;
     uint32_t buckets_mask_ = 0;
     uint32_t idle_ms_ = 0;
     uint32_t active_ms_ = 0;
