@@ -18,8 +18,7 @@ flowgen::Status Worker::init() {
     if (settings_.detect) {
         if (!settings_.detection) return flowgen::Status::error("worker: detection enabled without a configuration");
         if (flowgen::Status s = detectors_.init(*settings_.detection); !s.ok()) return s;
-        detect_state_.reset(new (std::nothrow) detect::ConversationState[cache_.capacity()]());
-        if (!detect_state_)
+        if (!detect_state_.allocate(cache_.capacity()))
             return flowgen::Status::error("detector state: cannot allocate " +
                                           std::to_string(sizeof(detect::ConversationState) * cache_.capacity()) +
                                           " bytes");
@@ -71,52 +70,159 @@ void Worker::raise_alert(uint32_t slot, uint64_t now_ms) noexcept {
     if (!alerts_->push(ev)) stats_.alerts_dropped.add();
 }
 
+void Worker::count_other(const flowgen::PacketInfo& p, ParseStatus status) noexcept {
+    switch (status) {
+    case ParseStatus::kOther:
+        stats_.other_packets.add();
+        if (p.l4_protocol == 6)
+            stats_.tcp_packets.add();
+        else if (p.l4_protocol == 17)
+            stats_.udp_packets.add();
+        else
+            stats_.other_ip_packets.add();
+        break;
+    case ParseStatus::kNotIp:
+        stats_.other_packets.add();
+        stats_.non_ip_packets.add();
+        break;
+    default:
+        stats_.malformed_packets.add();
+        break;
+    }
+}
+
+bool Worker::key_of(const flowgen::PacketInfo& p, flowgen::FlowKey& key) noexcept {
+    if (p.has_icmp_header) {
+        const bool reply = flowgen::make_key(p, key);
+        if (p.is_fragment) fragments_.remember(p, key);
+        return reply;
+    }
+    if (!fragments_.key_for(p, key)) stats_.unattributed_fragments.add();
+    return false;
+}
+
+inline void Worker::account(const flowgen::PacketInfo& p, const flowgen::FlowKey& key, uint64_t hash, bool reply,
+                            uint16_t port, uint64_t now_ms) noexcept {
+    auto sink = [this](const ConversationRecord& r, uint32_t slot) { emit(r, slot); };
+    const flowgen::FlowCache::Hit hit = cache_.update(key, hash, reply, p, port, now_ms, sink);
+    if (detect_state_) {
+        detect::ConversationState& st = detect_state_[hit.slot];
+        if (hit.created) st = detect::ConversationState{};
+        if (detectors_.on_packet(st, p, hit.dir, now_ms)) raise_alert(hit.slot, now_ms);
+    }
+}
+
 void Worker::handle_parsed(const flowgen::PacketInfo& p, ParseStatus status, size_t frame_bytes, uint64_t now_ms,
                            uint16_t port) noexcept {
     stats_.rx_packets.add();
     stats_.rx_bytes.add(frame_bytes);
     if (__builtin_expect(status != ParseStatus::kIcmp, 0)) {
-        // Most of a SPAN port: counted by kind and dropped here.
-        switch (status) {
-        case ParseStatus::kOther:
-            stats_.other_packets.add();
-            if (p.l4_protocol == 6)
-                stats_.tcp_packets.add();
-            else if (p.l4_protocol == 17)
-                stats_.udp_packets.add();
-            else
-                stats_.other_ip_packets.add();
-            break;
-        case ParseStatus::kNotIp:
-            stats_.other_packets.add();
-            stats_.non_ip_packets.add();
-            break;
-        default:
-            stats_.malformed_packets.add();
-            break;
-        }
+        count_other(p, status);
         return;
     }
     stats_.icmp_packets.add();
     stats_.icmp_octets.add(p.ip_length);
     stats_.icmp_frame_bytes.add(frame_bytes);
-
     flowgen::FlowKey key;
-    bool reply = false;
-    if (p.has_icmp_header) {
-        reply = flowgen::make_key(p, key);
-        if (p.is_fragment) fragments_.remember(p, key);
-    } else if (!fragments_.key_for(p, key)) {
-        stats_.unattributed_fragments.add();
+    const bool reply = key_of(p, key);
+    account(p, key, flowgen::hash_key(key), reply, port, now_ms);
+}
+
+// Both burst entry points share pass 2: kAhead packets ahead, read the
+// (prefetched) index line and start loading the conversation and detector
+// state the update will touch; then update. kAhead = 4 covers the latency of
+// a line from memory at ~30-60 ns of work per packet (pipeline_bench).
+void Worker::account_pending(const Pending* pending, unsigned np, uint64_t now_ms) noexcept {
+    constexpr unsigned kAhead = 4;
+    auto prefetch_slot = [this, now_ms](const Pending& w) {
+        const uint32_t slot = cache_.prefetch_slot(w.hash, now_ms);
+        if (detect_state_) {
+            const char* st = reinterpret_cast<const char*>(&detect_state_[slot]);
+            __builtin_prefetch(st, 1, 3);
+            __builtin_prefetch(st + sizeof(detect::ConversationState) - 1, 1, 3);
+        }
+    };
+    for (unsigned j = 0; j < kAhead && j < np; ++j) prefetch_slot(pending[j]);
+    for (unsigned j = 0; j < np; ++j) {
+        if (j + kAhead < np) prefetch_slot(pending[j + kAhead]);
+        const Pending& w = pending[j];
+        account(*w.info, w.key, w.hash, w.reply, w.port, now_ms);
     }
+}
 
-    auto sink = [this](const ConversationRecord& r, uint32_t slot) { emit(r, slot); };
-    const flowgen::FlowCache::Hit hit = cache_.update(key, reply, p, port, now_ms, sink);
+// Pass 1 for one ICMP packet: key and hash, and start loading the index
+// line of its bucket (one likely cache miss per packet, now overlapped with
+// the other packets of the burst). The fragment map sees packets in arrival
+// order, as with handle().
+inline void Worker::stage(Pending& w, const flowgen::PacketInfo& p, uint16_t port) noexcept {
+    w.info = &p;
+    w.port = port;
+    w.reply = key_of(p, w.key);
+    w.hash = flowgen::hash_key(w.key);
+    cache_.prefetch(w.hash);
+}
 
-    if (detect_state_) {
-        detect::ConversationState& st = detect_state_[hit.slot];
-        if (hit.created) st = detect::ConversationState{};
-        if (detectors_.on_packet(st, p, hit.dir, now_ms)) raise_alert(hit.slot, now_ms);
+void Worker::handle_burst(flowgen::LinkType link, const std::span<const uint8_t>* frames, unsigned n,
+                          uint64_t now_ms, uint16_t port) noexcept {
+    flowgen::PacketInfo info[kMaxBurst];
+    Pending pending[kMaxBurst];
+    while (n > 0) {
+        const unsigned m = n < kMaxBurst ? n : kMaxBurst;
+        unsigned np = 0;
+        uint64_t rx_bytes = 0, icmp_octets = 0, icmp_bytes = 0;
+        for (unsigned i = 0; i < m; ++i) {
+            // A frame that is not ICMP leaves its PacketInfo slot to the next.
+            flowgen::PacketInfo& p = info[np];
+            const ParseStatus status = flowgen::parse_frame(link, frames[i], p);
+            rx_bytes += frames[i].size();
+            if (__builtin_expect(status != ParseStatus::kIcmp, 0)) {
+                count_other(p, status);
+                continue;
+            }
+            icmp_octets += p.ip_length;
+            icmp_bytes += frames[i].size();
+            stage(pending[np++], p, port);
+        }
+        stats_.rx_packets.add(m);
+        stats_.rx_bytes.add(rx_bytes);
+        if (np) {
+            stats_.icmp_packets.add(np);
+            stats_.icmp_octets.add(icmp_octets);
+            stats_.icmp_frame_bytes.add(icmp_bytes);
+            account_pending(pending, np, now_ms);
+        }
+        frames += m;
+        n -= m;
+    }
+}
+
+void Worker::handle_parsed_burst(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noexcept {
+    Pending pending[kMaxBurst];
+    while (n > 0) {
+        const unsigned m = n < kMaxBurst ? n : kMaxBurst;
+        unsigned np = 0;
+        uint64_t rx_bytes = 0, icmp_octets = 0, icmp_bytes = 0;
+        for (unsigned i = 0; i < m; ++i) {
+            const ParsedFrame& f = frames[i];
+            rx_bytes += f.frame_bytes;
+            if (__builtin_expect(f.status != ParseStatus::kIcmp, 0)) {
+                count_other(f.info, f.status);
+                continue;
+            }
+            icmp_octets += f.info.ip_length;
+            icmp_bytes += f.frame_bytes;
+            stage(pending[np++], f.info, f.port);
+        }
+        stats_.rx_packets.add(m);
+        stats_.rx_bytes.add(rx_bytes);
+        if (np) {
+            stats_.icmp_packets.add(np);
+            stats_.icmp_octets.add(icmp_octets);
+            stats_.icmp_frame_bytes.add(icmp_bytes);
+            account_pending(pending, np, now_ms);
+        }
+        frames += m;
+        n -= m;
     }
 }
 

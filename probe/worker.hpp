@@ -57,6 +57,14 @@ struct AlertEvent {
     uint64_t time_ms;
 };
 
+// A frame the caller already parsed, for handle_parsed_burst().
+struct ParsedFrame {
+    flowgen::PacketInfo info;
+    flowgen::ParseStatus status = flowgen::ParseStatus::kMalformed;
+    uint16_t port = 0;          // ingress port for IPFIX
+    uint32_t frame_bytes = 0;   // captured length
+};
+
 struct WorkerSettings {
     uint16_t id = 0;
     flowgen::FlowCacheConfig cache;
@@ -96,6 +104,18 @@ public:
     void handle_parsed(const flowgen::PacketInfo& p, flowgen::ParseStatus status, size_t frame_bytes,
                        uint64_t now_ms, uint16_t port) noexcept;
 
+    // A burst of frames (what rx_burst returned), with the same results as
+    // calling handle() on each in order, but faster: every frame is parsed
+    // and its conversation hashed first, the cache lines its conversation
+    // lives in are prefetched, then the conversations are updated while
+    // the lines of later ones arrive (pipeline_bench: docs/performance.md).
+    // Any n; the frames must stay valid during the call.
+    void handle_burst(flowgen::LinkType link, const std::span<const uint8_t>* frames, unsigned n, uint64_t now_ms,
+                      uint16_t port) noexcept;
+    // The same for frames parsed by the caller (any n; passes of kMaxBurst).
+    void handle_parsed_burst(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noexcept;
+    static constexpr unsigned kMaxBurst = 64;
+
     // During the final flush the exporter drains concurrently: wait for room
     // in the queue (bounded) instead of dropping.
     void set_wait_on_full_queue(bool wait) noexcept { wait_on_full_ = wait; }
@@ -120,6 +140,25 @@ public:
     uint16_t id() const noexcept { return settings_.id; }
 
 private:
+    // Counts a frame that is not ICMP by kind (most of a SPAN port).
+    void count_other(const flowgen::PacketInfo& p, flowgen::ParseStatus status) noexcept;
+    // The conversation key of an ICMP packet (fragments: via the fragment
+    // map, in arrival order). Returns true for the reply half of a pair.
+    bool key_of(const flowgen::PacketInfo& p, flowgen::FlowKey& key) noexcept;
+    // Flow cache and detectors for one ICMP packet; hash = hash_key(key).
+    void account(const flowgen::PacketInfo& p, const flowgen::FlowKey& key, uint64_t hash, bool reply,
+                 uint16_t port, uint64_t now_ms) noexcept;
+    // An ICMP packet of a burst between pass 1 (key, hash, prefetch) and
+    // pass 2 (cache and detectors).
+    struct Pending {
+        flowgen::FlowKey key;
+        uint64_t hash;
+        const flowgen::PacketInfo* info;
+        uint16_t port;
+        bool reply;
+    };
+    void stage(Pending& w, const flowgen::PacketInfo& p, uint16_t port) noexcept;
+    void account_pending(const Pending* pending, unsigned np, uint64_t now_ms) noexcept;
     void emit(const flowgen::ConversationRecord& r, uint32_t slot) noexcept;
     void raise_alert(uint32_t slot, uint64_t now_ms) noexcept;
 
@@ -127,7 +166,7 @@ private:
     flowgen::FlowCache cache_;
     flowgen::FragmentMap fragments_;
     detect::Pipeline detectors_;
-    std::unique_ptr<detect::ConversationState[]> detect_state_;
+    flowgen::TableMemory<detect::ConversationState> detect_state_;
     std::unique_ptr<RecordQueue> records_;
     std::unique_ptr<AlertQueue> alerts_;
     Overflow overflow_ = nullptr;
