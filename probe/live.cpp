@@ -210,13 +210,10 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& 
         conf.rx_adv_conf.rss_conf.rss_key_len = sizeof kSymmetricRssKey;
         conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
     }
-    // Receive only; some PMDs (af_xdp, memif) want as many TX as RX queues.
-    uint16_t txq = 0;
+    // Receive only, but some PMDs (af_xdp, memif) refuse fewer TX than RX
+    // queues: set up as many, never used.
+    uint16_t txq = queues;
     rc = rte_eth_dev_configure(port, queues, txq, &conf);
-    if (rc != 0) {
-        txq = queues;
-        rc = rte_eth_dev_configure(port, queues, txq, &conf);
-    }
     if (rc != 0) return flowgen::Status::error("rte_eth_dev_configure: " + errstr(rc));
     uint16_t rxd = kRxDescriptors, txd = 512;
     rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
@@ -330,6 +327,9 @@ int run_live(const Config& config, const LiveOptions& options) {
             !st.ok())
             return st;
         if (L->single_thread) L->workers[0]->set_overflow(&ExportLoop::overflow_to_exporter, &L->exporter);
+        // The af_xdp PMD attached icmp_steer when the port started.
+        if (!options.xdp_interface.empty() && options.xdp_drop_other)
+            if (flowgen::Status st = set_xdp_drop_other(options.xdp_interface, true); !st.ok()) return st;
         return {};
     };
 

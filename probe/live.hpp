@@ -25,6 +25,7 @@ namespace probe {
 struct LiveOptions {
     std::vector<std::string> eal_args;  // argv for rte_eal_init (argv[0] first)
     std::string xdp_interface;          // set by --interface: read XDP counters and detach at exit
+    bool xdp_drop_other = false;        // set the program's drop-other flag once the port runs
 };
 
 // Returns the process exit code.

@@ -79,6 +79,13 @@ int main(int argc, char** argv) {
         }
         live.eal_args = interface_eal_args(argv[0], config, config.xdp_object);
         live.xdp_interface = config.interface;
+        live.xdp_drop_other = config.xdp_drop_other;
+        // A probe killed with SIGKILL leaves its program attached, and DPDK's
+        // af_xdp PMD then refuses to start: remove ours (only ours) first.
+        if (flowgen::Status s = probe::detach_xdp(config.interface); !s.ok()) {
+            std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
+            return 1;
+        }
     } else {
         live.eal_args = args.eal_args;
     }

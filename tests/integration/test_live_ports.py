@@ -75,14 +75,16 @@ class LivePorts(unittest.TestCase):
             merged = os.path.join(d, "merged.pcap")
             subprocess.run(["mergecap", "-F", "pcap", "-w", merged] + sources, check=True)
             expected = harness.tshark_icmp_totals(merged)
-            # The reference: one port, one lcore.
-            _, ref = harness.run_echoflow(["--pcap", merged, "--quiet"])
+            # The reference: one port, one lcore. Timeouts of a week: the
+            # capture's own pauses (it spans years) must not split anything.
+            week = ["--idle-timeout", "604800", "--active-timeout", "604800"]
+            _, ref = harness.run_echoflow(["--pcap", merged, "--quiet"] + week)
             req, rep = split_by_direction(merged, d)
             with harness.nfcapd() as collector:
                 rc, err, stats = run_live(
                     ["--lcores", "0@0,1@0,2@1", "--vdev", "net_pcap0,rx_pcap=" + req,
                      "--vdev", "net_pcap1,rx_pcap=" + rep],
-                    ["--collector", collector.address], seconds=4.0)
+                    ["--collector", collector.address] + week, seconds=4.0)
                 flows = collector.flows()
         self.assertEqual(rc, 0, err)
         self.assertIn("2 worker(s)", err)
