@@ -16,7 +16,8 @@ using Bytes = std::span<const uint8_t>;
 // 8 - 255/(2 n ln 2) above. ~4.88 at 32, 5.60 at 56, 7.80 at 1000, 7.87 at 1472.
 double expected_random_entropy(uint32_t n) noexcept;
 
-// Shannon entropy of `data` in bits/byte (0 for empty input).
+// Shannon entropy of `data` in bits/byte (0 for empty input; at most the
+// first 262140 bytes are counted).
 double shannon_entropy(Bytes data) noexcept;
 
 // How a payload is built, as ping programs build theirs: an optional prefix

@@ -289,15 +289,13 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     const bool novel = !mirrored && hash != s.last_hash[dir];
     s.last_hash[dir] = hash;
     const uint32_t bytes = std::min<uint32_t>(wire, 0xFFFF) * weight;
-    const bool printable = printable_fraction(data) >= config_.text_fraction;
-
     // Short payloads: a timestamp and ids fill this much in real pings, so
     // only text is judged here (short shell commands: "id", "whoami"); a
     // timestamp is never printable and Windows' "abcdef..." is an ascending run.
     if (data.size() <= config_.timestamp_room) {
         bool ascending = true;
         for (size_t i = 1; i < data.size() && ascending; ++i) ascending = data[i] == static_cast<uint8_t>(data[i - 1] + 1);
-        if (data.size() >= 2 && printable && !ascending) {
+        if (data.size() >= 2 && !ascending && printable_fraction(data) >= config_.text_fraction) {
             sat_inc(s.text_packets);
             if (novel) {
                 sat_inc(s.unexplained_bytes, bytes);
@@ -312,8 +310,11 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
         s.entropy_sum_milli += static_cast<uint32_t>(h * 1000.0);
         ++s.entropy_samples;
     }
+    // Printable text has at most log2(95 + 3) = 6.6 bits/byte: skip the
+    // count for payloads above that (random data, compressed files).
+    constexpr double kTextMaxEntropy = 6.62;
     bool random = false;
-    if (printable) {
+    if (h <= kTextMaxEntropy && printable_fraction(data) >= config_.text_fraction) {
         sat_inc(s.text_packets);
     } else if (h >= expected_random_entropy(static_cast<uint32_t>(data.size())) - config_.entropy_margin_bits) {
         sat_inc(s.random_packets);
