@@ -214,7 +214,7 @@ class Probe:
         return "stop with Ctrl-C" in self.stderr()
 
     def xdp_attached(self):
-        return "xdp" in self.lab.run(None, "ip", "link", "show", "dev", SPAN).stdout
+        return "name icmp_steer" in self.lab.run(None, "ip", "link", "show", "dev", SPAN).stdout
 
     def wait_quiet(self):
         """Until the probe's packet count has not moved for a second: every
