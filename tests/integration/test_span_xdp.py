@@ -244,9 +244,13 @@ class Probe:
         return stats, alerts, err
 
 
-def report(name, stats, extra):
+def report(name, stats, extra, err=""):
+    """The figures of a run, and echoflow's own summary, in the test log."""
     keys = ("rx_packets", "icmp_packets", "tcp_packets", "xdp_redirected", "xdp_passed", "xdp_dropped", "alerts")
     print("%s: %s %s" % (name, " ".join("%s=%s" % (k, stats.get(k)) for k in keys), extra), file=sys.stderr)
+    summary = err[err.find("echoflow summary"):] if "echoflow summary" in err else ""
+    if summary:
+        print(summary.rstrip(), file=sys.stderr)
 
 
 class SpanXdp(unittest.TestCase):
@@ -260,6 +264,8 @@ class SpanXdp(unittest.TestCase):
         cls.workdir = tempfile.mkdtemp(prefix="ef-span-")
         cls.lab = Lab(cls.workdir)
         atexit.register(cls.lab.cleanup)
+        # meson's timeout sends SIGTERM: unwind, so that cleanup still runs.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             cls.lab.build()
         except BaseException:
@@ -338,7 +344,8 @@ class SpanXdp(unittest.TestCase):
                                  capture_output=True, text=True, timeout=30)
             stats, alerts, err = probe.stop()
             flows = collector.flows()
-        report("pass run", stats, "%d flows at nfcapd, %d alerts" % (len(flows), len(alerts)))
+        report("pass run", stats, "%d flows at nfcapd, alerts: %s" % (
+            len(flows), [(a["src"], a["dst"], a["score"], a["reasons"]) for a in alerts]), err)
         self.assertFalse(probe.xdp_attached(), "icmp_steer still attached after exit")
         self.assertIn("echoflow summary", err)
 
@@ -386,8 +393,8 @@ class SpanXdp(unittest.TestCase):
         received = self.bulk_transfer(DROP_RUN_BULK_BYTES)
         self.check_pings(pings, PING_COUNT)
         probe.wait_quiet()
-        stats, _, _ = probe.stop()
-        report("drop run", stats, "")
+        stats, _, err = probe.stop()
+        report("drop run", stats, "", err)
         self.assertFalse(probe.xdp_attached(), "icmp_steer still attached after exit")
         # Dropping on the mirror leaves the real link alone.
         self.assertEqual(received, DROP_RUN_BULK_BYTES)
