@@ -59,6 +59,8 @@ BOOST_FIXTURE_TEST_CASE(shipped_file_compiles_and_matches_tunnel_magics, Shipped
     // pingtunnel MyMsg: id string, then ... field 6 magic 0xdead as sint32.
     Payload pt = {0x0a, 0x04, 'a', 'b', 'c', 'd', 0x10, 0x01, 0x22, 0x02, 0x01, 0x02, 0x30, 0xda, 0xfa, 0x06};
     BOOST_TEST(std::string(set.name_of(scan(pt).tunnel_id)) == "pingtunnel");
+    pt[13] = 0xad, pt[14] = 0xbd, pt[15] = 0x03;  // magic as a plain int32 varint
+    BOOST_TEST(std::string(set.name_of(scan(pt).tunnel_id)) == "pingtunnel");
 }
 
 BOOST_FIXTURE_TEST_CASE(shell_text_is_suspicious_and_pings_are_fingerprinted_not_flagged, Shipped) {
