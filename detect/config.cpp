@@ -32,7 +32,8 @@ constexpr const char* kReasonNames[kReasonBits] = {
     "volume",              // 16
     "high-volume",         // 17
     "source-activity",     // 18
-    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,           // 19..24
+    "bogus-error",         // 19
+    nullptr, nullptr, nullptr, nullptr, nullptr,                    // 20..24
     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,           // 25..30
     "allow-listed",        // 31
 };
@@ -74,6 +75,7 @@ std::array<uint16_t, kReasonBits> default_weights() noexcept {
     w[index_of(Reason::kVolume)] = 250;
     w[index_of(Reason::kHighVolume)] = 300;
     w[index_of(Reason::kSourceActivity)] = 500;    // many conversations each carrying new content
+    w[index_of(Reason::kBogusError)] = 300;        // content of the "error" adds the rest
     w[index_of(Reason::kAllowListed)] = 0;
     return w;
 }
@@ -149,6 +151,7 @@ flowgen::Status validate(const Config& c) {
     if (auto s = range("min_unanswered_requests", c.min_unanswered_requests, 1, 65535); !s) return s;
     if (auto s = range("min_fill_changes", c.min_fill_changes, 1, 65535); !s) return s;
     if (auto s = range("min_dataless_packets", c.min_dataless_packets, 1, 65535); !s) return s;
+    if (auto s = range("min_bogus_errors", c.min_bogus_errors, 1, 65535); !s) return s;
     if (auto s = range("min_unusual_code_packets", c.min_unusual_code_packets, 1, 65535); !s) return s;
     if (auto s = range("source_min_fills", c.source_min_fills, 2, 64); !s) return s;
     if (c.source_table_entries & (c.source_table_entries - 1))

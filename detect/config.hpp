@@ -43,6 +43,7 @@ struct Config {
     uint16_t min_fill_changes = 2;         // kFillChanges
     uint16_t min_dataless_packets = 1;     // kDatalessTypeData
     uint16_t min_unusual_code_packets = 1; // kUnusualCode
+    uint16_t min_bogus_errors = 2;         // kBogusError
     uint32_t volume_bytes = 512;           // kVolume: distinct unexplained payload bytes (10 pings of 56)
     uint32_t high_volume_bytes = 4096;     // kHighVolume (fping -R: 73 pings of 56 random bytes in one run)
 

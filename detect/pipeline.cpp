@@ -182,9 +182,19 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
             content = true;
             break;
         }
-        case Kind::kError:
+        case Kind::kError: {
             if (wire > t.max_data) sat_inc(s.oversized_error);
+            // The quote must start with an IP header of this family.
+            const unsigned version = p.family == flowgen::Family::kIpv6 ? 6u : 4u;
+            const bool header = !data.empty() && (data[0] >> 4) == version &&
+                                (version == 6 || (data[0] & 0x0Fu) >= 5);
+            if (!header && wire >= 8) {
+                sat_inc(s.bogus_error);
+                hash = payload_hash(data, wire, kHashBytes);
+                content = true;  // then judge what it carries
+            }
             break;
+        }
         case Kind::kControl:
             break;
         case Kind::kUnknown:
@@ -362,6 +372,7 @@ Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
     when(s.dataless_data >= c.min_dataless_packets, Reason::kDatalessTypeData);
     when(s.unusual_code >= c.min_unusual_code_packets, Reason::kUnusualCode);
     when(s.oversized_error > 0, Reason::kOversizedError);
+    when(s.bogus_error >= c.min_bogus_errors, Reason::kBogusError);
     when(s.unexplained_bytes >= c.volume_bytes, Reason::kVolume);
     when(s.unexplained_bytes >= c.high_volume_bytes, Reason::kHighVolume);
     when(s.flags & ConversationState::kFlagSourceActivity, Reason::kSourceActivity);

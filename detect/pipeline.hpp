@@ -66,6 +66,7 @@ struct ConversationState {
     uint8_t dataless_data;
     uint8_t unusual_code;
     uint8_t oversized_error;
+    uint8_t bogus_error;
     uint8_t first_dir_seen;         // bit d: first_size[d] is set
 
     static constexpr uint8_t kFlagAllowListed = 1;      // endpoint or payload allow-listed

@@ -73,6 +73,10 @@ enum class Reason : uint32_t {
     // Config::source_volume_bytes of text/binary payload, and this
     // conversation added to it.
     kSourceActivity = 1u << 18,
+    // ICMP errors whose data does not start with an IP header of the
+    // message's family: RFC 792 and RFC 4443 §2.4 say an error quotes the
+    // offending packet's header, so this is data dressed up as an error.
+    kBogusError = 1u << 19,
     // An endpoint or a payload ("allow" pattern) is allow-listed: the
     // conversation is never scored and never alerts. Informational.
     kAllowListed = 1u << 31,

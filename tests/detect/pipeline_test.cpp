@@ -362,6 +362,25 @@ BOOST_AUTO_TEST_CASE(data_in_timestamp_messages_is_flagged) {
     BOOST_TEST(c.alerts == 1);
 }
 
+BOOST_AUTO_TEST_CASE(errors_that_quote_no_ip_header_are_bogus_and_real_ones_are_not) {
+    Conversation real;
+    Payload quote = ipv4_packet(Payload(8, 0), 17);  // the offending UDP datagram's header + 8 bytes
+    for (uint16_t i = 0; i < 20; ++i) real.feed(icmp(Family::kIpv4, 3, 0, 0, quote, kServer, kClient, 3), 0);
+    BOOST_TEST(real.evaluation().reasons == 0u);
+
+    Conversation bogus;
+    for (uint16_t i = 0; i < 5; ++i)
+        bogus.feed(icmp(Family::kIpv4, 3, 0, 0, random_bytes(200, i), kServer, kClient, 3), 0);
+    BOOST_TEST(has(bogus.evaluation().reasons, Reason::kBogusError));
+    BOOST_TEST(has(bogus.evaluation().reasons, Reason::kRandomPayload));
+    BOOST_TEST(bogus.alerts == 1);
+
+    Conversation oversized;
+    oversized.feed(icmp(Family::kIpv4, 11, 0, 0, ipv4_packet(Payload(600, 0), 17), kServer, kClient), 0);
+    BOOST_TEST(has(oversized.evaluation().reasons, Reason::kOversizedError));
+    BOOST_TEST(oversized.alerts == 0);
+}
+
 BOOST_AUTO_TEST_CASE(allow_listed_endpoints_never_alert) {
     Config config = test_config();
     config.allow_list = {"198.51.100.0/24"};
