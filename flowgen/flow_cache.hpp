@@ -165,6 +165,7 @@ private:
     static_assert(sizeof(Bucket) == 1024, "8 conversations and their index in 1 KiB");
     static_assert(offsetof(Bucket, conv) == 64, "the index is exactly one cache line");
     uint32_t oldest_way(const Bucket& bucket, uint32_t now32) const noexcept;
+    static bool empty(const Bucket& bucket) noexcept;
 
     static uint32_t signature(uint64_t hash) noexcept {
         uint32_t s = static_cast<uint32_t>(hash >> 32);

@@ -88,6 +88,16 @@ inline void FlowCache::restart(Conversation& c, uint32_t now32) noexcept {
     c.first_ms1 = now32;
 }
 
+inline bool FlowCache::empty(const Bucket& bucket) noexcept {
+    uint64_t any = 0;
+    for (uint32_t w = 0; w < kWays; w += 2) {
+        uint64_t pair;
+        std::memcpy(&pair, &bucket.sig[w], sizeof pair);
+        any |= pair;
+    }
+    return any == 0;
+}
+
 // The way an eviction would free: the one seen least recently, by the index
 // line's times. Ages are compared modulo 2^32 ms, like every stored time.
 inline uint32_t FlowCache::oldest_way(const Bucket& bucket, uint32_t now32) const noexcept {
@@ -197,9 +207,17 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
     uint32_t exported = 0;
     for (uint64_t i = 0; i < todo; ++i) {
         const uint32_t slot = scan_cursor_;
-        scan_cursor_ = (scan_cursor_ + 1) & (static_cast<uint32_t>(cap) - 1);
         Bucket& bucket = buckets_[slot / kWays];
         const uint32_t w = slot % kWays;
+        if (w == 0 && todo - i >= kWays && empty(bucket)) {
+            // A whole empty bucket in one test of its index line: most of
+            // a large table is empty, and offline the scan runs at capture
+            // speed (perf: expire was 24% of `--pcap` on 3M pings).
+            scan_cursor_ = (scan_cursor_ + kWays) & (static_cast<uint32_t>(cap) - 1);
+            i += kWays - 1;
+            continue;
+        }
+        scan_cursor_ = (scan_cursor_ + 1) & (static_cast<uint32_t>(cap) - 1);
         if (bucket.sig[w] == 0) continue;
         Conversation& c = bucket.conv[w];
         if (now32 - bucket.last_seen[w] >= idle_ms_) {
