@@ -142,6 +142,7 @@ Status FlowCache::init(const FlowCacheConfig& config) {
         return Status::error("flow cache: cannot allocate " + std::to_string(uint64_t{buckets} * sizeof(Bucket)) +
                              " bytes for " + std::to_string(slots) + " conversations");
     buckets_mask_ = buckets - 1;
+    capacity_ = slots;
     idle_ms_ = config.idle_timeout_ms;
     active_ms_ = config.active_timeout_ms;
     worker_bits_ = static_cast<uint64_t>(config.worker_id) << 32;

@@ -94,7 +94,7 @@ public:
     // touched). The only allocation this class makes.
     Status init(const FlowCacheConfig& config);
 
-    uint32_t capacity() const noexcept { return buckets_mask_ ? (buckets_mask_ + 1) * kWays : 0; }
+    uint32_t capacity() const noexcept { return capacity_; }
     static constexpr size_t bytes_per_conversation() noexcept { return sizeof(Bucket) / kWays; }
 
     struct Hit {
@@ -180,6 +180,7 @@ private:
 
     TableMemory<Bucket> buckets_;
     uint32_t buckets_mask_ = 0;
+    uint32_t capacity_ = 0;        // slots; 0 before init()
     uint32_t idle_ms_ = 0;
     uint32_t active_ms_ = 0;
     uint64_t worker_bits_ = 0;

@@ -196,11 +196,13 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
     const uint64_t cap = capacity();
     scan_credit_ += (now_ms - scan_time_ms_) * cap;
     scan_time_ms_ = now_ms;
+    // Never owe more than one full pass: after a long gap (a capture with a
+    // pause, a stalled lcore) one pass catches up with everything. Clamped
+    // before taking this call's share, so that the share never exceeds what
+    // is owed (a small table must not scan more than itself and underflow).
+    if (scan_credit_ > cap * kScanPeriodMs) scan_credit_ = cap * kScanPeriodMs;
     uint64_t todo = scan_credit_ / kScanPeriodMs;
     if (todo > kMaxScanPerCall) todo = kMaxScanPerCall;
-    // Never owe more than one full pass: after a long gap (a capture with a
-    // pause, a stalled lcore) one pass catches up with everything.
-    if (scan_credit_ > cap * kScanPeriodMs) scan_credit_ = cap * kScanPeriodMs;
     scan_credit_ -= todo * kScanPeriodMs;
 
     const uint32_t now32 = static_cast<uint32_t>(now_ms);

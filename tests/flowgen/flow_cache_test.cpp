@@ -266,6 +266,29 @@ BOOST_AUTO_TEST_CASE(every_packet_is_counted_in_exactly_one_record_under_churn) 
     BOOST_TEST(s.created == s.evicted + s.exported_idle + s.exported_forced);
 }
 
+BOOST_AUTO_TEST_CASE(a_one_bucket_cache_still_expires_and_flushes) {
+    // The smallest table (8 slots, a single bucket) once reported capacity
+    // 0: nothing expired, nothing flushed, and expiry owed itself forever.
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 8, .idle_timeout_ms = 1000, .active_timeout_ms = 60000}).ok());
+    BOOST_TEST(f.cache.capacity() == 8u);
+    const auto a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+    for (uint16_t id = 1; id <= 3; ++id) f.feed(echo(a, b, false, id), kT0);
+    f.cache.expire(kT0, f.out);
+    // A long pause (a capture's clock jumps): one bounded pass catches up
+    // and nothing stays owed.
+    int calls = 0;
+    do {
+        f.cache.expire(kT0 + 3'600'000, f.out);
+    } while (f.cache.expire_backlog() && ++calls < 1000);
+    BOOST_TEST(calls < 1000);
+    BOOST_TEST(f.out.records.size() == 3u);
+    f.feed(echo(a, b, false, 9), kT0 + 3'600'001);
+    BOOST_TEST(f.cache.flush_all(kT0 + 3'600'002, EndReason::kForcedEnd, f.out) == 1u);
+    BOOST_TEST(f.out.records.size() == 4u);
+    BOOST_TEST(f.cache.stats().active == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_conversation_costs_128_bytes_including_its_index) {
     BOOST_TEST(FlowCache::bytes_per_conversation() == 128u);
     FlowCache cache;
