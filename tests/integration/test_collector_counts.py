@@ -41,7 +41,8 @@ class CollectorCounts(unittest.TestCase):
                          stats["icmp_packets"] + stats["other_packets"] + stats["malformed_packets"], name)
         self.assertEqual(stats["records_exported"], len(flows), name + ": every record reached nfdump")
         self.assertEqual(stats["export_errors"], 0, name)
-        self.assertTrue(all(f["proto"] in ("ICMP", "ICMP6") for f in flows), name)
+        # nfdump -N prints protocol numbers.
+        self.assertTrue(all(f["proto"] in ("1", "58") for f in flows), name)
         if has_echo_requests(pcap):
             self.assertTrue(any(f["type"] in (8, 128) for f in flows), name + ": an echo flow shows type 8/128")
         # nfdump keeps milliseconds: compare at that resolution.
