@@ -1,0 +1,210 @@
+// probe::Worker: the burst entry points (handle_burst, handle_parsed_burst)
+// must give exactly what handle() gives frame by frame: the same counters,
+// the same conversation records in the same order (evictions included), the
+// same detector verdicts. The burst path reorders work (all frames parsed and
+// hashed first, then the cache), so this pins that the reordering is
+// invisible: fragments, non-ICMP frames, malformed frames and evictions are
+// mixed into the bursts on purpose.
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "probe/worker.hpp"
+#include "tests/support/packet_builder.hpp"
+
+using tests::support::Ipv4Fields;
+using tests::support::PacketBuilder;
+
+namespace {
+
+using Frame = std::vector<uint8_t>;
+
+tests::support::Ipv4Address host(uint32_t i) {
+    return {10, 9, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+}
+
+// A mixed capture: echo conversations (more than the small cache holds, so
+// some are evicted), ICMPv6 echoes, an ICMP error, IPv4 fragments of an echo
+// (first, middle, last) and an orphan non-first fragment, TCP, UDP, ARP and
+// truncated frames.
+std::vector<Frame> mixed_frames() {
+    std::vector<Frame> frames;
+    std::mt19937 rng(11);
+    const auto server = tests::support::v4("192.0.2.1");
+    for (int round = 0; round < 6; ++round) {
+        for (uint32_t c = 0; c < 150; ++c) {
+            const uint16_t id = static_cast<uint16_t>(100 + c);
+            const uint16_t seq = static_cast<uint16_t>(round);
+            frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server).icmp_echo(8, id, seq)
+                                 .payload_counting(static_cast<size_t>(8 + rng() % 120)).build());
+            if (rng() % 4 != 0)
+                frames.push_back(PacketBuilder{}.ethernet().ipv4(server, host(c)).icmp_echo(0, id, seq)
+                                     .payload_counting(56).build());
+            switch (rng() % 8) {
+            case 0:
+                frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server).tcp(40000, 443).pad_to(60).build());
+                break;
+            case 1:
+                frames.push_back(PacketBuilder{}.ethernet().ipv4(server, host(c)).udp(53, 40000).payload_fill(30, 1)
+                                     .build());
+                break;
+            case 2:
+                frames.push_back(PacketBuilder{}.ethernet().ethertype(0x0806).payload_fill(28, 0).pad_to(60).build());
+                break;
+            case 3: {
+                Frame f = PacketBuilder{}.ethernet().ipv4(host(c), server).icmp_echo(8, id, seq).build();
+                f.resize(30);  // cut inside the IPv4 header
+                frames.push_back(f);
+                break;
+            }
+            case 4:
+                frames.push_back(PacketBuilder{}.ethernet().ipv6(tests::support::v6("2001:db8::1"),
+                                                                  tests::support::v6("2001:db8::2"))
+                                     .icmpv6_echo(128, id, seq).payload_counting(32).build());
+                break;
+            case 5: {
+                // An echo in three fragments, then a fragment whose first was never seen.
+                Ipv4Fields first{.identification = static_cast<uint16_t>(7000 + c), .more_fragments = true};
+                Ipv4Fields middle{.identification = first.identification, .more_fragments = true,
+                                  .fragment_offset = 4};
+                Ipv4Fields last{.identification = first.identification, .fragment_offset = 8};
+                frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server, first).icmp_echo(8, id, seq)
+                                     .payload_counting(24).build());
+                frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server, middle).protocol(1)
+                                     .payload_counting(32).build());
+                frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server, last).protocol(1)
+                                     .payload_counting(16).build());
+                Ipv4Fields orphan{.identification = static_cast<uint16_t>(9000 + c), .fragment_offset = 8};
+                frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server, orphan).protocol(1)
+                                     .payload_counting(16).build());
+                break;
+            }
+            case 6:
+                // Destination unreachable quoting a UDP datagram.
+                frames.push_back(PacketBuilder{}.ethernet().ipv4(server, host(c)).icmp(3, 3)
+                                     .payload_counting(28).build());
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    return frames;
+}
+
+struct Run {
+    std::unique_ptr<probe::Worker> worker;
+    std::vector<flowgen::ConversationRecord> records;
+    uint64_t alerts = 0;
+
+    explicit Run(const detect::Config& detection) {
+        probe::WorkerSettings ws;
+        ws.cache.capacity = 64;  // 8 buckets: the 150+ conversations evict each other
+        ws.cache.idle_timeout_ms = 2000;
+        ws.detection = &detection;
+        worker = std::make_unique<probe::Worker>(ws);
+        BOOST_REQUIRE(worker->init().ok());
+    }
+    void drain() {
+        flowgen::ConversationRecord r;
+        while (worker->records().pop(r)) records.push_back(r);
+        probe::AlertEvent a;
+        while (worker->alerts().pop(a)) ++alerts;
+    }
+};
+
+void check_same_record(const flowgen::ConversationRecord& a, const flowgen::ConversationRecord& b) {
+    BOOST_TEST(a.flow_id == b.flow_id);
+    BOOST_TEST(std::memcmp(a.initiator.bytes, b.initiator.bytes, 16) == 0);
+    BOOST_TEST(std::memcmp(a.responder.bytes, b.responder.bytes, 16) == 0);
+    BOOST_TEST(static_cast<int>(a.key_type) == static_cast<int>(b.key_type));
+    BOOST_TEST(a.icmp_id == b.icmp_id);
+    BOOST_TEST(static_cast<int>(a.end_reason) == static_cast<int>(b.end_reason));
+    for (int d = 0; d < 2; ++d) {
+        BOOST_TEST(a.dir[d].packets == b.dir[d].packets);
+        BOOST_TEST(a.dir[d].octets == b.dir[d].octets);
+        BOOST_TEST(a.dir[d].first_ms == b.dir[d].first_ms);
+        BOOST_TEST(a.dir[d].last_ms == b.dir[d].last_ms);
+        BOOST_TEST(a.dir[d].payload_octets == b.dir[d].payload_octets);
+    }
+    BOOST_TEST(a.detection.score == b.detection.score);
+    BOOST_TEST(a.detection.reason_flags == b.detection.reason_flags);
+    BOOST_TEST(static_cast<int>(a.detection.verdict) == static_cast<int>(b.detection.verdict));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(worker)
+
+BOOST_AUTO_TEST_CASE(burst_handling_gives_exactly_what_frame_by_frame_handling_gives) {
+    detect::Config detection;
+    detection.patterns_path = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
+    const std::vector<Frame> frames = mixed_frames();
+    Run single(detection), burst(detection), parsed(detection);
+
+    // Bursts of uneven sizes, including one beyond Worker::kMaxBurst.
+    const unsigned sizes[] = {1, 7, 32, 5, 100, 64, 3, 31};
+    uint64_t now = 1'764'128'000'000ULL;
+    size_t at = 0;
+    for (unsigned k = 0; at < frames.size(); ++k) {
+        const size_t n = std::min<size_t>(sizes[k % 8], frames.size() - at);
+        std::vector<std::span<const uint8_t>> spans;
+        std::vector<probe::ParsedFrame> pf(n);
+        for (size_t i = 0; i < n; ++i) {
+            const Frame& f = frames[at + i];
+            spans.emplace_back(f.data(), f.size());
+            single.worker->handle(flowgen::LinkType::kEthernet, spans.back(), now, 2);
+            pf[i].status = flowgen::parse_frame(flowgen::LinkType::kEthernet, spans.back(), pf[i].info);
+            pf[i].port = 2;
+            pf[i].frame_bytes = static_cast<uint32_t>(f.size());
+        }
+        burst.worker->handle_burst(flowgen::LinkType::kEthernet, spans.data(), static_cast<unsigned>(n), now, 2);
+        parsed.worker->handle_parsed_burst(pf.data(), static_cast<unsigned>(n), now);
+        for (Run* r : {&single, &burst, &parsed}) {
+            r->worker->expire(now);
+            r->drain();
+        }
+        at += n;
+        now += 7 + (k % 3) * 400;  // time passes: some conversations go idle
+    }
+    for (Run* r : {&single, &burst, &parsed}) {
+        r->worker->flush(now, flowgen::EndReason::kForcedEnd);
+        r->drain();
+    }
+
+    // The case is only meaningful if every path was exercised.
+    const probe::WorkerStats& s = single.worker->stats();
+    BOOST_TEST_REQUIRE(single.worker->cache_stats().evicted > 0u);
+    BOOST_TEST_REQUIRE(single.worker->cache_stats().exported_idle > 0u);
+    BOOST_TEST_REQUIRE(s.tcp_packets.get() > 0u);
+    BOOST_TEST_REQUIRE(s.non_ip_packets.get() > 0u);
+    BOOST_TEST_REQUIRE(s.malformed_packets.get() > 0u);
+    BOOST_TEST_REQUIRE(s.unattributed_fragments.get() > 0u);
+    BOOST_TEST(s.rx_packets.get() == frames.size());
+
+    for (Run* r : {&burst, &parsed}) {
+        const probe::WorkerStats& t = r->worker->stats();
+        BOOST_TEST(t.rx_packets.get() == s.rx_packets.get());
+        BOOST_TEST(t.rx_bytes.get() == s.rx_bytes.get());
+        BOOST_TEST(t.icmp_packets.get() == s.icmp_packets.get());
+        BOOST_TEST(t.icmp_octets.get() == s.icmp_octets.get());
+        BOOST_TEST(t.icmp_frame_bytes.get() == s.icmp_frame_bytes.get());
+        BOOST_TEST(t.other_packets.get() == s.other_packets.get());
+        BOOST_TEST(t.malformed_packets.get() == s.malformed_packets.get());
+        BOOST_TEST(t.tcp_packets.get() == s.tcp_packets.get());
+        BOOST_TEST(t.udp_packets.get() == s.udp_packets.get());
+        BOOST_TEST(t.non_ip_packets.get() == s.non_ip_packets.get());
+        BOOST_TEST(t.unattributed_fragments.get() == s.unattributed_fragments.get());
+        BOOST_TEST(t.records_queued.get() == s.records_queued.get());
+        BOOST_TEST(r->worker->cache_stats().created == single.worker->cache_stats().created);
+        BOOST_TEST(r->worker->cache_stats().evicted == single.worker->cache_stats().evicted);
+        BOOST_TEST(r->alerts == single.alerts);
+        BOOST_TEST_REQUIRE(r->records.size() == single.records.size());
+        for (size_t i = 0; i < single.records.size(); ++i) check_same_record(r->records[i], single.records[i]);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
