@@ -276,6 +276,9 @@ int run_live(const Config& config, const LiveOptions& options) {
     std::vector<char*> argv;
     for (const std::string& a : options.eal_args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    // Before EAL init, which can take seconds: a SIGINT during it must ask
+    // for a clean stop, not kill the process half-initialised.
+    install_stop_handlers();
     if (rte_eal_init(static_cast<int>(argv.size() - 1), argv.data()) < 0) {
         fail(std::string("EAL: rte_eal_init: ") + rte_strerror(rte_errno));
         return 1;
@@ -359,7 +362,6 @@ int run_live(const Config& config, const LiveOptions& options) {
         fail(st.message());
         exit_code = 1;
     } else {
-        install_stop_handlers();
         register_telemetry(L->workers, L->exporter);
         L->clock.start();
         const double t0 = monotonic_seconds();

@@ -9,14 +9,14 @@
 #   af_xdp_testpmd.sh ICMP_STEER_BPF_OBJ XDP_STEER_CTL
 #
 # Needs root and dpdk-testpmd (exit 77, "skipped", without them). Creates
-# network namespaces ef-xta/ef-xtb joined by veth ef-xt0/ef-xt1 and removes
+# network namespaces ef-xta-PID/ef-xtb-PID joined by veth ef-xt0/ef-xt1 and removes
 # them on exit. No traffic leaves those namespaces.
 set -euo pipefail
 
 OBJ=$1
 CTL=$2
-NS_A=ef-xta
-NS_B=ef-xtb
+NS_A=ef-xta-$$
+NS_B=ef-xtb-$$
 PINGS_V4=5
 PINGS_V6=3
 PINGS_VLAN=2     # echo requests in one 802.1Q tag

@@ -26,9 +26,21 @@ def run_live(eal, options, seconds=3.0):
         cmd = [harness.ECHOFLOW, "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix,
                "--log-level", "lib.eal:error"] + eal + ["--"] + options + ["--stats-json", stats_path]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # EAL start-up takes a variable time on a loaded machine: count the
+        # reading time from echoflow's start line ("N port(s), ...").
+        started = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            started.append(line)
+            if "port(s)" in line:
+                break
         time.sleep(seconds)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
+        err = "".join(started) + err
         stats = None
         if os.path.exists(stats_path):
             with open(stats_path) as f:
