@@ -62,7 +62,7 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) { c.pcap_path = v; return Status{}; }},
     {"interface", "IFNAME", false, "read a kernel interface through AF_XDP with echoflow's ICMP-only XDP program",
      [](Config& c, std::string_view v) { c.interface = v; return Status{}; }},
-    {"interface-queues", "N", false, "with --interface: RX queues to read (default: one per worker lcore)",
+    {"interface-queues", "N", false, "with --interface: NIC RX queues to read, one worker lcore each (default 1; match the NIC's channels, ethtool -l)",
      [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 1, 64, c.interface_queues); }},
     {"xdp-drop-other", nullptr, false, "with --interface: drop non-ICMP traffic in XDP instead of passing it (dedicated mirror port)",
      [](Config& c, std::string_view v) { return parse_bool(v, c.xdp_drop_other); }},

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "probe/export_loop.hpp"
@@ -223,6 +224,10 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& 
     rte_eth_conf conf{};
     queues = 1;
     rss = false;
+    // An af_xdp port has exactly the queues given with queue_count=, each
+    // bound to a NIC queue the kernel's RSS fills (not symmetric): all must
+    // be read, and workers then meet conversations by software hash.
+    if (std::string_view(info.driver_name) == "net_af_xdp") queues = info.max_rx_queues;
     const uint64_t rss_hf = info.flow_type_rss_offloads & RTE_ETH_RSS_IP;
     if (nworkers > 1 && info.max_rx_queues >= nworkers && rss_hf) {
         queues = static_cast<uint16_t>(nworkers);
@@ -329,6 +334,10 @@ int run_live(const Config& config, const LiveOptions& options) {
                 return st.prefix("port " + std::to_string(p));
             if (rss) {
                 for (uint16_t q = 0; q < queues; ++q) L->slots[q]->queues.push_back({p, q, false});
+            } else if (queues > 1) {
+                const bool distribute = nworkers > 1;
+                any_distribute |= distribute;
+                for (uint16_t q = 0; q < queues; ++q) L->slots[q % nworkers]->queues.push_back({p, q, distribute});
             } else {
                 const bool distribute = nworkers > 1;
                 any_distribute |= distribute;
