@@ -1,6 +1,8 @@
 #include "probe/worker.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <new>
 #include <thread>
 
@@ -61,11 +63,15 @@ void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
     stats_.records_dropped.add();
 }
 
-void Worker::raise_alert(uint32_t slot, uint64_t now_ms) noexcept {
+void Worker::raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept {
     AlertEvent ev;
     cache_.snapshot(slot, now_ms, EndReason::kIdleTimeout, ev.conversation);
     ev.conversation.detection = detectors_.summarize(detect_state_[slot]);
     ev.time_ms = now_ms;
+    if (settings_.detection->emit_payload_hex && p.payload) {
+        ev.payload_length = static_cast<uint16_t>(std::min<size_t>(p.payload_length, AlertEvent::kMaxPayload));
+        std::memcpy(ev.payload, p.payload, ev.payload_length);
+    }
     stats_.alerts.add();
     if (!alerts_->push(ev)) stats_.alerts_dropped.add();
 }
@@ -108,7 +114,7 @@ inline void Worker::account(const flowgen::PacketInfo& p, const flowgen::FlowKey
     if (detect_state_) {
         detect::ConversationState& st = detect_state_[hit.slot];
         if (hit.created) st = detect::ConversationState{};
-        if (detectors_.on_packet(st, p, hit.dir, now_ms)) raise_alert(hit.slot, now_ms);
+        if (detectors_.on_packet(st, p, hit.dir, now_ms)) raise_alert(hit.slot, p, now_ms);
     }
 }
 

@@ -53,8 +53,13 @@ struct WorkerStats {
 // An alert as the worker raises it: a snapshot of the conversation with its
 // verdict; formatted as JSON by the exporter thread, never on the worker.
 struct AlertEvent {
+    static constexpr size_t kMaxPayload = 256;
     flowgen::ConversationRecord conversation;
     uint64_t time_ms;
+    // The alerting packet's ICMP data, copied only with --payload-hex
+    // (detect::Config::emit_payload_hex); never otherwise kept.
+    uint16_t payload_length = 0;
+    uint8_t payload[kMaxPayload];
 };
 
 // A frame the caller already parsed, for handle_parsed_burst().
@@ -160,7 +165,7 @@ private:
     void stage(Pending& w, const flowgen::PacketInfo& p, uint16_t port) noexcept;
     void account_pending(const Pending* pending, unsigned np, uint64_t now_ms) noexcept;
     void emit(const flowgen::ConversationRecord& r, uint32_t slot) noexcept;
-    void raise_alert(uint32_t slot, uint64_t now_ms) noexcept;
+    void raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept;
 
     WorkerSettings settings_;
     flowgen::FlowCache cache_;

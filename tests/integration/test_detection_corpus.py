@@ -69,6 +69,17 @@ class DetectionCorpus(unittest.TestCase):
         for r in rows:
             print("%-40s %-7s %-6s %-8s %s" % r)
 
+    def test_payload_hex_only_when_asked(self):
+        pcap = os.path.join(harness.CAPTURES, "ptunnel-ng.pcap")
+        with tempfile.TemporaryDirectory(prefix="ef-alerts-") as d:
+            path = os.path.join(d, "alerts.jsonl")
+            harness.run_echoflow(["--pcap", pcap, "--alerts", path, "--payload-hex", "--quiet"])
+            with open(path) as f:
+                alerts = [json.loads(line) for line in f if line.strip()]
+        self.assertTrue(alerts)
+        # ptunnel-ng's default magic opens the alerting packet's data.
+        self.assertTrue(alerts[0]["payload_hex"].startswith("deadc0de"), alerts[0].get("payload_hex"))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
