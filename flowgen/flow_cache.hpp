@@ -143,6 +143,14 @@ public:
     // it again until this is false.
     bool expire_backlog() const noexcept { return scan_credit_ >= kScanPeriodMs; }
 
+    // Calls fn(slot, const Conversation&) for every live conversation. A
+    // full scan of the table: for on-demand views (telemetry), never per packet.
+    template <class Fn>
+    void for_each(Fn&& fn) const {
+        for (uint32_t slot = 0; slot < capacity_; ++slot)
+            if (buckets_[slot / kWays].sig[slot % kWays] != 0) fn(slot, at(slot));
+    }
+
     // Exports and removes every conversation (shutdown, end of capture).
     template <class Sink>
     uint32_t flush_all(uint64_t now_ms, EndReason reason, Sink&& export_sink) noexcept;

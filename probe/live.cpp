@@ -196,6 +196,7 @@ int worker_main(void* arg) {
             rte_pktmbuf_free_bulk(pkts, n);
         }
         w.expire(now_ms);
+        w.serve_top(now_ms);
         if (L.single_thread) export_step(L, now_ms, next_poll, next_report, last_report, last_time);
     }
 

@@ -1,5 +1,6 @@
 // DPDK telemetry commands, readable with dpdk-telemetry.py:
 //   /echoflow/stats  the end-of-run counters, live
+//   /echoflow/top    the 10 conversations with the most octets right now
 // Callbacks run on DPDK's telemetry thread: they only read relaxed counters.
 #pragma once
 

@@ -76,6 +76,29 @@ void Worker::raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t n
     if (!alerts_->push(ev)) stats_.alerts_dropped.add();
 }
 
+void Worker::fill_top(uint64_t now_ms) noexcept {
+    const uint32_t want = top_.requested.load(std::memory_order_acquire);
+    // Keep the kMax conversations with the most octets (both directions).
+    struct Entry {
+        uint64_t octets;
+        uint32_t slot;
+    } best[TopConversations::kMax];
+    size_t n = 0;
+    cache_.for_each([&](uint32_t slot, const flowgen::Conversation& c) {
+        const uint64_t octets = c.octets[0] + c.octets[1];
+        if (n == TopConversations::kMax && octets <= best[n - 1].octets) return;
+        size_t i = n < TopConversations::kMax ? n++ : n - 1;
+        for (; i > 0 && best[i - 1].octets < octets; --i) best[i] = best[i - 1];
+        best[i] = {octets, slot};
+    });
+    for (size_t i = 0; i < n; ++i) {
+        cache_.snapshot(best[i].slot, now_ms, EndReason::kIdleTimeout, top_.items[i]);
+        if (detect_state_) top_.items[i].detection = detectors_.summarize(detect_state_[best[i].slot]);
+    }
+    top_.count = n;
+    top_.served.store(want, std::memory_order_release);
+}
+
 void Worker::count_other(const flowgen::PacketInfo& p, ParseStatus status) noexcept {
     switch (status) {
     case ParseStatus::kOther:

@@ -70,6 +70,17 @@ struct ParsedFrame {
     uint32_t frame_bytes = 0;   // captured length
 };
 
+// The busiest conversations of one worker, computed on request by the worker
+// itself (a full cache scan) so that nothing is read across lcores: the
+// telemetry thread bumps `requested` and waits until `served` catches up.
+struct TopConversations {
+    static constexpr size_t kMax = 10;
+    std::atomic<uint32_t> requested{0};
+    std::atomic<uint32_t> served{0};
+    size_t count = 0;  // written before `served` (release), read after it (acquire)
+    flowgen::ConversationRecord items[kMax];
+};
+
 struct WorkerSettings {
     uint16_t id = 0;
     flowgen::FlowCacheConfig cache;
@@ -137,6 +148,15 @@ public:
     // Exports every conversation (shutdown, end of capture).
     void flush(uint64_t now_ms, flowgen::EndReason reason) noexcept;
 
+    // Answers a pending /echoflow/top request; call from the worker's loop.
+    // One relaxed load when nobody asked.
+    void serve_top(uint64_t now_ms) noexcept {
+        if (__builtin_expect(top_.requested.load(std::memory_order_acquire) !=
+                                 top_.served.load(std::memory_order_relaxed), 0))
+            fill_top(now_ms);
+    }
+    TopConversations& top() noexcept { return top_; }
+
     RecordQueue& records() noexcept { return *records_; }
     AlertQueue& alerts() noexcept { return *alerts_; }
     const WorkerStats& stats() const noexcept { return stats_; }
@@ -166,6 +186,7 @@ private:
     void account_pending(const Pending* pending, unsigned np, uint64_t now_ms) noexcept;
     void emit(const flowgen::ConversationRecord& r, uint32_t slot) noexcept;
     void raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept;
+    void fill_top(uint64_t now_ms) noexcept;
 
     WorkerSettings settings_;
     flowgen::FlowCache cache_;
@@ -178,6 +199,7 @@ private:
     bool wait_on_full_ = false;
     void* overflow_context_ = nullptr;
     WorkerStats stats_;
+    TopConversations top_;
 };
 
 }  // namespace probe

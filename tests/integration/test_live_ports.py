@@ -18,8 +18,9 @@ import harness  # noqa: E402
 TUNNEL = os.path.join(harness.CORPUS, "icmp-tunnel.pcap")
 
 
-def run_live(eal, options, seconds=3.0):
-    """Starts echoflow with EAL options, lets it read, stops it with SIGINT."""
+def run_live(eal, options, seconds=3.0, during=None):
+    """Starts echoflow with EAL options, lets it read, calls during(prefix)
+    if given, stops it with SIGINT."""
     with tempfile.TemporaryDirectory(prefix="ef-live-") as d:
         stats_path = os.path.join(d, "stats.json")
         prefix = "ef-test-%d" % os.getpid()
@@ -38,6 +39,8 @@ def run_live(eal, options, seconds=3.0):
             if "port(s)" in line:
                 break
         time.sleep(seconds)
+        if during:
+            during(prefix)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         err = "".join(started) + err
@@ -104,6 +107,30 @@ class LivePorts(unittest.TestCase):
         # Same conversations as the single-threaded reference: no request
         # and reply were split over two caches.
         self.assertEqual(stats["flows_created"], ref["flows_created"])
+
+    def test_telemetry_answers_stats_and_top(self):
+        demo = os.path.join(harness.SOURCE, "tests", "data", "demo.pcap")
+        answers = {}
+
+        def query(prefix):
+            for cmd in ("/echoflow/stats", "/echoflow/top"):
+                out = subprocess.run(["dpdk-telemetry.py", "-f", prefix], input=cmd + "\n", capture_output=True,
+                                     text=True, timeout=30).stdout
+                line = [x for x in out.splitlines() if x.startswith("{")][-1]
+                answers.update(json.loads(line))
+
+        rc, err, stats = run_live(["-l", "0", "--vdev", "net_pcap0,rx_pcap=" + demo], [], seconds=2.0,
+                                  during=query)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(answers["/echoflow/stats"]["rx_packets"], stats["rx_packets"])
+        top = answers["/echoflow/top"]
+        self.assertEqual(len(top), 10)
+        first = top["1"]
+        # demo.pcap's ptunnel-ng session moves the most bytes, and is a tunnel.
+        self.assertEqual(first["verdict"], 2)
+        self.assertGreaterEqual(first["bytes"], max(t["bytes"] for t in top.values()))
+        sizes = [top[str(i)]["bytes"] for i in range(1, 11)]
+        self.assertEqual(sizes, sorted(sizes, reverse=True))
 
     def test_missing_ports_is_a_clear_error(self):
         rc, err, _ = run_live(["-l", "0"], [], seconds=0.5)
