@@ -139,6 +139,8 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) { return parse_bool(v, c.quiet); }},
     {"config", "FILE", false, "read options from FILE first (key = value lines); the command line overrides it",
      [](Config&, std::string_view) { return Status{}; }},  // handled before the table pass
+    {"check", nullptr, false, "check the configuration (options, config file, pattern file) and exit",
+     [](Config& c, std::string_view v) { return parse_bool(v, c.check_only); }},
     {"help", nullptr, false, "show this help and exit",
      [](Config& c, std::string_view) { c.show_help = true; return Status{}; }},
     {"version", nullptr, false, "show the version and exit",
@@ -173,9 +175,20 @@ Status load_config_file(const std::string& path, Config& config) {
         if (eq == std::string_view::npos) return Status::error(where + ": expected 'key = value'");
         const std::string_view key = trim(l.substr(0, eq));
         std::string_view value = trim(l.substr(eq + 1));
-        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+        if (value.size() >= 2 && value.front() == '"') {
+            // A quoted value is taken as is (it may hold " #").
+            const auto close = value.find('"', 1);
+            if (close == std::string_view::npos) return Status::error(where + ": unterminated quote");
+            if (!trim(value.substr(close + 1)).empty() && trim(value.substr(close + 1)).front() != '#')
+                return Status::error(where + ": text after the closing quote");
+            value = value.substr(1, close - 1);
+        } else if (const auto hash = value.find('#'); hash != std::string_view::npos &&
+                                                      (hash == 0 || value[hash - 1] == ' ' || value[hash - 1] == '\t')) {
+            // `key = value   # note`: a # after white space starts a comment.
+            value = trim(value.substr(0, hash));
+        }
         const Option* o = find_option(key);
-        if (!o || key == "config" || key == "help" || key == "version")
+        if (!o || key == "config" || key == "help" || key == "version" || key == "check")
             return Status::error(where + ": unknown key '" + std::string(key) + "'");
         if (Status s = o->apply(config, value); !s.ok()) return s.prefix(where + ": " + std::string(key));
     }

@@ -4,7 +4,8 @@
 //
 // Command line:  echoflow [EAL options --] [echoflow options]
 // Config file:   `key = value` lines, keys are the long option names without
-//                "--" (`collector = udp://127.0.0.1:4739`), `#` comments, a
+//                "--" (`collector = udp://127.0.0.1:4739`), `#` comments (whole
+//                lines, or after white space at the end of a line), a
 //                repeatable option may appear several times; flags take
 //                true/false. The command line overrides the file.
 #pragma once
@@ -40,6 +41,7 @@ struct Config {
     uint32_t burst_size = 32;       // --burst
     bool quiet = false;             // --quiet: no end-of-run summary on stderr
 
+    bool check_only = false;        // --check: validate the configuration and exit
     bool show_help = false;
     bool show_version = false;
 };

@@ -68,6 +68,19 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    if (config.check_only) {
+        // What start-up would check before touching a port: the pattern
+        // file compiles, the allow-list parses.
+        if (config.detect) {
+            detect::Pipeline pipeline;
+            if (flowgen::Status s = pipeline.init(config.detection); !s.ok()) {
+                std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
+                return 1;
+            }
+        }
+        std::printf("echoflow: configuration ok\n");
+        return 0;
+    }
     if (!config.pcap_path.empty()) return probe::run_offline(config);
 
     probe::LiveOptions live;

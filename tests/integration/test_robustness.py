@@ -179,6 +179,30 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(p.returncode, 2)
             self.assertIn("unknown key 'colector'", p.stderr)
 
+    def test_example_config_checks_clean_with_every_option_uncommented(self):
+        example = os.path.join(harness.SOURCE, "deploy", "echoflow.conf.example")
+        p = self.run_raw(["--config", example, "--check"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("configuration ok", p.stdout)
+        with open(example) as f:
+            text = f.read()
+        import re
+        # Every commented-out `# key = value   # note` line, switched on.
+        enabled = re.sub(r"(?m)^# ([a-z-]+ = )", r"\1", text)
+        self.assertGreater(enabled.count("\n"), 10)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "all.conf")
+            with open(path, "w") as f:
+                f.write(enabled.replace("/etc/echoflow/site.patterns",
+                                        os.path.join(harness.SOURCE, "detect", "patterns", "echoflow.patterns")))
+            p = self.run_raw(["--config", path, "--check"])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(path, "w") as f:
+                f.write(enabled)  # the site pattern file does not exist here
+            p = self.run_raw(["--config", path, "--check"])
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("/etc/echoflow/site.patterns", p.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
