@@ -193,8 +193,8 @@ inline void Worker::stage(Pending& w, const flowgen::PacketInfo& p, uint16_t por
 
 void Worker::handle_burst(flowgen::LinkType link, const std::span<const uint8_t>* frames, unsigned n,
                           uint64_t now_ms, uint16_t port) noexcept {
-    flowgen::PacketInfo info[kMaxBurst];
-    Pending pending[kMaxBurst];
+    flowgen::PacketInfo* const info = burst_info_;
+    Pending* const pending = burst_pending_;
     while (n > 0) {
         const unsigned m = n < kMaxBurst ? n : kMaxBurst;
         unsigned np = 0;
@@ -226,7 +226,7 @@ void Worker::handle_burst(flowgen::LinkType link, const std::span<const uint8_t>
 }
 
 void Worker::handle_parsed_burst(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noexcept {
-    Pending pending[kMaxBurst];
+    Pending* const pending = burst_pending_;
     while (n > 0) {
         const unsigned m = n < kMaxBurst ? n : kMaxBurst;
         unsigned np = 0;

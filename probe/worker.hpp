@@ -199,6 +199,11 @@ private:
     bool wait_on_full_ = false;
     void* overflow_context_ = nullptr;
     WorkerStats stats_;
+    // Scratch of the burst paths, here rather than on the stack: their
+    // default member initialisers made every call zero ~9 KiB (3 ns/packet
+    // on the discard input of pipeline_bench).
+    flowgen::PacketInfo burst_info_[kMaxBurst];
+    Pending burst_pending_[kMaxBurst];
     TopConversations top_;
 };
 
