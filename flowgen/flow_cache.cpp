@@ -149,6 +149,7 @@ Status FlowCache::init(const FlowCacheConfig& config) {
     next_seq_ = 1;
     scan_cursor_ = 0;
     scan_time_ms_ = 0;
+    scan_started_ = false;
     scan_credit_ = 0;
     stats_ = {};
     return {};

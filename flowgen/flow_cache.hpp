@@ -52,6 +52,7 @@ struct FlowCacheStats {
     uint64_t exported_active = 0;
     uint64_t exported_forced = 0;
     uint64_t evicted = 0;   // exported with lack of resources
+    uint64_t ended_silent = 0;  // removed with nothing to export (silent since an active-timeout export)
     uint64_t active = 0;    // conversations currently held
 };
 
@@ -184,6 +185,8 @@ private:
     void open(Conversation& c, const FlowKey& key, const PacketInfo& p, uint16_t port, uint64_t now_ms) noexcept;
     static void account(Conversation& c, unsigned dir, const PacketInfo& p, uint32_t now32) noexcept;
     static void restart(Conversation& c, uint32_t now32) noexcept;
+    template <class Sink>
+    uint32_t end(uint32_t slot, uint64_t now_ms, EndReason reason, Sink& export_sink) noexcept;
     static bool would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept;
 
     TableMemory<Bucket> buckets_;
@@ -195,6 +198,7 @@ private:
     uint32_t next_seq_ = 0;
     uint32_t scan_cursor_ = 0;     // next slot expire() looks at
     uint64_t scan_time_ms_ = 0;    // time up to which the scan has been paid for
+    bool scan_started_ = false;
     uint64_t scan_credit_ = 0;     // slots owed by elapsed time, scaled by kScanPeriodMs
     FlowCacheStats stats_;
 };

@@ -130,6 +130,32 @@ inline uint32_t FlowCache::prefetch_slot(uint64_t hash, uint64_t now_ms) const n
     return b * kWays + way;
 }
 
+// Removes a conversation, exporting it unless it has nothing to export (a
+// conversation cut by an active timeout and silent since). Counts it by
+// reason. Returns the number of records exported (0 or 1).
+template <class Sink>
+uint32_t FlowCache::end(uint32_t slot, uint64_t now_ms, EndReason reason, Sink& export_sink) noexcept {
+    Bucket& bucket = buckets_[slot / kWays];
+    const Conversation& c = bucket.conv[slot % kWays];
+    uint32_t exported = 0;
+    if (c.packets[0] == 0 && c.packets[1] == 0) {
+        ++stats_.ended_silent;
+    } else {
+        ConversationRecord rec;
+        snapshot(slot, now_ms, reason, rec);
+        export_sink(rec, slot);
+        exported = 1;
+        switch (reason) {
+        case EndReason::kIdleTimeout: ++stats_.exported_idle; break;
+        case EndReason::kLackOfResources: ++stats_.evicted; break;
+        default: ++stats_.exported_forced; break;
+        }
+    }
+    bucket.sig[slot % kWays] = 0;
+    --stats_.active;
+    return exported;
+}
+
 template <class Sink>
 FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, const PacketInfo& p, uint16_t port,
                                  uint64_t now_ms, Sink&& export_sink) noexcept {
@@ -165,12 +191,7 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
     if (free_way == kWays) {
         // Full set: evict the conversation seen least recently.
         const uint32_t oldest = oldest_way(bucket, now32);
-        const uint32_t slot = b * kWays + oldest;
-        ConversationRecord rec;
-        snapshot(slot, now_ms, EndReason::kLackOfResources, rec);
-        export_sink(rec, slot);
-        ++stats_.evicted;
-        --stats_.active;
+        end(b * kWays + oldest, now_ms, EndReason::kLackOfResources, export_sink);
         free_way = oldest;
     }
 
@@ -187,9 +208,25 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
 
 template <class Sink>
 uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
-    if (scan_time_ms_ == 0 || now_ms < scan_time_ms_) {
+    if (!scan_started_ || now_ms < scan_time_ms_) {
+        scan_started_ = true;
         scan_time_ms_ = now_ms;
         return 0;
+    }
+    uint32_t exported = 0;
+    if (__builtin_expect(now_ms - scan_time_ms_ > uint64_t{idle_ms_} + kScanPeriodMs, 0)) {
+        // The clock jumped (a pause in a capture, a stalled lcore): every
+        // conversation seen before went idle meanwhile. End them all as of
+        // the moment they were due, so that their stored 32-bit times are
+        // read against a clock less than 2^32 ms away, however long the jump.
+        const uint64_t due = scan_time_ms_ + idle_ms_ + kScanPeriodMs;
+        const uint32_t due32 = static_cast<uint32_t>(due);
+        for (uint32_t slot = 0; slot < capacity_; ++slot) {
+            Bucket& bucket = buckets_[slot / kWays];
+            const uint32_t w = slot % kWays;
+            if (bucket.sig[w] == 0 || due32 - bucket.last_seen[w] < idle_ms_) continue;
+            exported += end(slot, due, EndReason::kIdleTimeout, export_sink);
+        }
     }
     // Slots owed: capacity per kScanPeriodMs of elapsed time, in fixed point
     // so that frequent calls with 0-1 ms steps still accumulate.
@@ -206,7 +243,6 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
     scan_credit_ -= todo * kScanPeriodMs;
 
     const uint32_t now32 = static_cast<uint32_t>(now_ms);
-    uint32_t exported = 0;
     for (uint64_t i = 0; i < todo; ++i) {
         const uint32_t slot = scan_cursor_;
         Bucket& bucket = buckets_[slot / kWays];
@@ -223,14 +259,8 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
         if (bucket.sig[w] == 0) continue;
         Conversation& c = bucket.conv[w];
         if (now32 - bucket.last_seen[w] >= idle_ms_) {
-            ConversationRecord rec;
-            snapshot(slot, now_ms, EndReason::kIdleTimeout, rec);
-            export_sink(rec, slot);
-            bucket.sig[w] = 0;
-            ++stats_.exported_idle;
-            --stats_.active;
-            ++exported;
-        } else if (now32 - c.start_ms >= active_ms_) {
+            exported += end(slot, now_ms, EndReason::kIdleTimeout, export_sink);
+        } else if (now32 - c.start_ms >= active_ms_ && (c.packets[0] | c.packets[1])) {
             ConversationRecord rec;
             snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
             export_sink(rec, slot);
@@ -250,13 +280,7 @@ uint32_t FlowCache::flush_all(uint64_t now_ms, EndReason reason, Sink&& export_s
     for (uint32_t slot = 0; slot < cap; ++slot) {
         Bucket& bucket = buckets_[slot / kWays];
         if (bucket.sig[slot % kWays] == 0) continue;
-        ConversationRecord rec;
-        snapshot(slot, now_ms, reason, rec);
-        export_sink(rec, slot);
-        bucket.sig[slot % kWays] = 0;
-        ++stats_.exported_forced;
-        --stats_.active;
-        ++exported;
+        exported += end(slot, now_ms, reason, export_sink);
     }
     return exported;
 }

@@ -263,7 +263,7 @@ BOOST_AUTO_TEST_CASE(every_packet_is_counted_in_exactly_one_record_under_churn) 
     const auto& s = f.cache.stats();
     BOOST_TEST(s.evicted > 0u);
     BOOST_TEST(s.exported_idle > 0u);
-    BOOST_TEST(s.created == s.evicted + s.exported_idle + s.exported_forced);
+    BOOST_TEST(s.created == s.evicted + s.exported_idle + s.exported_forced + s.ended_silent);
 }
 
 BOOST_AUTO_TEST_CASE(a_one_bucket_cache_still_expires_and_flushes) {
@@ -287,6 +287,62 @@ BOOST_AUTO_TEST_CASE(a_one_bucket_cache_still_expires_and_flushes) {
     BOOST_TEST(f.cache.flush_all(kT0 + 3'600'002, EndReason::kForcedEnd, f.out) == 1u);
     BOOST_TEST(f.out.records.size() == 4u);
     BOOST_TEST(f.cache.stats().active == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_pause_longer_than_49_days_ends_conversations_with_their_own_times) {
+    // Stored times are 32-bit ms: a capture that pauses for 2^32 ms or more
+    // must not merge a conversation with its namesake after the pause, nor
+    // misdate it.
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 15000, .active_timeout_ms = 60000}).ok());
+    const auto a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+    f.feed(echo(a, b, false, 7), kT0);
+    f.feed(echo(b, a, true, 7), kT0 + 3);
+    f.cache.expire(kT0 + 3, f.out);
+    for (const uint64_t later : {kT0 + 60ULL * 86400 * 1000, kT0 + (1ULL << 32) + 5000}) {
+        // The caller expires before accounting a packet at the new time.
+        do f.cache.expire(later, f.out);
+        while (f.cache.expire_backlog());
+        BOOST_REQUIRE(f.out.records.size() == 1u);
+        const auto& r = f.out.records[0];
+        BOOST_TEST(r.end_reason == EndReason::kIdleTimeout);
+        BOOST_TEST(r.dir[0].first_ms == kT0);
+        BOOST_TEST(r.dir[1].last_ms == kT0 + 3);
+        BOOST_TEST(f.feed(echo(a, b, false, 7), later).created);
+        f.cache.flush_all(later, EndReason::kForcedEnd, f.out);
+        BOOST_REQUIRE(f.out.records.size() == 2u);
+        BOOST_TEST(f.out.records[1].dir[0].first_ms == later);
+        BOOST_TEST(f.out.records[1].dir[0].packets == 1u);
+        f.out.records.clear();
+        // The same start again, on a fresh table, for the next jump.
+        BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 15000, .active_timeout_ms = 60000}).ok());
+        f.feed(echo(a, b, false, 7), kT0);
+        f.feed(echo(b, a, true, 7), kT0 + 3);
+        f.cache.expire(kT0 + 3, f.out);
+        f.out.records.clear();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_conversation_silent_after_an_active_export_ends_without_an_empty_record) {
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 5000, .active_timeout_ms = 10000}).ok());
+    const auto a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+    uint64_t now = kT0;
+    for (; now < kT0 + 11000; now += 1000) {
+        f.feed(echo(a, b, false, 1), now);
+        f.cache.expire(now, f.out);
+    }
+    // The last packet (at 10 s) went out with the active-timeout export at
+    // 10 s; the silence after it must not produce an empty record.
+    for (; now < kT0 + 40000; now += 100) f.cache.expire(now, f.out);
+    uint64_t packets = 0;
+    for (const auto& r : f.out.records) {
+        BOOST_TEST(r.dir[0].packets + r.dir[1].packets > 0u);
+        packets += r.dir[0].packets;
+    }
+    BOOST_TEST(packets == 11u);
+    BOOST_TEST(f.cache.stats().active == 0u);
+    BOOST_TEST(f.cache.stats().exported_active >= 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_conversation_costs_128_bytes_including_its_index) {
