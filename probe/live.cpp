@@ -9,6 +9,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_pause.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
@@ -57,19 +58,34 @@ struct QueueRef {
 
 // Epoch milliseconds from the TSC: one rdtsc and a multiply per burst (the
 // three 64-bit divisions this used to take cost ~3 ns/packet at 32-packet
-// bursts, measured with scripts/bench's discard input). A double holds a
-// TSC delta exactly for 2^53 cycles (decades) and ms_per_tick to ~1e-16.
+// bursts, measured with scripts/bench's discard input). rte_get_tsc_hz() is
+// an estimate (off by 1.5e-3 on the development VM: two minutes a day), so
+// each copy re-anchors on the wall clock once a second (a vDSO read, no
+// syscall), and never goes backwards when the wall clock is stepped back.
+// One copy per lcore: not shared.
 struct TscClock {
     uint64_t base_ms = 0;
     uint64_t base_tsc = 0;
+    uint64_t reanchor_ticks = 0;
+    uint64_t last_ms = 0;
     double ms_per_tick = 0;
     void start() {
-        ms_per_tick = 1000.0 / static_cast<double>(rte_get_tsc_hz());
+        const uint64_t hz = rte_get_tsc_hz();
+        ms_per_tick = 1000.0 / static_cast<double>(hz);
+        reanchor_ticks = hz;
         base_tsc = rte_rdtsc();
         base_ms = wall_clock_ms();
     }
-    uint64_t now_ms() const noexcept {
-        return base_ms + static_cast<uint64_t>(static_cast<double>(rte_rdtsc() - base_tsc) * ms_per_tick);
+    uint64_t now_ms() noexcept {
+        const uint64_t tsc = rte_rdtsc();
+        if (tsc - base_tsc >= reanchor_ticks) {
+            base_tsc = tsc;
+            base_ms = wall_clock_ms();
+        }
+        uint64_t now = base_ms + static_cast<uint64_t>(static_cast<double>(tsc - base_tsc) * ms_per_tick);
+        if (now < last_ms) now = last_ms;
+        last_ms = now;
+        return now;
     }
 };
 
@@ -95,6 +111,7 @@ struct Live {
     std::vector<Worker*> workers;
     ExportLoop exporter;
     bool single_thread = false;
+    std::atomic<unsigned> rx_stopped{0};  // workers that left their receive loop
     std::string xdp_interface;
     RunStats totals;  // main lcore only
 };
@@ -115,12 +132,15 @@ inline unsigned owner_of(const flowgen::PacketInfo& p, unsigned workers) noexcep
     return static_cast<unsigned>(h % workers);
 }
 
+void add_nic_stats(Live& L);
+
 void export_step(Live& L, uint64_t now_ms, double& next_poll, double& next_report, RunStats& last_report,
                  double& last_report_time) {
     L.exporter.drain(L.workers, now_ms);
     const double t = monotonic_seconds();
     if (t < next_poll) return;
     next_poll = t + 0.01;
+    add_nic_stats(L);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
     collect(L.workers, L.exporter, L.totals);
     L.exporter.poll(now_ms, L.totals);
     if (L.config->stats_interval_s && t >= next_report) {
@@ -139,6 +159,7 @@ int worker_main(void* arg) {
     const unsigned nworkers = static_cast<unsigned>(L.slots.size());
     rte_mbuf* pkts[kMaxBurst];
     rte_mbuf* keep[kMaxBurst];
+    TscClock clock = L.clock;  // this lcore's own copy
     double next_poll = 0, next_report = monotonic_seconds() + L.config->stats_interval_s, last_time = monotonic_seconds();
     RunStats last_report;
 
@@ -148,7 +169,7 @@ int worker_main(void* arg) {
     std::span<const uint8_t> frames[kMaxBurst];
     ParsedFrame parsed[kMaxBurst];
     while (!stop_requested()) {
-        const uint64_t now_ms = L.clock.now_ms();
+        const uint64_t now_ms = clock.now_ms();
         for (const QueueRef& q : slot.queues) {
             const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, static_cast<uint16_t>(burst));
             if (n == 0) continue;
@@ -200,18 +221,28 @@ int worker_main(void* arg) {
         if (L.single_thread) export_step(L, now_ms, next_poll, next_report, last_report, last_time);
     }
 
-    // Stop: what other workers handed over is still ours to count.
-    const uint64_t now_ms = L.clock.now_ms();
-    for (rte_ring* r : slot.inbox) {
-        unsigned n;
-        while ((n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), burst, nullptr)) > 0) {
-            for (unsigned i = 0; i < n; ++i)
-                w.handle(flowgen::LinkType::kEthernet,
-                         {rte_pktmbuf_mtod(pkts[i], const uint8_t*), rte_pktmbuf_data_len(pkts[i])}, now_ms,
-                         pkts[i]->port);
-            rte_pktmbuf_free_bulk(pkts, n);
+    // Stop. Other workers may still hand over frames from their last burst:
+    // keep taking them until every worker has stopped receiving, then once
+    // more. Every frame handed over is counted by its owner and freed.
+    const uint64_t now_ms = clock.now_ms();
+    auto drain_inbox = [&] {
+        for (rte_ring* r : slot.inbox) {
+            unsigned n;
+            while ((n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), burst, nullptr)) > 0) {
+                for (unsigned i = 0; i < n; ++i)
+                    w.handle(flowgen::LinkType::kEthernet,
+                             {rte_pktmbuf_mtod(pkts[i], const uint8_t*), rte_pktmbuf_data_len(pkts[i])}, now_ms,
+                             pkts[i]->port);
+                rte_pktmbuf_free_bulk(pkts, n);
+            }
         }
+    };
+    L.rx_stopped.fetch_add(1, std::memory_order_acq_rel);
+    while (L.rx_stopped.load(std::memory_order_acquire) < nworkers) {
+        drain_inbox();
+        rte_pause();
     }
+    drain_inbox();
     w.set_wait_on_full_queue(!L.single_thread);
     w.flush(now_ms, flowgen::EndReason::kForcedEnd);
     slot.done.store(true, std::memory_order_release);
@@ -306,8 +337,11 @@ int run_live(const Config& config, const LiveOptions& options) {
         if (L->ports.empty())
             return flowgen::Status::error(
                 "no ports: bind a NIC to vfio-pci (dpdk-devbind.py) or add a --vdev (net_pcap, net_af_xdp, ...)");
-        const unsigned mbufs = std::max<unsigned>(8191, static_cast<unsigned>(L->ports.size()) * nworkers *
-                                                             (kRxDescriptors + kMaxBurst) + nworkers * kRingSize * 2);
+        // RX rings of every queue, a burst in flight per worker, and every
+        // hand-over ring between workers full.
+        const unsigned mbufs = std::max<unsigned>(
+            8191, static_cast<unsigned>(L->ports.size()) * nworkers * (kRxDescriptors + kMaxBurst) +
+                      nworkers * (nworkers - 1) * kRingSize + nworkers * kMaxBurst);
         L->pool = rte_pktmbuf_pool_create("echoflow_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                           static_cast<int>(rte_socket_id()));
         if (!L->pool) return flowgen::Status::error(std::string("mbuf pool: ") + rte_strerror(rte_errno));
@@ -392,7 +426,6 @@ int run_live(const Config& config, const LiveOptions& options) {
             };
             while (!all_done()) {
                 const uint64_t now = L->clock.now_ms();
-                add_nic_stats(*L);
                 export_step(*L, now, next_poll, next_report, last_report, last_time);
                 if (L->exporter.drain(L->workers, now) == 0) rte_delay_us_sleep(500);
             }

@@ -1,6 +1,7 @@
 #include "probe/run_control.hpp"
 
 #include <csignal>
+#include <ctime>
 #include <unistd.h>
 
 namespace probe {
@@ -9,13 +10,27 @@ namespace {
 std::atomic<int> g_stop{0};
 static_assert(std::atomic<int>::is_always_lock_free, "the stop flag is set from a signal handler");
 
+std::atomic<int64_t> g_first_signal_ns{0};
+
+int64_t monotonic_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe (POSIX)
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 extern "C" void on_stop_signal(int) {
-    if (g_stop.fetch_add(1, std::memory_order_relaxed) >= 1) {
-        // Second signal: the user insists; leave without the final export.
-        static const char msg[] = "echoflow: second signal, exiting without final export\n";
-        (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
-        _exit(130);
+    const int64_t now = monotonic_ns();
+    if (g_stop.fetch_add(1, std::memory_order_relaxed) == 0) {
+        g_first_signal_ns.store(now, std::memory_order_relaxed);
+        return;
     }
+    // A second signal within a second is the same request delivered twice
+    // (`timeout -s INT` signals the process and its group); later, the user
+    // insists: leave without the final export.
+    if (now - g_first_signal_ns.load(std::memory_order_relaxed) < 1'000'000'000) return;
+    static const char msg[] = "echoflow: second signal, exiting without final export\n";
+    (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+    _exit(130);
 }
 }  // namespace
 
@@ -30,6 +45,10 @@ void install_stop_handlers() {
 }
 
 bool stop_requested() noexcept { return g_stop.load(std::memory_order_relaxed) != 0; }
-void request_stop() noexcept { g_stop.fetch_add(1, std::memory_order_relaxed); }
+void request_stop() noexcept {
+    int expected = 0;
+    if (g_stop.compare_exchange_strong(expected, 1, std::memory_order_relaxed))
+        g_first_signal_ns.store(monotonic_ns(), std::memory_order_relaxed);
+}
 
 }  // namespace probe

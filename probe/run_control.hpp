@@ -8,7 +8,8 @@
 namespace probe {
 
 // Installs SIGINT/SIGTERM handlers that set the stop flag (async-signal-safe:
-// a lock-free atomic store). A second signal while stopping exits at once.
+// a lock-free atomic store). A second signal more than a second after the
+// first exits at once, without the final export.
 void install_stop_handlers();
 bool stop_requested() noexcept;
 void request_stop() noexcept;
