@@ -108,7 +108,7 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) { return parse_seconds_ms(v, c.cache.active_timeout_ms); }},
     {"idle-timeout", "S", false, "end a conversation after S seconds without packets (default 15)",
      [](Config& c, std::string_view v) { return parse_seconds_ms(v, c.cache.idle_timeout_ms); }},
-    {"cache-size", "N", false, "conversations per worker lcore, rounded up to a power of two (default 1048576, 128 B each)",
+    {"cache-size", "N", false, "conversations per worker lcore, rounded up to a power of two (default 1048576; 128 B each, 256 B with detection)",
      [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 8, 1u << 30, c.cache.capacity); }},
     {"no-detect", nullptr, false, "turn the tunnel detectors off (flows only)",
      [](Config& c, std::string_view v) {
@@ -215,6 +215,18 @@ Status parse_args(int argc, char** argv, ParsedArgs& out) {
         else
             continue;
         if (Status s = load_config_file(path, out.config); !s.ok()) return s;
+    }
+    // The input is one choice: an input given on the command line (EAL
+    // options, --pcap, --interface) replaces the file's.
+    bool cli_input = !out.eal_args.empty();
+    for (int i = first; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        cli_input |= a == "--pcap" || a.rfind("--pcap=", 0) == 0 || a == "--interface" ||
+                     a.rfind("--interface=", 0) == 0;
+    }
+    if (cli_input) {
+        out.config.pcap_path.clear();
+        out.config.interface.clear();
     }
     // Repeatable options given on the command line replace the file's list.
     bool cleared_collectors = false, cleared_allow = false;

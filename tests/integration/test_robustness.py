@@ -167,6 +167,12 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(p.stderr, "", "quiet = true was read")
             self.assertTrue(os.path.exists(stats))
+            # An input on the command line replaces the file's input.
+            svc = os.path.join(d, "service.conf")
+            with open(svc, "w") as f:
+                f.write("interface = ef-does-not-exist\nquiet = true\n")
+            p = self.run_raw(["--config", svc, "--pcap", TUNNEL, "--stats-json", stats])
+            self.assertEqual(p.returncode, 0, p.stderr)
             bad = os.path.join(d, "bad.conf")
             with open(bad, "w") as f:
                 f.write("pcap = %s\n\nidle-timeout = soon\n" % TUNNEL)
