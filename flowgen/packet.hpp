@@ -86,6 +86,13 @@ struct PacketInfo {
 // kMalformed.
 ParseStatus parse_frame(LinkType link, std::span<const uint8_t> frame, PacketInfo& out) noexcept;
 
+// The same for a capture cut by a snap length: `wire_length` is the frame's
+// length on the wire (pcap's orig_len, >= frame.size()). An IP header that
+// claims more than the captured bytes is accepted up to the wire length (the
+// snap length cut it) and kMalformed beyond (it lies). The overload above
+// takes the frame as complete, as live ports deliver it.
+ParseStatus parse_frame(LinkType link, std::span<const uint8_t> frame, size_t wire_length, PacketInfo& out) noexcept;
+
 // IANA protocol numbers used throughout.
 inline constexpr uint8_t kProtoIcmp = 1;
 inline constexpr uint8_t kProtoIcmpv6 = 58;

@@ -8,7 +8,9 @@
 //    802.1ad); deeper stacks are not something a SPAN port should deliver and
 //    reading on would make the header budget unbounded.
 //  - An IPv4 total length or IPv6 payload length beyond the captured bytes is
-//    not malformed (a snap length cut the frame); ip_length is the header's.
+//    not malformed when the frame was longer on the wire (a snap length cut
+//    the capture); ip_length is the header's. Beyond the frame's length on
+//    the wire it is malformed: that header lies about its packet.
 //  - IP-in-IP is entered only when the outer packet is not a fragment: a
 //    fragmented tunnel packet is kOther (protocol 4/41) for all its
 //    fragments, so no conversation ever gets only some of its fragments.
@@ -88,14 +90,16 @@ inline ParseStatus parse_icmp(const uint8_t* p, size_t avail, size_t wire, bool 
     return ParseStatus::kIcmp;
 }
 
-ParseStatus parse_ipv6(const uint8_t* p, size_t captured, PacketInfo& out, int depth) noexcept;
+ParseStatus parse_ipv6(const uint8_t* p, size_t captured, size_t wire, PacketInfo& out, int depth) noexcept;
 
-// IPv4 header at p with `captured` bytes after it in the frame.
-ParseStatus parse_ipv4(const uint8_t* p, size_t captured, PacketInfo& out, int depth) noexcept {
+// IPv4 header at p with `captured` bytes after it in the frame, of `wire`
+// bytes (>= captured) the frame had from p on when it was on the wire.
+ParseStatus parse_ipv4(const uint8_t* p, size_t captured, size_t wire, PacketInfo& out, int depth) noexcept {
     if (captured < kIpv4MinHeader || (p[0] >> 4) != 4) return ParseStatus::kMalformed;
     const size_t header = static_cast<size_t>(p[0] & 0x0F) * 4;
     const size_t total = load_be16(p + 2);
-    if (header < kIpv4MinHeader || header > captured || total < header) return ParseStatus::kMalformed;
+    if (header < kIpv4MinHeader || header > captured || total < header || total > wire)
+        return ParseStatus::kMalformed;
 
     const uint8_t protocol = p[9];
     out.family = Family::kIpv4;
@@ -118,15 +122,17 @@ ParseStatus parse_ipv4(const uint8_t* p, size_t captured, PacketInfo& out, int d
     if (protocol == kProtoIcmp) return parse_icmp(l4, avail, total - header, first_fragment, out);
     if ((protocol == kProtoIpInIp || protocol == kProtoIpv6InIp) && depth == 0 && !fragment) {
         out.tunnel_depth = 1;
-        return protocol == kProtoIpInIp ? parse_ipv4(l4, avail, out, 1) : parse_ipv6(l4, avail, out, 1);
+        return protocol == kProtoIpInIp ? parse_ipv4(l4, avail, total - header, out, 1)
+                                        : parse_ipv6(l4, avail, total - header, out, 1);
     }
     return ParseStatus::kOther;
 }
 
 // IPv6 header at p, then a bounded walk over extension headers.
-ParseStatus parse_ipv6(const uint8_t* p, size_t captured, PacketInfo& out, int depth) noexcept {
+ParseStatus parse_ipv6(const uint8_t* p, size_t captured, size_t wire, PacketInfo& out, int depth) noexcept {
     if (captured < kIpv6Header || (p[0] >> 4) != 6) return ParseStatus::kMalformed;
     const size_t total = kIpv6Header + load_be16(p + 4);
+    if (total > wire) return ParseStatus::kMalformed;
     out.family = Family::kIpv6;
     std::memcpy(out.src.bytes, p + 8, 16);
     std::memcpy(out.dst.bytes, p + 24, 16);
@@ -179,7 +185,8 @@ ParseStatus parse_ipv6(const uint8_t* p, size_t captured, PacketInfo& out, int d
     if (next == kProtoIcmpv6) return parse_icmp(l4, avail, total - off, first_fragment, out);
     if ((next == kProtoIpInIp || next == kProtoIpv6InIp) && depth == 0 && !out.is_fragment) {
         out.tunnel_depth = 1;
-        return next == kProtoIpInIp ? parse_ipv4(l4, avail, out, 1) : parse_ipv6(l4, avail, out, 1);
+        return next == kProtoIpInIp ? parse_ipv4(l4, avail, total - off, out, 1)
+                                    : parse_ipv6(l4, avail, total - off, out, 1);
     }
     return ParseStatus::kOther;
 }
@@ -216,9 +223,14 @@ bool icmp_request_reply_type(Family family, uint8_t type, uint8_t* request_type,
 }
 
 ParseStatus parse_frame(LinkType link, std::span<const uint8_t> frame, PacketInfo& out) noexcept {
+    return parse_frame(link, frame, frame.size(), out);
+}
+
+ParseStatus parse_frame(LinkType link, std::span<const uint8_t> frame, size_t wire_length, PacketInfo& out) noexcept {
     out = PacketInfo{};
     const uint8_t* p = frame.data();
     const size_t size = frame.size();
+    if (wire_length < size) wire_length = size;
     size_t off;
     uint16_t type;
 
@@ -241,15 +253,15 @@ ParseStatus parse_frame(LinkType link, std::span<const uint8_t> frame, PacketInf
         case LinkType::kRaw:
             // LINKTYPE_RAW: the version nibble says which IP it is.
             if (size == 0) return ParseStatus::kMalformed;
-            if ((p[0] >> 4) == 4) return parse_ipv4(p, size, out, 0);
-            if ((p[0] >> 4) == 6) return parse_ipv6(p, size, out, 0);
+            if ((p[0] >> 4) == 4) return parse_ipv4(p, size, wire_length, out, 0);
+            if ((p[0] >> 4) == 6) return parse_ipv6(p, size, wire_length, out, 0);
             return ParseStatus::kMalformed;
         default:
             return ParseStatus::kNotIp;
     }
 
     // The common case (untagged IPv4) goes straight through.
-    if (type == kEtherTypeIpv4) return parse_ipv4(p + off, size - off, out, 0);
+    if (type == kEtherTypeIpv4) return parse_ipv4(p + off, size - off, wire_length - off, out, 0);
 
     if (is_vlan_tpid(type)) {
         // IEEE 802.1Q tag: TCI (PCP, DEI, 12-bit VID) then the next type.
@@ -265,8 +277,8 @@ ParseStatus parse_frame(LinkType link, std::span<const uint8_t> frame, PacketInf
         out.vlan_count = static_cast<uint8_t>(tags);
     }
 
-    if (type == kEtherTypeIpv4) return parse_ipv4(p + off, size - off, out, 0);
-    if (type == kEtherTypeIpv6) return parse_ipv6(p + off, size - off, out, 0);
+    if (type == kEtherTypeIpv4) return parse_ipv4(p + off, size - off, wire_length - off, out, 0);
+    if (type == kEtherTypeIpv6) return parse_ipv6(p + off, size - off, wire_length - off, out, 0);
     return ParseStatus::kNotIp;
 }
 

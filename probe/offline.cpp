@@ -100,7 +100,7 @@ int run_offline(const Config& config) {
             worker.expire_all_due(now_ms);
             next_expire_ms = now_ms + kExpireStepMs;
         }
-        worker.handle(link, {data, hdr->caplen}, now_ms, 0);
+        worker.handle(link, {data, hdr->caplen}, now_ms, 0, hdr->len);
         if ((++packets & 63) == 0) {
             loop.drain(workers, now_ms);
             if ((packets & 4095) == 0) {

@@ -109,9 +109,13 @@ public:
 
     // Accounts one frame. `now_ms` is epoch milliseconds and must not go
     // backwards between calls; `port` is the ingress port for IPFIX.
-    void handle(flowgen::LinkType link, std::span<const uint8_t> frame, uint64_t now_ms, uint16_t port) noexcept {
+    // `wire_length` is the frame's length on the wire when a capture's snap
+    // length cut it (0: the frame is complete, as on live ports).
+    void handle(flowgen::LinkType link, std::span<const uint8_t> frame, uint64_t now_ms, uint16_t port,
+                size_t wire_length = 0) noexcept {
         flowgen::PacketInfo p;
-        const flowgen::ParseStatus status = flowgen::parse_frame(link, frame, p);
+        const flowgen::ParseStatus status = wire_length ? flowgen::parse_frame(link, frame, wire_length, p)
+                                                        : flowgen::parse_frame(link, frame, p);
         handle_parsed(p, status, frame.size(), now_ms, port);
     }
 

@@ -48,11 +48,15 @@ struct Parsed {
     ParseStatus status = ParseStatus::kMalformed;
 };
 
-Parsed parse(const std::vector<uint8_t>& frame, LinkType link = LinkType::kEthernet) {
+// `wire_length` 0: the frame is complete (live ports); otherwise the
+// frame's length on the wire, as a capture's orig_len gives it.
+Parsed parse(const std::vector<uint8_t>& frame, LinkType link = LinkType::kEthernet, size_t wire_length = 0) {
     Parsed p;
     p.bytes = frame;
     p.bytes.shrink_to_fit();
-    p.status = flowgen::parse_frame(link, std::span<const uint8_t>(p.bytes.data(), p.bytes.size()), p.info);
+    const std::span<const uint8_t> bytes(p.bytes.data(), p.bytes.size());
+    p.status = wire_length ? flowgen::parse_frame(link, bytes, wire_length, p.info)
+                           : flowgen::parse_frame(link, bytes, p.info);
     return p;
 }
 
@@ -255,19 +259,34 @@ BOOST_AUTO_TEST_CASE(ip_header_cut_by_the_capture_is_malformed) {
 }
 
 BOOST_AUTO_TEST_CASE(total_length_beyond_the_capture_is_a_snaplen_cut_not_malformed) {
-    // A 1000-byte echo captured with a 100-byte snap length.
-    const auto p = parse(ipv4_eth().icmp_echo(8, 5, 6).payload_counting(972).capture_length(100).build());
+    // A 1000-byte echo (1014 on the wire) captured with a 100-byte snap length.
+    const auto p = parse(ipv4_eth().icmp_echo(8, 5, 6).payload_counting(972).capture_length(100).build(),
+                         LinkType::kEthernet, 14 + 1000);
     CHECK_STATUS(p.status, ParseStatus::kIcmp);
     BOOST_TEST(p.info.ip_length == 1000u);
     BOOST_TEST(p.info.payload_length == 100 - 14 - 20 - 8);
     BOOST_TEST(p.info.payload_wire_length == 972);
     BOOST_TEST(payload_of(p.info) == counting(58), boost::test_tools::per_element());
 
-    const auto q = parse(ipv6_eth().icmpv6_echo(129, 5, 6).payload_counting(1000).capture_length(90).build());
+    const auto q = parse(ipv6_eth().icmpv6_echo(129, 5, 6).payload_counting(1000).capture_length(90).build(),
+                         LinkType::kEthernet, 14 + 40 + 8 + 1000);
     CHECK_STATUS(q.status, ParseStatus::kIcmp);
     BOOST_TEST(q.info.ip_length == 40u + 8u + 1000u);
     BOOST_TEST(q.info.payload_length == 90 - 14 - 40 - 8);
     BOOST_TEST(q.info.payload_wire_length == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(total_length_beyond_the_wire_length_is_malformed) {
+    // The same frames, but complete on the wire: the IP header lies about
+    // its length (it would inflate the octet counts), so it is malformed.
+    const auto v4 = ipv4_eth().icmp_echo(8, 5, 6).payload_counting(972).capture_length(100).build();
+    CHECK_STATUS(parse(v4).status, ParseStatus::kMalformed);
+    CHECK_STATUS(parse(v4, LinkType::kEthernet, 100).status, ParseStatus::kMalformed);
+    CHECK_STATUS(parse(v4, LinkType::kEthernet, 14 + 999).status, ParseStatus::kMalformed);
+    CHECK_STATUS(parse(v4, LinkType::kEthernet, 14 + 1000).status, ParseStatus::kIcmp);
+    const auto v6 = ipv6_eth().icmpv6_echo(129, 5, 6).payload_counting(1000).capture_length(90).build();
+    CHECK_STATUS(parse(v6).status, ParseStatus::kMalformed);
+    CHECK_STATUS(parse(v6, LinkType::kEthernet, 14 + 40 + 8 + 1000).status, ParseStatus::kIcmp);
 }
 
 BOOST_AUTO_TEST_CASE(ethernet_padding_is_not_payload) {
@@ -740,7 +759,7 @@ std::map<std::string, size_t> parse_capture(const std::string& file, size_t* fra
     const u_char* data;
     *frames = 0;
     while (pcap_next_ex(pcap, &header, &data) == 1) {
-        const auto p = parse(std::vector<uint8_t>(data, data + header->caplen), link);
+        const auto p = parse(std::vector<uint8_t>(data, data + header->caplen), link, header->len);
         counts[name(p.status)]++;
         if (p.status == ParseStatus::kOther) counts["proto " + std::to_string(p.info.l4_protocol)]++;
         if (statuses) statuses->push_back(name(p.status));
@@ -779,16 +798,15 @@ BOOST_AUTO_TEST_CASE(ndpi_malformed_icmp_is_a_complete_icmp_header_of_unknown_ty
     BOOST_TEST(p.info.payload_length == 0);
 }
 
-BOOST_AUTO_TEST_CASE(ndpi_badpackets_are_udp_fragments_cut_by_the_capture_not_malformed) {
-    // `tshark -r badpackets.pcap -T fields -e ip.len -e ip.proto -e ip.flags.mf`:
-    // 93 IPv4/UDP frames, MF set, total length 1500 (one 1404) but far fewer
-    // bytes captured, at least a whole IP header each. A snap-length cut is
-    // not malformed (packet.hpp), so every frame is kOther, protocol 17.
+BOOST_AUTO_TEST_CASE(ndpi_badpackets_are_truncated_frames_and_malformed) {
+    // `tshark -r badpackets.pcap -T fields -e frame.len -e frame.cap_len -e ip.len`:
+    // 93 IPv4/UDP frames whose IP total length (1500, one 1404) exceeds the
+    // frame's length on the wire (frame.len = cap_len, 108..1194): not a
+    // snap-length cut but truncated frames, so every one is malformed.
     size_t frames = 0;
     const auto counts = parse_capture("badpackets.pcap", &frames);
     BOOST_TEST(frames == 93u);
-    BOOST_TEST(count_of(counts, "kOther") == 93u);
-    BOOST_TEST(count_of(counts, "proto 17") == 93u);
+    BOOST_TEST(count_of(counts, "kMalformed") == 93u);
 }
 
 BOOST_AUTO_TEST_CASE(ndpi_icmp_tunnel_icmp_count_matches_tshark) {
