@@ -20,10 +20,31 @@ def captures_under_test():
     return paths
 
 
-def has_echo_requests(pcap):
+def echo_request_pairs(pcap):
+    """(src, dst) of every echo request in the capture, as tshark sees them."""
+    # First occurrences: the outer header, not a request quoted in an error.
     out = subprocess.run(["tshark", "-r", pcap, "-Y", "icmp.type == 8 || icmpv6.type == 128", "-T", "fields",
-                          "-e", "frame.number"], capture_output=True, text=True, check=True).stdout
-    return bool(out.strip())
+                          "-e", "icmp.type", "-e", "icmpv6.type", "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src",
+                          "-e", "ipv6.dst", "-E", "occurrence=f"],
+                         capture_output=True, text=True, check=True).stdout
+    pairs = set()
+    for line in out.splitlines():
+        t4, t6, a, b, c, d = (line.split("\t") + [""] * 6)[:6]
+        if t4 == "8":
+            pairs.add((a, b))
+        elif t6 == "128":
+            pairs.add((c, d))
+    return pairs
+
+
+def same_address(nf, full):
+    """nfdump abbreviates long IPv6 addresses ("fe80::a..9a:c361")."""
+    if nf == full:
+        return True
+    if ".." in nf:
+        head, tail = nf.split("..", 1)
+        return full.startswith(head) and full.endswith(tail)
+    return False
 
 
 class CollectorCounts(unittest.TestCase):
@@ -43,8 +64,11 @@ class CollectorCounts(unittest.TestCase):
         self.assertEqual(stats["export_errors"], 0, name)
         # nfdump -N prints protocol numbers.
         self.assertTrue(all(f["proto"] in ("1", "58") for f in flows), name)
-        if has_echo_requests(pcap):
-            self.assertTrue(any(f["type"] in (8, 128) for f in flows), name + ": an echo flow shows type 8/128")
+        # Every echo conversation's request direction is a flow of type 8/128.
+        for src, dst in echo_request_pairs(pcap):
+            self.assertTrue(any(f["type"] in (8, 128) and same_address(f["src"], src) and
+                                same_address(f["dst"], dst) for f in flows),
+                            "%s: no echo-request flow %s -> %s" % (name, src, dst))
         # nfdump keeps milliseconds: compare at that resolution.
         lo = int(expected["first"] * 1000) / 1000.0
         hi = int(expected["last"] * 1000) / 1000.0 + 0.001
