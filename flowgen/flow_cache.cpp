@@ -55,7 +55,9 @@ uint64_t hash_key(const FlowKey& key) noexcept {
     return mum(a ^ meta ^ 0x9e3779b97f4a7c15ULL, b ^ 0xc2b2ae3d27d4eb4fULL);
 }
 
-bool make_key(const PacketInfo& p, FlowKey& key) noexcept {
+// Family and the two addresses in canonical order: both directions of a
+// conversation get the same key.
+inline void set_addresses(const PacketInfo& p, FlowKey& key) noexcept {
     key.family = p.family;
     if (not_after(p.src, p.dst)) {
         key.low = p.src;
@@ -64,6 +66,10 @@ bool make_key(const PacketInfo& p, FlowKey& key) noexcept {
         key.low = p.dst;
         key.high = p.src;
     }
+}
+
+bool make_key(const PacketInfo& p, FlowKey& key) noexcept {
+    set_addresses(p, key);
     uint8_t request_type = 0;
     bool reply = false;
     if (icmp_request_reply_type(p.family, p.icmp_type, &request_type, &reply)) {
@@ -98,14 +104,7 @@ void FragmentMap::remember(const PacketInfo& p, const FlowKey& key) noexcept {
 }
 
 bool FragmentMap::key_for(const PacketInfo& p, FlowKey& key) noexcept {
-    key.family = p.family;
-    if (not_after(p.src, p.dst)) {
-        key.low = p.src;
-        key.high = p.dst;
-    } else {
-        key.low = p.dst;
-        key.high = p.src;
-    }
+    set_addresses(p, key);
     const Entry& e = entries_[slot(p)];
     if (e.family == p.family && e.fragment_id == p.fragment_id && e.src == p.src && e.dst == p.dst) {
         key.key_type = e.key_type;
