@@ -140,6 +140,8 @@ Status FlowCache::init(const FlowCacheConfig& config) {
     if (!buckets_.allocate(buckets))
         return Status::error("flow cache: cannot allocate " + std::to_string(uint64_t{buckets} * sizeof(Bucket)) +
                              " bytes for " + std::to_string(slots) + " conversations");
+    occupied_.reset(new (std::nothrow) uint64_t[(buckets + 63) / 64]());
+    if (!occupied_) return Status::error("flow cache: cannot allocate its occupancy bitmap");
     buckets_mask_ = buckets - 1;
     capacity_ = slots;
     idle_ms_ = config.idle_timeout_ms;

@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "flowgen/flow_key.hpp"
 #include "flowgen/flow_record.hpp"
@@ -175,6 +176,8 @@ private:
     static_assert(offsetof(Bucket, conv) == 64, "the index is exactly one cache line");
     uint32_t oldest_way(const Bucket& bucket, uint32_t now32) const noexcept;
     static bool empty(const Bucket& bucket) noexcept;
+    void set_occupied(uint32_t b) noexcept { occupied_[b >> 6] |= uint64_t{1} << (b & 63); }
+    void clear_occupied(uint32_t b) noexcept { occupied_[b >> 6] &= ~(uint64_t{1} << (b & 63)); }
 
     static uint32_t signature(uint64_t hash) noexcept {
         uint32_t s = static_cast<uint32_t>(hash >> 32);
@@ -190,6 +193,10 @@ private:
     static bool would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept;
 
     TableMemory<Bucket> buckets_;
+    // Bit b: bucket b holds at least one conversation (one bit per 8
+    // slots: 16 KiB for a million). Lets expire() skip empty buckets
+    // without reading them.
+    std::unique_ptr<uint64_t[]> occupied_;
     uint32_t buckets_mask_ = 0;
     uint32_t capacity_ = 0;        // slots; 0 before init()
     uint32_t idle_ms_ = 0;

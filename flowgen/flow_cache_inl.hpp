@@ -152,6 +152,7 @@ uint32_t FlowCache::end(uint32_t slot, uint64_t now_ms, EndReason reason, Sink& 
         }
     }
     bucket.sig[slot % kWays] = 0;
+    if (empty(bucket)) clear_occupied(slot / kWays);
     --stats_.active;
     return exported;
 }
@@ -198,6 +199,7 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
     Conversation& c = bucket.conv[free_way];
     bucket.sig[free_way] = sig;
     bucket.last_seen[free_way] = now32;
+    set_occupied(b);
     open(c, key, p, port, now_ms);
     const unsigned dir = (c.addr[0] == c.addr[1] && reply) ? 1 : 0;
     account(c, dir, p, now32);
@@ -245,16 +247,27 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
     const uint32_t now32 = static_cast<uint32_t>(now_ms);
     for (uint64_t i = 0; i < todo; ++i) {
         const uint32_t slot = scan_cursor_;
-        Bucket& bucket = buckets_[slot / kWays];
+        const uint32_t b = slot / kWays;
         const uint32_t w = slot % kWays;
-        if (w == 0 && todo - i >= kWays && empty(bucket)) {
-            // A whole empty bucket in one test of its index line: most of
-            // a large table is empty, and offline the scan runs at capture
-            // speed (perf: expire was 24% of `--pcap` on 3M pings).
-            scan_cursor_ = (scan_cursor_ + kWays) & (static_cast<uint32_t>(cap) - 1);
-            i += kWays - 1;
-            continue;
+        if (w == 0) {
+            // Empty buckets are skipped on the occupancy bitmap without
+            // touching their lines: 64 at a time when a whole word is
+            // clear. Most of a large table is empty, and offline the scan
+            // runs at capture speed (perf: expire was 24% of `--pcap` on 3M
+            // pings; 1M-slot cache, 20k conversations).
+            const uint64_t word = occupied_[b >> 6];
+            if ((b & 63) == 0 && word == 0 && todo - i >= 64 * kWays) {
+                scan_cursor_ = (scan_cursor_ + 64 * kWays) & (static_cast<uint32_t>(cap) - 1);
+                i += 64 * kWays - 1;
+                continue;
+            }
+            if (!((word >> (b & 63)) & 1) && todo - i >= kWays) {
+                scan_cursor_ = (scan_cursor_ + kWays) & (static_cast<uint32_t>(cap) - 1);
+                i += kWays - 1;
+                continue;
+            }
         }
+        Bucket& bucket = buckets_[b];
         scan_cursor_ = (scan_cursor_ + 1) & (static_cast<uint32_t>(cap) - 1);
         if (bucket.sig[w] == 0) continue;
         Conversation& c = bucket.conv[w];
