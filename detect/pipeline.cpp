@@ -48,6 +48,11 @@ inline void sat_inc(T& v, uint32_t by = 1) noexcept {
     v = static_cast<T>(v > kMax - by ? kMax : v + by);
 }
 
+// A field evaluate() reads is about to change: the cached score is stale.
+inline void unscore(ConversationState& s) noexcept {
+    s.flags &= static_cast<uint8_t>(~ConversationState::kFlagScored);
+}
+
 inline unsigned size_bin(uint32_t size) noexcept { return (size * 0x9E3779B1u) >> 26; }
 
 // Payload sizes ping programs send by default or are commonly run with
@@ -67,7 +72,10 @@ void record_request(ConversationState& s, uint32_t key) noexcept {
     sat_inc(s.requests);
     const unsigned i = s.ring_next & 7u;
     const uint8_t b = static_cast<uint8_t>(1u << i);
-    if ((s.ring_valid & b) && !(s.ring_answered & b)) sat_inc(s.requests_unanswered);
+    if ((s.ring_valid & b) && !(s.ring_answered & b)) {
+        sat_inc(s.requests_unanswered);
+        unscore(s);
+    }
     s.request_ring[i] = key;
     s.ring_valid |= b;
     s.ring_answered &= static_cast<uint8_t>(~b);
@@ -77,6 +85,7 @@ void record_request(ConversationState& s, uint32_t key) noexcept {
 // Returns true when the reply mirrors a recorded request (RFC 792).
 bool match_reply(ConversationState& s, uint32_t key) noexcept {
     sat_inc(s.replies);
+    if (s.replies_unsolicited != 0) unscore(s);  // kUnsolicitedReply compares the two
     const uint16_t seq = static_cast<uint16_t>(key >> 16);
     int same_seq = -1;
     bool duplicate = false;
@@ -103,9 +112,11 @@ bool match_reply(ConversationState& s, uint32_t key) noexcept {
     if (same_seq >= 0) {
         s.ring_answered |= static_cast<uint8_t>(1u << same_seq);
         sat_inc(s.replies_mismatched);
+        unscore(s);
         return false;
     }
     sat_inc(s.replies_unsolicited);
+    unscore(s);
     return false;
 }
 
@@ -159,18 +170,30 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
     switch (t.kind) {
         case Kind::kEcho:
         case Kind::kQuery: {
-            if (p.icmp_code != 0) sat_inc(s.unusual_code);
-            if (t.kind == Kind::kQuery && wire > t.max_data) sat_inc(s.dataless_data);
+            if (p.icmp_code != 0) {
+                sat_inc(s.unusual_code);
+                unscore(s);
+            }
+            if (t.kind == Kind::kQuery && wire > t.max_data) {
+                sat_inc(s.dataless_data);
+                unscore(s);
+            }
             if (t.kind == Kind::kEcho) {
                 const uint16_t size = static_cast<uint16_t>(std::min<uint32_t>(wire, 0xFFFF));
                 const uint8_t seen = static_cast<uint8_t>(1u << dir);
                 if (!(s.first_dir_seen & seen)) {
                     s.first_dir_seen |= seen;
                     s.first_size[dir] = size;
+                    unscore(s);
                 } else if (size != s.first_size[dir]) {
                     sat_inc(s.size_changes);
+                    unscore(s);
                 }
-                s.size_bitmap |= uint64_t{1} << size_bin(size);
+                const uint64_t size_bit = uint64_t{1} << size_bin(size);
+                if (!(s.size_bitmap & size_bit)) {
+                    s.size_bitmap |= size_bit;
+                    unscore(s);
+                }
             }
             // Fingerprint (seq, data) for echo; timestamp and friends answer
             // with their own data, so only the sequence is compared there.
@@ -183,13 +206,17 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
             break;
         }
         case Kind::kError: {
-            if (wire > t.max_data) sat_inc(s.oversized_error);
+            if (wire > t.max_data) {
+                sat_inc(s.oversized_error);
+                unscore(s);
+            }
             // The quote must start with an IP header of this family.
             const unsigned version = p.family == flowgen::Family::kIpv6 ? 6u : 4u;
             const bool header = !data.empty() && (data[0] >> 4) == version &&
                                 (version == 6 || (data[0] & 0x0Fu) >= 5);
             if (!header && wire >= 8) {
                 sat_inc(s.bogus_error);
+                unscore(s);
                 hash = payload_hash(data, wire, kHashBytes);
                 content = true;  // then judge what it carries
             }
@@ -200,6 +227,7 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
         case Kind::kUnknown:
             if (wire > 0) {
                 sat_inc(s.dataless_data);
+                unscore(s);
                 hash = payload_hash(data, wire, kHashBytes);
                 content = true;
             }
@@ -216,12 +244,16 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
         if (s.flags & ConversationState::kFlagAllowListed) return false;
     }
 
-    const Evaluation e = evaluate(s);
-    if (e.score < config_.alert_score) return false;
+    if (!(s.flags & ConversationState::kFlagScored)) {
+        s.score = evaluate(s).score;
+        s.flags |= ConversationState::kFlagScored;
+    }
+    const uint16_t score = s.score;
+    if (score < config_.alert_score) return false;
     if (s.alerted_score == 0 ||
-        (e.score >= s.alerted_score + config_.escalate_step &&
+        (score >= s.alerted_score + config_.escalate_step &&
          now_ms - s.last_alert_ms >= config_.escalate_interval_ms)) {
-        s.alerted_score = e.score;
+        s.alerted_score = score;
         s.last_alert_ms = now_ms;
         return true;
     }
@@ -243,6 +275,7 @@ void Pipeline::note_source(ConversationState& s, const flowgen::PacketInfo& p, u
 void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, uint32_t hash,
                        bool mirrored, bool is_reply, uint32_t weight, uint64_t now_ms) noexcept {
     sat_inc(s.inspected);
+    unscore(s);  // inspection may change any content counter or flag
     const Bytes full{p.payload, p.payload_length};
     const Bytes data = full.first(std::min<size_t>(full.size(), config_.inspect_max_bytes));
     const uint32_t wire = p.payload_wire_length;

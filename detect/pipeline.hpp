@@ -68,11 +68,16 @@ struct ConversationState {
     uint8_t oversized_error;
     uint8_t bogus_error;
     uint8_t first_dir_seen;         // bit d: first_size[d] is set
+    uint16_t score;                 // evaluate(*this).score, valid while kFlagScored is set
 
     static constexpr uint8_t kFlagAllowListed = 1;      // endpoint or payload allow-listed
     static constexpr uint8_t kFlagTunnelSignature = 2;  // a "tunnel" pattern matched
     static constexpr uint8_t kFlagSuspicious = 4;       // a "suspicious" pattern matched
     static constexpr uint8_t kFlagSourceActivity = 8;   // added to a sender's cross-conversation activity past its threshold
+    // `score` holds evaluate() of the current fields: every change to a
+    // field evaluate() reads clears it (a steady-state ping changes none,
+    // so its packets skip evaluate()).
+    static constexpr uint8_t kFlagScored = 16;
 };
 static_assert(sizeof(ConversationState) <= 128, "keep the per-slot state within two cache lines");
 

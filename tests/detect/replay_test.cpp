@@ -71,6 +71,7 @@ struct Result {
     std::string signature;
     std::string first_alert_line;
     std::string error;
+    uint64_t stale_scores = 0;  // packets after which the cached score differed from evaluate()
 };
 
 std::string address_key(const flowgen::IpAddress& a) { return std::string(reinterpret_cast<const char*>(a.bytes), 16); }
@@ -140,7 +141,11 @@ Result replay(const std::string& path, Pipeline& pipeline) {
         const unsigned dir = p.src == c.record.initiator ? 0 : 1;
         account(c.record.dir[dir], p, now_ms);
         ++c.packets;
-        if (pipeline.on_packet(c.state, p, dir, now_ms) && c.alert_at < 0) {
+        const bool alert = pipeline.on_packet(c.state, p, dir, now_ms);
+        // The score on_packet cached must be evaluate() of the state it left.
+        if ((c.state.flags & ConversationState::kFlagScored) && c.state.score != pipeline.evaluate(c.state).score)
+            ++r.stale_scores;
+        if (alert && c.alert_at < 0) {
             c.alert_at = static_cast<int>(c.packets);
             ++r.alerting_conversations;
             if (r.first_alert_packets < 0 || c.alert_at < r.first_alert_packets) r.first_alert_packets = c.alert_at;
@@ -186,6 +191,7 @@ void check_capture(const std::string& path, const Labelled& l) {
     BOOST_REQUIRE(pipeline.init(config).ok());
     const Result r = replay(path, pipeline);
     BOOST_TEST(r.error.empty(), l.file << ": " << r.error);
+    BOOST_TEST(r.stale_scores == 0u, l.file << ": packets left a stale cached score");
     BOOST_TEST_MESSAGE("| " << l.file << " | " << l.label << " | " << verdict_name(r.verdict) << " | " << r.score << " | "
                             << reasons_text(r.reasons) << " | " << (r.signature.empty() ? "-" : r.signature) << " | "
                             << r.icmp << "/" << r.conversations << " | "
