@@ -185,14 +185,13 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
                     s.first_dir_seen |= seen;
                     s.first_size[dir] = size;
                     unscore(s);
+                    s.size_bitmap |= uint64_t{1} << size_bin(size);
                 } else if (size != s.first_size[dir]) {
+                    // Only a size change can add a bin: the first size's bin
+                    // is set already (keeps the steady state off line 2).
                     sat_inc(s.size_changes);
                     unscore(s);
-                }
-                const uint64_t size_bit = uint64_t{1} << size_bin(size);
-                if (!(s.size_bitmap & size_bit)) {
-                    s.size_bitmap |= size_bit;
-                    unscore(s);
+                    s.size_bitmap |= uint64_t{1} << size_bin(size);
                 }
             }
             // Fingerprint (seq, data) for echo; timestamp and friends answer

@@ -12,6 +12,7 @@
 //                  over at most Config::inspect_max_bytes bytes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,45 +31,50 @@ namespace detect {
 // conversation" (the flow cache zeroes a slot when it creates one). Only the
 // lcore that owns the conversation touches it.
 struct ConversationState {
+    // First cache line: every field a steady-state echo exchange reads or
+    // writes per packet (request/reply match, size check, sampling, cached
+    // score). The second line is touched by inspection, size changes,
+    // errors and alerts only.
     // Request/reply (RFC 792): ring of the last 8 requests, (seq << 16) | 16-bit payload hash.
     uint32_t request_ring[8];
-    uint32_t last_hash[2];          // payload hash of the last inspected packet per direction
-    uint32_t fill_hash[2];          // fill of the last structured packet per direction (0 = none yet)
+    uint32_t packets;               // packets seen (saturating)
+    uint16_t first_size[2];         // first echo data size per direction (valid when its first_dir_seen bit is set)
+    uint16_t requests;
+    uint16_t replies;
+    uint16_t replies_matched;
+    uint16_t replies_unsolicited;
+    uint16_t requests_unanswered;
+    uint16_t alerted_score;         // score of the last alert, 0 = none
+    uint16_t score;                 // evaluate(*this).score, valid while kFlagScored is set
+    uint8_t ring_valid;             // bit i: request_ring[i] holds a request
+    uint8_t ring_answered;          // bit i: ... and it was answered
+    uint8_t ring_next;
+    uint8_t flags;                  // kFlag* below
+    uint8_t first_dir_seen;         // bit d: first_size[d] is set
+    uint8_t ip_in_payload;          // saturating packet counts
+    uint8_t framing;
+    uint8_t dataless_data;
+    uint8_t unusual_code;
+    uint8_t oversized_error;
+    // Second cache line.
     uint64_t last_alert_ms;         // 0 = never alerted
     uint64_t size_bitmap;           // distinct echo sizes, hashed into 64 bins
-    uint32_t packets;               // packets seen (saturating)
+    uint32_t last_hash[2];          // payload hash of the last inspected packet per direction
+    uint32_t fill_hash[2];          // fill of the last structured packet per direction (0 = none yet)
     uint32_t unexplained_bytes;     // distinct, unstructured, non-mirrored payload bytes (saturating)
     uint32_t entropy_sum_milli;     // sum of entropy samples, bits/byte * 1000
     uint16_t entropy_samples;
     uint16_t inspected;             // packets deeply inspected
-    uint16_t first_size[2];         // first echo data size per direction (valid when kHaveSize bit set)
     uint16_t size_changes;          // echo packets whose size differs from their direction's first
     uint16_t random_packets;
     uint16_t text_packets;
     uint16_t binary_packets;
     uint16_t structured_packets;
     uint16_t fill_changes;
-    uint16_t replies_matched;
     uint16_t replies_mismatched;
-    uint16_t replies_unsolicited;
-    uint16_t requests_unanswered;
-    uint16_t requests;
-    uint16_t replies;
     uint16_t signature_id;          // first tunnel, else suspicious pattern id
     uint16_t fingerprint_id;        // first "ping"/"benign" pattern id
-    uint16_t alerted_score;         // score of the last alert, 0 = none
-    uint8_t ring_valid;             // bit i: request_ring[i] holds a request
-    uint8_t ring_answered;          // bit i: ... and it was answered
-    uint8_t ring_next;
-    uint8_t flags;                  // kFlag* below
-    uint8_t ip_in_payload;          // saturating packet counts
-    uint8_t framing;
-    uint8_t dataless_data;
-    uint8_t unusual_code;
-    uint8_t oversized_error;
-    uint8_t bogus_error;
-    uint8_t first_dir_seen;         // bit d: first_size[d] is set
-    uint16_t score;                 // evaluate(*this).score, valid while kFlagScored is set
+    uint8_t bogus_error;            // saturating packet count
 
     static constexpr uint8_t kFlagAllowListed = 1;      // endpoint or payload allow-listed
     static constexpr uint8_t kFlagTunnelSignature = 2;  // a "tunnel" pattern matched
@@ -80,6 +86,7 @@ struct ConversationState {
     static constexpr uint8_t kFlagScored = 16;
 };
 static_assert(sizeof(ConversationState) <= 128, "keep the per-slot state within two cache lines");
+static_assert(offsetof(ConversationState, last_alert_ms) == 64, "the per-packet fields fill the first cache line");
 
 // Score and reasons computed from a state (pure function of state + config).
 struct Evaluation {
