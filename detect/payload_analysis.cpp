@@ -3,6 +3,7 @@
 // RFC 8200 §3 (IPv6 header); ptunnel 0.72 ping_tunnel_pkt_t (28-byte header).
 #include "detect/payload_analysis.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -146,8 +147,11 @@ Structure analyze_structure(Bytes data, unsigned max_prefix) noexcept {
     const bool counter = counter_start <= max_prefix && n - counter_start >= kMinRepeat + 1;
 
     // Periodic: smallest period p whose repetition reaches back to
-    // max_prefix. Random data fails each p at the first compare.
-    for (unsigned p = 1; p <= 64 && p < n; ++p) {
+    // max_prefix. Random data fails each p at the first compare. Inside the
+    // counter run byte[n-1] - byte[n-1-p] = p (mod 256), never 0 for p <= 64,
+    // so every p up to n-1-counter_start fails that compare: start past them.
+    const unsigned first_p = static_cast<unsigned>(std::max<size_t>(1, n - counter_start));
+    for (unsigned p = first_p; p <= 64 && p < n; ++p) {
         if (d[n - 1] != d[n - 1 - p]) continue;  // random data ends here for every p
         size_t j = n - 1;  // extend backwards while byte[j] == byte[j-p]
         while (j >= p + 7 && load64(d + j - 7) == load64(d + j - 7 - p)) j -= 8;
