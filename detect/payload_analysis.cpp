@@ -108,10 +108,25 @@ double shannon_entropy(Bytes data) noexcept {
     auto add = [&acc, &t](uint32_t c) {
         if (c != 0) acc += c <= kEntropyTableMax ? static_cast<double>(t.c_log2_c[c]) : c * std::log2(static_cast<double>(c));
     };
+    // Up to kEntropyTableMax bytes every count is in the table. Its terms
+    // are floats that are 0 (c <= 1) or >= 2, so multiples of 2^-22, and
+    // every partial sum stays below 2^16 (n log2 n): double addition of
+    // them is exact in any order. Four accumulators then give the same sum
+    // as one, without a 256-long chain of dependent adds.
+    auto sum_table_terms = [&t](auto count_of) {
+        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+        for (unsigned v = 0; v < 256; v += 4) {
+            a0 += static_cast<double>(t.c_log2_c[count_of(v)]);
+            a1 += static_cast<double>(t.c_log2_c[count_of(v + 1)]);
+            a2 += static_cast<double>(t.c_log2_c[count_of(v + 2)]);
+            a3 += static_cast<double>(t.c_log2_c[count_of(v + 3)]);
+        }
+        return (a0 + a1) + (a2 + a3);
+    };
     if (n < 512) {  // short payloads: one histogram, least zeroing
         uint16_t counts[256] = {};
         for (size_t i = 0; i < n; ++i) ++counts[d[i]];
-        for (uint16_t c : counts) add(c);
+        acc = sum_table_terms([&counts](unsigned v) { return counts[v]; });
     } else {
         // Four histograms, so that runs of one byte value do not serialise
         // on one counter (store-to-load forwarding); 16-bit counters keep
@@ -125,7 +140,12 @@ double shannon_entropy(Bytes data) noexcept {
             ++part[3][d[i + 3]];
         }
         for (; i < n; ++i) ++part[0][d[i]];
-        for (unsigned v = 0; v < 256; ++v) add(uint32_t{part[0][v]} + part[1][v] + part[2][v] + part[3][v]);
+        auto count_of = [&part](unsigned v) { return uint32_t{part[0][v]} + part[1][v] + part[2][v] + part[3][v]; };
+        if (n <= kEntropyTableMax) {
+            acc = sum_table_terms(count_of);
+        } else {
+            for (unsigned v = 0; v < 256; ++v) add(count_of(v));
+        }
     }
     return std::log2(static_cast<double>(n)) - acc / static_cast<double>(n);
 }
