@@ -3,7 +3,10 @@
 //
 // Cost model (per packet, nothing allocates, no virtual calls):
 //   every packet   type/code checks, sizes, request/reply fingerprint (a hash
-//                  of at most kHashBytes payload bytes), score (~20 compares)
+//                  of at most kHashBytes payload bytes), all within the first
+//                  cache line of ConversationState for a steady exchange
+//   on a change    score (~20 compares), only after a field it reads changed
+//                  (ConversationState::kFlagScored); else the cached score
 //   budgeted       structure (O(n) on a fill, ~70 compares on random data),
 //                  entropy (one pass + 256 bins), Hyperscan, embedded-IP and
 //                  framing checks: on the first Config::inspect_first_packets
