@@ -6,9 +6,11 @@
 #include <linux/bpf.h>
 #include <linux/if_xdp.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <xdp/xsk.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
 #include <cstdint>
 #include <vector>
 
@@ -36,7 +38,13 @@ public:
         config.tx_size = XSK_RING_PROD__DEFAULT_NUM_DESCS;
         config.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // we own the program
         config.bind_flags = XDP_COPY;
-        err = xsk_socket__create(&xsk_, "lo", 0, umem_, &rx_, &tx_, &config);
+        // The kernel releases a closed AF_XDP socket's binding after the
+        // close returns: the previous case's socket may still hold queue 0.
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            err = xsk_socket__create(&xsk_, "lo", 0, umem_, &rx_, &tx_, &config);
+            if (err != -EBUSY) break;
+            usleep(20'000);
+        }
         BOOST_TEST_REQUIRE(err == 0, "xsk_socket__create(lo, queue 0): " << errno_string(err));
     }
     LoopbackXsk(const LoopbackXsk&) = delete;
@@ -60,9 +68,14 @@ private:
     xsk_ring_prod tx_{};
 };
 
-struct RedirectFixture {
+// A base class, so that the namespaces are entered before the members
+// (the socket) are built: never on the host's loopback.
+struct InPrivateNamespaces {
+    InPrivateNamespaces() { enter_private_namespaces(); }
+};
+
+struct RedirectFixture : InPrivateNamespaces {
     RedirectFixture() {
-        enter_private_namespaces();
         uint32_t queue = 0;
         int fd = xsk.fd();
         BOOST_TEST_REQUIRE(bpf_map_update_elem(steer.xsks_fd(), &queue, &fd, BPF_ANY) == 0,
