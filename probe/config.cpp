@@ -68,7 +68,7 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) { return parse_bool(v, c.xdp_drop_other); }},
     {"xdp-object", "FILE", false, "with --interface: the XDP object to load (default: the installed icmp_steer.bpf.o)",
      [](Config& c, std::string_view v) { c.xdp_object = v; return Status{}; }},
-    {"collector", "[udp://|tcp://]HOST:PORT", true, "send IPFIX to this collector (repeatable; UDP when no scheme)",
+    {"collector", "[udp://|tcp://]HOST:PORT", true, "send IPFIX to this collector (UDP when no scheme)",
      [](Config& c, std::string_view v) {
          flowgen::CollectorAddress a;
          if (Status s = flowgen::parse_collector(v, a); !s.ok()) return s;
@@ -121,7 +121,7 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) { c.detection.patterns_path = v; return Status{}; }},
     {"alert-score", "N", false, "alert when a conversation's score reaches N (1..1000, default 500)",
      [](Config& c, std::string_view v) { return parse_number<uint16_t>(v, 1, 1000, c.detection.alert_score); }},
-    {"allow", "CIDR", true, "never alert on conversations with an address in this prefix (repeatable)",
+    {"allow", "CIDR", true, "never alert on conversations with an address in this prefix",
      [](Config& c, std::string_view v) { c.detection.allow_list.emplace_back(v); return Status{}; }},
     {"payload-hex", nullptr, false, "include the payload of the alerting packet, hex-encoded, in alerts",
      [](Config& c, std::string_view v) { return parse_bool(v, c.detection.emit_payload_hex); }},
