@@ -1,5 +1,7 @@
 #include "probe/config.hpp"
 
+#include "detect/reason.hpp"
+
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -121,6 +123,14 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) { c.detection.patterns_path = v; return Status{}; }},
     {"alert-score", "N", false, "alert when a conversation's score reaches N (1..1000, default 500)",
      [](Config& c, std::string_view v) { return parse_number<uint16_t>(v, 1, 1000, c.detection.alert_score); }},
+    {"weight", "REASON=N", true, "points a reason adds to the score (0..1000), e.g. size-varies=100; names as in alerts",
+     [](Config& c, std::string_view v) {
+         const auto eq = v.find('=');
+         if (eq == std::string_view::npos) return Status::error("'" + std::string(v) + "' is not REASON=N");
+         const int bit = detect::reason_index(v.substr(0, eq));
+         if (bit < 0) return Status::error("unknown reason '" + std::string(v.substr(0, eq)) + "'");
+         return parse_number<uint16_t>(v.substr(eq + 1), 0, 1000, c.detection.weights[static_cast<size_t>(bit)]);
+     }},
     {"allow", "CIDR", true, "never alert on conversations with an address in this prefix",
      [](Config& c, std::string_view v) { c.detection.allow_list.emplace_back(v); return Status{}; }},
     {"payload-hex", nullptr, false, "include the payload of the alerting packet, hex-encoded, in alerts",

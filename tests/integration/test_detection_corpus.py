@@ -69,6 +69,18 @@ class DetectionCorpus(unittest.TestCase):
         for r in rows:
             print("%-40s %-7s %-6s %-8s %s" % r)
 
+    def test_weights_and_threshold_are_configurable(self):
+        pcap = os.path.join(harness.CAPTURES, "hping3-file-d500.pcap")
+        _, stats = harness.run_echoflow(["--pcap", pcap, "--quiet"])
+        self.assertGreater(stats["alerts"], 0)
+        # Without the evidence it alerts on, and with a threshold above its score: silent.
+        _, stats = harness.run_echoflow(["--pcap", pcap, "--quiet", "--weight", "volume=0",
+                                         "--weight", "random-payload=0"])
+        self.assertEqual(stats["alerts"], 0)
+        _, stats = harness.run_echoflow(["--pcap", pcap, "--quiet", "--alert-score", "1000",
+                                         "--weight", "volume=1"])
+        self.assertEqual(stats["alerts"], 0)
+
     def test_payload_hex_only_when_asked(self):
         pcap = os.path.join(harness.CAPTURES, "ptunnel-ng.pcap")
         with tempfile.TemporaryDirectory(prefix="ef-alerts-") as d:

@@ -125,6 +125,8 @@ class CommandLine(unittest.TestCase):
         self.assert_usage_error(["--pcap", TUNNEL, "--collector", "udp://nohostport"], "nohostport")
         self.assert_usage_error(["--pcap", TUNNEL, "--collector", "sctp://127.0.0.1:4739"], "sctp")
         self.assert_usage_error(["--pcap", TUNNEL, "--allow", "10.0.0.0/33"], "10.0.0.0/33")
+        self.assert_usage_error(["--pcap", TUNNEL, "--weight", "bogus=1"], "bogus")
+        self.assert_usage_error(["--pcap", TUNNEL, "--weight", "volume"], "REASON=N")
         self.assert_usage_error(["--pcap"], "needs a value")
         self.assert_usage_error([], "no input")
         self.assert_usage_error(["--pcap", TUNNEL, "--interface", "lo"], "only one input")
