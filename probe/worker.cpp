@@ -199,6 +199,20 @@ inline void Worker::stage(Pending& w, const flowgen::PacketInfo& p, uint16_t por
     if (&w - burst_pending_ < kIndexAhead) cache_.prefetch(w.hash);
 }
 
+// Pass 2 of a burst and its counters, once per burst: m frames of
+// rx_bytes, np of them ICMP (staged in burst_pending_) of the given sizes.
+void Worker::finish_burst(unsigned m, unsigned np, uint64_t rx_bytes, uint64_t icmp_octets, uint64_t icmp_bytes,
+                          uint64_t now_ms) noexcept {
+    stats_.rx_packets.add(m);
+    stats_.rx_bytes.add(rx_bytes);
+    if (np) {
+        stats_.icmp_packets.add(np);
+        stats_.icmp_octets.add(icmp_octets);
+        stats_.icmp_frame_bytes.add(icmp_bytes);
+        account_pending(burst_pending_, np, now_ms);
+    }
+}
+
 void Worker::handle_burst(flowgen::LinkType link, const std::span<const uint8_t>* frames, unsigned n,
                           uint64_t now_ms, uint16_t port) noexcept {
     flowgen::PacketInfo* const info = burst_info_;
@@ -220,14 +234,7 @@ void Worker::handle_burst(flowgen::LinkType link, const std::span<const uint8_t>
             icmp_bytes += frames[i].size();
             stage(pending[np++], p, port);
         }
-        stats_.rx_packets.add(m);
-        stats_.rx_bytes.add(rx_bytes);
-        if (np) {
-            stats_.icmp_packets.add(np);
-            stats_.icmp_octets.add(icmp_octets);
-            stats_.icmp_frame_bytes.add(icmp_bytes);
-            account_pending(pending, np, now_ms);
-        }
+        finish_burst(m, np, rx_bytes, icmp_octets, icmp_bytes, now_ms);
         frames += m;
         n -= m;
     }
@@ -250,14 +257,7 @@ void Worker::handle_parsed_burst(const ParsedFrame* frames, unsigned n, uint64_t
             icmp_bytes += f.frame_bytes;
             stage(pending[np++], f.info, f.port);
         }
-        stats_.rx_packets.add(m);
-        stats_.rx_bytes.add(rx_bytes);
-        if (np) {
-            stats_.icmp_packets.add(np);
-            stats_.icmp_octets.add(icmp_octets);
-            stats_.icmp_frame_bytes.add(icmp_bytes);
-            account_pending(pending, np, now_ms);
-        }
+        finish_burst(m, np, rx_bytes, icmp_octets, icmp_bytes, now_ms);
         frames += m;
         n -= m;
     }

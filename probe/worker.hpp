@@ -188,6 +188,8 @@ private:
     };
     void stage(Pending& w, const flowgen::PacketInfo& p, uint16_t port) noexcept;
     void account_pending(const Pending* pending, unsigned np, uint64_t now_ms) noexcept;
+    void finish_burst(unsigned m, unsigned np, uint64_t rx_bytes, uint64_t icmp_octets, uint64_t icmp_bytes,
+                      uint64_t now_ms) noexcept;
     void emit(const flowgen::ConversationRecord& r, uint32_t slot) noexcept;
     void raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept;
     void fill_top(uint64_t now_ms) noexcept;
