@@ -134,11 +134,12 @@ inline unsigned owner_of(const flowgen::PacketInfo& p, unsigned workers) noexcep
 
 void add_nic_stats(Live& L);
 
-void export_step(Live& L, uint64_t now_ms, double& next_poll, double& next_report, RunStats& last_report,
-                 double& last_report_time) {
-    L.exporter.drain(L.workers, now_ms);
+// Returns the number of records and alerts taken from the workers' queues.
+size_t export_step(Live& L, uint64_t now_ms, double& next_poll, double& next_report, RunStats& last_report,
+                   double& last_report_time) {
+    const size_t popped = L.exporter.drain(L.workers, now_ms);
     const double t = monotonic_seconds();
-    if (t < next_poll) return;
+    if (t < next_poll) return popped;
     next_poll = t + 0.01;
     add_nic_stats(L);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
     collect(L.workers, L.exporter, L.totals);
@@ -149,6 +150,7 @@ void export_step(Live& L, uint64_t now_ms, double& next_poll, double& next_repor
         last_report_time = t;
         next_report = t + L.config->stats_interval_s;
     }
+    return popped;
 }
 
 int worker_main(void* arg) {
@@ -426,8 +428,9 @@ int run_live(const Config& config, const LiveOptions& options) {
             };
             while (!all_done()) {
                 const uint64_t now = L->clock.now_ms();
-                export_step(*L, now, next_poll, next_report, last_report, last_time);
-                if (L->exporter.drain(L->workers, now) == 0) rte_delay_us_sleep(500);
+                // Idle queues: the main lcore sleeps instead of spinning.
+                if (export_step(*L, now, next_poll, next_report, last_report, last_time) == 0)
+                    rte_delay_us_sleep(500);
             }
             rte_eal_mp_wait_lcore();
         }
