@@ -135,8 +135,7 @@ inline unsigned owner_of(const flowgen::PacketInfo& p, unsigned workers) noexcep
 void add_nic_stats(Live& L);
 
 // Returns the number of records and alerts taken from the workers' queues.
-size_t export_step(Live& L, uint64_t now_ms, double& next_poll, double& next_report, RunStats& last_report,
-                   double& last_report_time) {
+size_t export_step(Live& L, uint64_t now_ms, double& next_poll, ProgressReport& progress) {
     const size_t popped = L.exporter.drain(L.workers, now_ms);
     const double t = monotonic_seconds();
     if (t < next_poll) return popped;
@@ -144,12 +143,7 @@ size_t export_step(Live& L, uint64_t now_ms, double& next_poll, double& next_rep
     add_nic_stats(L);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
     collect(L.workers, L.exporter, L.totals);
     L.exporter.poll(now_ms, L.totals);
-    if (L.config->stats_interval_s && t >= next_report) {
-        std::fprintf(stderr, "%s\n", progress_line(L.totals, last_report, t - last_report_time).c_str());
-        last_report = L.totals;
-        last_report_time = t;
-        next_report = t + L.config->stats_interval_s;
-    }
+    progress.maybe_print(L.totals, t);
     return popped;
 }
 
@@ -162,8 +156,8 @@ int worker_main(void* arg) {
     rte_mbuf* pkts[kMaxBurst];
     rte_mbuf* keep[kMaxBurst];
     TscClock clock = L.clock;  // this lcore's own copy
-    double next_poll = 0, next_report = monotonic_seconds() + L.config->stats_interval_s, last_time = monotonic_seconds();
-    RunStats last_report;
+    double next_poll = 0;
+    ProgressReport progress(L.config->stats_interval_s, monotonic_seconds());
 
     // Frames go to the worker a burst at a time (Worker::handle_burst:
     // parse and hash all, prefetch, then update; pipeline_bench showed
@@ -220,7 +214,7 @@ int worker_main(void* arg) {
         }
         w.expire(now_ms);
         w.serve_top(now_ms);
-        if (L.single_thread) export_step(L, now_ms, next_poll, next_report, last_report, last_time);
+        if (L.single_thread) export_step(L, now_ms, next_poll, progress);
     }
 
     // Stop. Other workers may still hand over frames from their last burst:
@@ -418,9 +412,8 @@ int run_live(const Config& config, const LiveOptions& options) {
             worker_main(L->slots[0].get());
         } else {
             for (auto& s : L->slots) rte_eal_remote_launch(worker_main, s.get(), s->lcore);
-            double next_poll = 0, next_report = monotonic_seconds() + config.stats_interval_s;
-            double last_time = monotonic_seconds();
-            RunStats last_report;
+            double next_poll = 0;
+            ProgressReport progress(config.stats_interval_s, monotonic_seconds());
             auto all_done = [&] {
                 for (auto& s : L->slots)
                     if (!s->done.load(std::memory_order_acquire)) return false;
@@ -429,7 +422,7 @@ int run_live(const Config& config, const LiveOptions& options) {
             while (!all_done()) {
                 const uint64_t now = L->clock.now_ms();
                 // Idle queues: the main lcore sleeps instead of spinning.
-                if (export_step(*L, now, next_poll, next_report, last_report, last_time) == 0)
+                if (export_step(*L, now, next_poll, progress) == 0)
                     rte_delay_us_sleep(500);
             }
             rte_eal_mp_wait_lcore();

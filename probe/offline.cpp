@@ -80,8 +80,7 @@ int run_offline(const Config& config) {
 
     install_stop_handlers();
     const double t0 = monotonic_seconds();
-    double next_report = t0 + config.stats_interval_s, last_report_time = t0;
-    RunStats last_report;
+    ProgressReport progress(config.stats_interval_s, t0);
     uint64_t now_ms = 0;
     uint64_t next_expire_ms = 0;
     uint64_t packets = 0;
@@ -107,15 +106,7 @@ int run_offline(const Config& config) {
                 if (stop_requested()) break;
                 collect(workers, loop, totals);
                 loop.poll(now_ms, totals);
-                if (config.stats_interval_s) {
-                    const double t = monotonic_seconds();
-                    if (t >= next_report) {
-                        std::fprintf(stderr, "%s\n", progress_line(totals, last_report, t - last_report_time).c_str());
-                        last_report = totals;
-                        last_report_time = t;
-                        next_report = t + config.stats_interval_s;
-                    }
-                }
+                if (config.stats_interval_s) progress.maybe_print(totals, monotonic_seconds());
             }
         }
     }

@@ -123,4 +123,13 @@ std::string progress_line(const RunStats& now, const RunStats& before, double se
     return buf;
 }
 
+ProgressReport::ProgressReport(uint32_t interval_s, double now_s) : interval_s_(interval_s), last_s_(now_s) {}
+
+void ProgressReport::maybe_print(const RunStats& totals, double now_s) {
+    if (interval_s_ == 0 || now_s < last_s_ + interval_s_) return;
+    std::fprintf(stderr, "%s\n", progress_line(totals, last_, now_s - last_s_).c_str());
+    last_ = totals;
+    last_s_ = now_s;
+}
+
 }  // namespace probe

@@ -62,4 +62,17 @@ void print_summary(std::FILE* out, const RunStats& s);
 // "rx 1.2 Mpps, icmp 0.3 Mpps, drops 0, flows 12345 active, ..." since `before`.
 std::string progress_line(const RunStats& now, const RunStats& before, double seconds);
 
+// The periodic one-line report on stderr (--stats-interval): prints when
+// the interval has passed since the last line, rates over that interval.
+class ProgressReport {
+public:
+    ProgressReport(uint32_t interval_s, double now_s);
+    void maybe_print(const RunStats& totals, double now_s);
+
+private:
+    uint32_t interval_s_;
+    double last_s_;
+    RunStats last_;
+};
+
 }  // namespace probe
