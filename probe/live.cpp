@@ -442,16 +442,12 @@ int run_live(const Config& config, const LiveOptions& options) {
                 L->totals.xdp_dropped = xc.dropped;
             }
         }
-        collect(L->workers, L->exporter, L->totals);
-        L->exporter.close(now, L->totals);
-        collect(L->workers, L->exporter, L->totals);
-        if (!config.stats_json_path.empty())
-            if (flowgen::Status st = write_stats_json(config.stats_json_path, L->totals); !st.ok()) {
-                fail(st.message());
-                exit_code = 1;
-            }
-        if (!config.quiet) print_summary(stderr, L->totals);
+        // Telemetry reads the workers and the exporter: detach it first.
         unregister_telemetry();
+        if (flowgen::Status st = end_of_run(config, L->workers, L->exporter, now, L->totals); !st.ok()) {
+            fail(st.message());
+            exit_code = 1;
+        }
     }
     for (uint16_t p : L->ports) rte_eth_dev_close(p);
     L.reset();

@@ -123,17 +123,10 @@ int run_offline(const Config& config) {
     while (loop.drain(workers, now_ms) > 0) {
     }
     totals.elapsed_seconds = monotonic_seconds() - t0;
-    collect(workers, loop, totals);
-    loop.close(now_ms ? now_ms : wall_clock_ms(), totals);
-    collect(workers, loop, totals);
-
-    if (!config.stats_json_path.empty()) {
-        if (flowgen::Status s = write_stats_json(config.stats_json_path, totals); !s.ok()) {
-            fail(s.message());
-            exit_code = 1;
-        }
+    if (flowgen::Status s = end_of_run(config, workers, loop, now_ms ? now_ms : wall_clock_ms(), totals); !s.ok()) {
+        fail(s.message());
+        exit_code = 1;
     }
-    if (!config.quiet) print_summary(stderr, totals);
     return exit_code;
 }
 

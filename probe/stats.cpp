@@ -132,4 +132,15 @@ void ProgressReport::maybe_print(const RunStats& totals, double now_s) {
     last_s_ = now_s;
 }
 
+flowgen::Status end_of_run(const Config& config, std::span<Worker* const> workers, ExportLoop& exporter,
+                           uint64_t now_ms, RunStats& totals) {
+    collect(workers, exporter, totals);
+    exporter.close(now_ms, totals);
+    collect(workers, exporter, totals);  // the exporter's last messages counted
+    flowgen::Status written;
+    if (!config.stats_json_path.empty()) written = write_stats_json(config.stats_json_path, totals);
+    if (!config.quiet) print_summary(stderr, totals);
+    return written;
+}
+
 }  // namespace probe

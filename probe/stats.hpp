@@ -58,6 +58,16 @@ struct RunStats {
 void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunStats& out);
 
 flowgen::Status write_stats_json(const std::string& path, const RunStats& s);
+
+struct Config;
+
+// The end of every run, once the workers have flushed and their queues are
+// drained: final counters, the exporter's last messages (options record
+// included), --stats-json, and the summary on stderr unless --quiet. `totals`
+// keeps what the caller set (elapsed time, NIC and XDP counters). Fails only
+// when --stats-json cannot be written.
+flowgen::Status end_of_run(const Config& config, std::span<Worker* const> workers, ExportLoop& exporter,
+                           uint64_t now_ms, RunStats& totals);
 void print_summary(std::FILE* out, const RunStats& s);
 // "rx 1.2 Mpps, icmp 0.3 Mpps, drops 0, flows 12345 active, ..." since `before`.
 std::string progress_line(const RunStats& now, const RunStats& before, double seconds);
