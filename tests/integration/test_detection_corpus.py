@@ -30,10 +30,10 @@ NDPI = {
 }
 
 
-def alerts_for(pcap):
+def alerts_for(pcap, extra=()):
     with tempfile.TemporaryDirectory(prefix="ef-alerts-") as d:
         path = os.path.join(d, "alerts.jsonl")
-        _, stats = harness.run_echoflow(["--pcap", pcap, "--alerts", path, "--quiet"])
+        _, stats = harness.run_echoflow(["--pcap", pcap, "--alerts", path, "--quiet"] + list(extra))
         alerts = []
         if os.path.exists(path):
             with open(path) as f:
@@ -82,12 +82,7 @@ class DetectionCorpus(unittest.TestCase):
         self.assertEqual(stats["alerts"], 0)
 
     def test_payload_hex_only_when_asked(self):
-        pcap = os.path.join(harness.CAPTURES, "ptunnel-ng.pcap")
-        with tempfile.TemporaryDirectory(prefix="ef-alerts-") as d:
-            path = os.path.join(d, "alerts.jsonl")
-            harness.run_echoflow(["--pcap", pcap, "--alerts", path, "--payload-hex", "--quiet"])
-            with open(path) as f:
-                alerts = [json.loads(line) for line in f if line.strip()]
+        alerts, _ = alerts_for(os.path.join(harness.CAPTURES, "ptunnel-ng.pcap"), ["--payload-hex"])
         self.assertTrue(alerts)
         # ptunnel-ng's default magic opens the alerting packet's data.
         self.assertTrue(alerts[0]["payload_hex"].startswith("deadc0de"), alerts[0].get("payload_hex"))
