@@ -33,6 +33,7 @@
 
 #include "flowgen/flow_key.hpp"
 #include "flowgen/flow_record.hpp"
+#include "flowgen/prefetch.hpp"
 #include "flowgen/status.hpp"
 #include "flowgen/table_memory.hpp"
 
@@ -123,7 +124,7 @@ public:
     // Starts loading the index line of the bucket `hash` (= hash_key(key))
     // maps to. A hint: no effect on results.
     void prefetch(uint64_t hash) const noexcept {
-        __builtin_prefetch(&buckets_[static_cast<uint32_t>(hash) & buckets_mask_], 1, 3);
+        flowgen::prefetch(&buckets_[static_cast<uint32_t>(hash) & buckets_mask_]);
     }
     // Reads the (prefetched) index line and starts loading the conversation
     // that update() will most likely touch: the one whose signature matches,

@@ -124,9 +124,9 @@ inline uint32_t FlowCache::prefetch_slot(uint64_t hash, uint64_t now_ms) const n
     if (way == kWays) way = free_way != kWays ? free_way : oldest_way(bucket, static_cast<uint32_t>(now_ms));
     // A conversation is 120 bytes at a multiple of 8: it spans 2 or 3 lines.
     const char* c = reinterpret_cast<const char*>(&bucket.conv[way]);
-    __builtin_prefetch(c, 1, 3);
-    __builtin_prefetch(c + 64, 1, 3);
-    __builtin_prefetch(c + sizeof(Conversation) - 1, 1, 3);
+    flowgen::prefetch(c);
+    flowgen::prefetch(c + 64);
+    flowgen::prefetch(c + sizeof(Conversation) - 1);
     return b * kWays + way;
 }
 

@@ -174,8 +174,8 @@ void Worker::account_pending(const Pending* pending, unsigned np, uint64_t now_m
         const uint32_t slot = cache_.prefetch_slot(w.hash, now_ms);
         if (detect_state_) {
             const char* st = reinterpret_cast<const char*>(&detect_state_[slot]);
-            __builtin_prefetch(st, 1, 3);
-            __builtin_prefetch(st + sizeof(detect::ConversationState) - 1, 1, 3);
+            flowgen::prefetch(st);
+            flowgen::prefetch(st + sizeof(detect::ConversationState) - 1);
         }
     };
     for (unsigned j = 0; j < kAhead && j < np; ++j) prefetch_slot(pending[j]);
