@@ -1,5 +1,6 @@
 #include "flowgen/flow_cache.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <new>
 #include <string>
@@ -122,6 +123,9 @@ Status validate(const FlowCacheConfig& c) {
                              std::to_string(FlowCache::kWays));
     if (c.capacity > (1u << 30))
         return Status::error("cache size " + std::to_string(c.capacity) + " is above the maximum of 2^30");
+    if (c.initial_capacity != 0 && c.initial_capacity < FlowCache::kWays)
+        return Status::error("initial cache size " + std::to_string(c.initial_capacity) +
+                             " is below the minimum of " + std::to_string(FlowCache::kWays));
     if (c.idle_timeout_ms == 0) return Status::error("idle timeout must be at least 1 ms");
     if (c.active_timeout_ms == 0) return Status::error("active timeout must be at least 1 ms");
     // Stored times are 32-bit ms offsets: a conversation slice must end long
@@ -135,7 +139,10 @@ Status validate(const FlowCacheConfig& c) {
 
 Status FlowCache::init(const FlowCacheConfig& config) {
     if (Status s = validate(config); !s.ok()) return s;
-    const uint32_t slots = std::bit_ceil(config.capacity);
+    max_capacity_ = std::bit_ceil(config.capacity);
+    const uint32_t slots = config.initial_capacity != 0
+                               ? std::min(std::bit_ceil(config.initial_capacity), max_capacity_)
+                               : max_capacity_;
     const uint32_t buckets = slots / kWays;
     if (!buckets_.allocate(buckets))
         return Status::error("flow cache: cannot allocate " + std::to_string(uint64_t{buckets} * sizeof(Bucket)) +
@@ -154,6 +161,57 @@ Status FlowCache::init(const FlowCacheConfig& config) {
     scan_credit_ = 0;
     stats_ = {};
     return {};
+}
+
+bool FlowCache::grow() noexcept {
+    if (capacity_ >= max_capacity_) return false;
+    const uint32_t old_buckets = buckets_mask_ + 1;
+    const uint32_t new_buckets = 2 * old_buckets;
+    TableMemory<Bucket> table;
+    if (!table.allocate(new_buckets)) return false;
+    std::unique_ptr<uint64_t[]> occupied(new (std::nothrow) uint64_t[(new_buckets + 63) / 64]());
+    std::unique_ptr<uint32_t[]> new_slot(new (std::nothrow) uint32_t[capacity_]);
+    if (!occupied || !new_slot) return false;
+    // Where every conversation goes: the same way, in bucket b or
+    // b + old_buckets by the next bit of its hash (recomputed from the key
+    // it was opened with).
+    for (uint32_t b = 0; b < old_buckets; ++b) {
+        const Bucket& from = buckets_[b];
+        for (uint32_t w = 0; w < kWays; ++w) {
+            new_slot[b * kWays + w] = SlotRelocator::kNoSlot;
+            if (from.sig[w] == 0) continue;
+            const Conversation& c = from.conv[w];
+            FlowKey key;
+            key.family = c.family;
+            key.key_type = c.key_type;
+            key.id = c.icmp_id;
+            const bool ordered = not_after(c.addr[0], c.addr[1]);
+            key.low = ordered ? c.addr[0] : c.addr[1];
+            key.high = ordered ? c.addr[1] : c.addr[0];
+            const uint32_t nb = static_cast<uint32_t>(hash_key(key)) & (new_buckets - 1);
+            new_slot[b * kWays + w] = nb * kWays + w;
+        }
+    }
+    if (relocator_.grow && !relocator_.grow(relocator_.context, new_buckets * kWays, new_slot.get(), capacity_))
+        return false;
+    for (uint32_t s = 0; s < capacity_; ++s) {
+        if (new_slot[s] == SlotRelocator::kNoSlot) continue;
+        const Bucket& from = buckets_[s / kWays];
+        Bucket& to = table[new_slot[s] / kWays];
+        const uint32_t w = s % kWays;
+        to.sig[w] = from.sig[w];
+        to.last_seen[w] = from.last_seen[w];
+        to.conv[w] = from.conv[w];
+        occupied[(new_slot[s] / kWays) >> 6] |= uint64_t{1} << ((new_slot[s] / kWays) & 63);
+    }
+    buckets_ = std::move(table);
+    occupied_ = std::move(occupied);
+    buckets_mask_ = new_buckets - 1;
+    capacity_ = new_buckets * kWays;
+    // The expiry scan goes on from the same slot: buckets below it were
+    // scanned in this pass or moved up to be scanned again; none is skipped.
+    ++stats_.grown;
+    return true;
 }
 
 void FlowCache::snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, ConversationRecord& r) const noexcept {

@@ -7,7 +7,9 @@
 // conversation. When all 8 slots of the bucket are taken, the conversation
 // seen least recently (chosen from the index line alone) is exported with
 // flowEndReason "lack of resources" (RFC 5102 §5.11.3) and its slot reused:
-// the table never allocates after init() and never refuses a packet.
+// the table never allocates after init() and never refuses a packet. (A
+// table configured to grow doubles instead of evicting until it reaches its
+// maximum; see FlowCacheConfig::initial_capacity.)
 //
 // Burst callers hash first and call prefetch(hash) for every packet of a
 // burst, then prefetch_slot() a few packets ahead, then update(): the
@@ -44,6 +46,13 @@ struct FlowCacheConfig {
     uint32_t idle_timeout_ms = 15'000;
     uint32_t active_timeout_ms = 60'000;
     uint16_t worker_id = 0;               // goes into the high bits of flow ids
+    // 0: the whole table is allocated by init() and never again (live
+    // ports). Otherwise the table starts with this many slots (rounded up
+    // to a power of two) and doubles, up to `capacity`, whenever a new
+    // conversation finds its bucket full: a reader of capture files pays
+    // for the conversations the file holds, not for the largest table
+    // (docs/performance.md). Nothing is evicted before `capacity` is reached.
+    uint32_t initial_capacity = 0;
 };
 
 Status validate(const FlowCacheConfig& config);
@@ -56,6 +65,19 @@ struct FlowCacheStats {
     uint64_t evicted = 0;   // exported with lack of resources
     uint64_t ended_silent = 0;  // removed with nothing to export (silent since an active-timeout export)
     uint64_t active = 0;    // conversations currently held
+    uint64_t grown = 0;     // doublings of a growing table (FlowCacheConfig::initial_capacity)
+};
+
+// Per-slot tables kept beside the cache (the worker's detector state) follow
+// its growth through this: `grow` must make a table of `new_capacity` slots
+// in which the entry of every old slot s with new_slot[s] != kNoSlot moves to
+// new_slot[s] (fresh slots zeroed), or return false and change nothing (the
+// cache then does not grow either). Called only while growing: rarely, and
+// never in a table allocated whole.
+struct SlotRelocator {
+    static constexpr uint32_t kNoSlot = UINT32_MAX;
+    bool (*grow)(void* context, uint32_t new_capacity, const uint32_t* new_slot, uint32_t old_capacity) = nullptr;
+    void* context = nullptr;
 };
 
 // One conversation: 120 bytes. Fields are grouped by size so that there is
@@ -94,10 +116,17 @@ public:
     FlowCache& operator=(const FlowCache&) = delete;
 
     // Allocates the table (zeroed, on huge pages where possible, every page
-    // touched). The only allocation this class makes.
+    // touched). The only allocation this class makes, apart from the
+    // doublings of a table configured to grow (FlowCacheConfig::initial_capacity).
     Status init(const FlowCacheConfig& config);
 
+    // Slots currently allocated (grows up to max_capacity() when the table
+    // was configured to start small).
     uint32_t capacity() const noexcept { return capacity_; }
+    uint32_t max_capacity() const noexcept { return max_capacity_; }
+    // Who must follow the slots when the table grows (set before the first
+    // update() of a growing table; nothing to do for a fixed one).
+    void set_relocator(const SlotRelocator& r) noexcept { relocator_ = r; }
     static constexpr size_t bytes_per_conversation() noexcept { return sizeof(Bucket) / kWays; }
 
     struct Hit {
@@ -191,7 +220,18 @@ private:
     static void restart(Conversation& c, uint32_t now32) noexcept;
     template <class Sink>
     uint32_t end(uint32_t slot, uint64_t now_ms, EndReason reason, Sink& export_sink) noexcept;
+    Hit open_at(uint32_t bucket, uint32_t way, uint32_t sig, const FlowKey& key, bool reply, const PacketInfo& p,
+                uint16_t port, uint64_t now_ms) noexcept;
+    template <class Sink>
+    Hit open_in_full_bucket(const FlowKey& key, uint64_t hash, bool reply, const PacketInfo& p, uint16_t port,
+                            uint64_t now_ms, Sink& export_sink) noexcept;
     static bool would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept;
+    // Doubles the table (a full bucket of a growing table). Every
+    // conversation keeps its way in the bucket its hash selects with one
+    // more bit: an old bucket's 8 ways split over two new buckets, so
+    // nothing collides. False (nothing changed) at max_capacity() or when
+    // memory cannot be had; the caller then evicts as a fixed table does.
+    bool grow() noexcept;
 
     TableMemory<Bucket> buckets_;
     // Bit b: bucket b holds at least one conversation (one bit per 8
@@ -200,6 +240,8 @@ private:
     std::unique_ptr<uint64_t[]> occupied_;
     uint32_t buckets_mask_ = 0;
     uint32_t capacity_ = 0;        // slots; 0 before init()
+    uint32_t max_capacity_ = 0;
+    SlotRelocator relocator_;
     uint32_t idle_ms_ = 0;
     uint32_t active_ms_ = 0;
     uint64_t worker_bits_ = 0;

@@ -189,23 +189,42 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
         if (bucket.sig[w] == 0 && free_way == kWays) free_way = w;
     }
 
-    if (free_way == kWays) {
-        // Full set: evict the conversation seen least recently.
-        const uint32_t oldest = oldest_way(bucket, now32);
-        end(b * kWays + oldest, now_ms, EndReason::kLackOfResources, export_sink);
-        free_way = oldest;
-    }
+    if (free_way == kWays) return open_in_full_bucket(key, h, reply, p, port, now_ms, export_sink);
+    return open_at(b, free_way, sig, key, reply, p, port, now_ms);
+}
 
-    Conversation& c = bucket.conv[free_way];
-    bucket.sig[free_way] = sig;
-    bucket.last_seen[free_way] = now32;
+inline FlowCache::Hit FlowCache::open_at(uint32_t b, uint32_t way, uint32_t sig, const FlowKey& key, bool reply,
+                                         const PacketInfo& p, uint16_t port, uint64_t now_ms) noexcept {
+    Bucket& bucket = buckets_[b];
+    const uint32_t now32 = static_cast<uint32_t>(now_ms);
+    Conversation& c = bucket.conv[way];
+    bucket.sig[way] = sig;
+    bucket.last_seen[way] = now32;
     set_occupied(b);
     open(c, key, p, port, now_ms);
     const unsigned dir = (c.addr[0] == c.addr[1] && reply) ? 1 : 0;
     account(c, dir, p, now32);
     ++stats_.created;
     ++stats_.active;
-    return {b * kWays + free_way, static_cast<uint8_t>(dir), true};
+    return {b * kWays + way, static_cast<uint8_t>(dir), true};
+}
+
+// A new conversation whose bucket is full: a growing table doubles (as often
+// as it takes, up to its maximum) rather than evict; a full-size table
+// evicts the conversation seen least recently.
+template <class Sink>
+FlowCache::Hit FlowCache::open_in_full_bucket(const FlowKey& key, uint64_t h, bool reply, const PacketInfo& p,
+                                              uint16_t port, uint64_t now_ms, Sink& export_sink) noexcept {
+    const uint32_t sig = signature(h);
+    while (capacity_ < max_capacity_ && grow()) {
+        const uint32_t b = static_cast<uint32_t>(h) & buckets_mask_;
+        for (uint32_t w = 0; w < kWays; ++w)
+            if (buckets_[b].sig[w] == 0) return open_at(b, w, sig, key, reply, p, port, now_ms);
+    }
+    const uint32_t b = static_cast<uint32_t>(h) & buckets_mask_;
+    const uint32_t oldest = oldest_way(buckets_[b], static_cast<uint32_t>(now_ms));
+    end(b * kWays + oldest, now_ms, EndReason::kLackOfResources, export_sink);
+    return open_at(b, oldest, sig, key, reply, p, port, now_ms);
 }
 
 template <class Sink>

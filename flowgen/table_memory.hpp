@@ -8,7 +8,8 @@
 // a page walk; with 2 MiB pages the TLB covers the table. pipeline_bench
 // (tests/perf) showed the difference (docs/performance.md).
 //
-// Start-up only; allocation failure is an empty TableMemory, never an
+// Start-up (and the rare doubling of a growing flow cache, offline);
+// allocation failure is an empty TableMemory, never an
 // exception. Not thread-safe to share; owned like a unique_ptr.
 #pragma once
 

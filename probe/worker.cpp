@@ -31,10 +31,23 @@ flowgen::Status Worker::init() {
             return flowgen::Status::error("detector state: cannot allocate " +
                                           std::to_string(sizeof(detect::ConversationState) * cache_.capacity()) +
                                           " bytes");
+        // A growing table (offline) takes the detector state along.
+        cache_.set_relocator({&Worker::relocate_state, this});
     }
     records_ = std::make_unique<RecordQueue>(settings_.record_queue);
     alerts_ = std::make_unique<AlertQueue>(settings_.alert_queue);
     return {};
+}
+
+bool Worker::relocate_state(void* context, uint32_t new_capacity, const uint32_t* new_slot,
+                            uint32_t old_capacity) {
+    Worker& w = *static_cast<Worker*>(context);
+    flowgen::TableMemory<detect::ConversationState> table;
+    if (!table.allocate(new_capacity)) return false;
+    for (uint32_t s = 0; s < old_capacity; ++s)
+        if (new_slot[s] != flowgen::SlotRelocator::kNoSlot) table[new_slot[s]] = w.detect_state_[s];
+    w.detect_state_ = std::move(table);
+    return true;
 }
 
 // Hands a finished record (whole conversation or active-timeout slice) to the

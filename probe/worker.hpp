@@ -191,6 +191,8 @@ private:
     void finish_burst(unsigned m, unsigned np, uint64_t rx_bytes, uint64_t icmp_octets, uint64_t icmp_bytes,
                       uint64_t now_ms) noexcept;
     void emit(const flowgen::ConversationRecord& r, uint32_t slot) noexcept;
+    // flowgen::SlotRelocator::grow for detect_state_.
+    static bool relocate_state(void* context, uint32_t new_capacity, const uint32_t* new_slot, uint32_t old_capacity);
     void raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept;
     void fill_top(uint64_t now_ms) noexcept;
 

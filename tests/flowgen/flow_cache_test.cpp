@@ -3,6 +3,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <string>
 #include <cstring>
 #include <map>
 #include <random>
@@ -359,6 +361,137 @@ BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_with_a_reason) {
     BOOST_TEST(s.message().find("cache size") != std::string::npos);
     s = cache.init({.capacity = 64, .idle_timeout_ms = 0, .active_timeout_ms = 1});
     BOOST_TEST(s.message().find("idle timeout") != std::string::npos);
+}
+
+// A growing table (offline readers) must give the records a full-size table
+// gives: the same conversations, counts and times, nothing evicted on the
+// way, and any per-slot companion table must follow every move.
+namespace {
+
+struct GrowthRun {
+    std::vector<ConversationRecord> records;
+    FlowCacheStats stats;
+    uint32_t capacity = 0;
+    uint32_t companion_mismatches = 0;
+    uint32_t relocations = 0;
+};
+
+// Companion table: the flow id of the conversation in each slot, as the
+// worker keeps detector state. Checked against the cache after every packet.
+struct Companion {
+    std::vector<uint64_t> flow_of_slot;
+    uint32_t calls = 0;
+    bool refuse = false;
+    static bool grow(void* ctx, uint32_t new_capacity, const uint32_t* new_slot, uint32_t old_capacity) {
+        auto& c = *static_cast<Companion*>(ctx);
+        if (c.refuse) return false;
+        ++c.calls;
+        std::vector<uint64_t> moved(new_capacity, 0);
+        for (uint32_t s = 0; s < old_capacity; ++s)
+            if (new_slot[s] != SlotRelocator::kNoSlot) moved[new_slot[s]] = c.flow_of_slot[s];
+        c.flow_of_slot = std::move(moved);
+        return true;
+    }
+};
+
+GrowthRun run_conversations(uint32_t capacity, uint32_t initial, uint32_t conversations, bool refuse = false) {
+    GrowthRun run;
+    FlowCache cache;
+    BOOST_REQUIRE(cache.init({.capacity = capacity, .idle_timeout_ms = 600000, .active_timeout_ms = 600000,
+                              .initial_capacity = initial})
+                      .ok());
+    Companion companion;
+    companion.refuse = refuse;
+    companion.flow_of_slot.assign(cache.capacity(), 0);
+    cache.set_relocator({&Companion::grow, &companion});
+    Collected out;
+    std::mt19937 rng(7);
+    // Every conversation: a request, later its reply, in shuffled order.
+    std::vector<std::pair<uint32_t, bool>> order;
+    for (uint32_t i = 0; i < conversations; ++i) order.push_back({i, false});
+    std::shuffle(order.begin(), order.end(), rng);
+    for (uint32_t i = 0; i < conversations; ++i) order.push_back({i, true});
+    uint64_t t = kT0;
+    for (const auto& [i, reply] : order) {
+        const IpAddress host = v4(10, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i));
+        const IpAddress server = v4(192, 0, 2, 1);
+        const PacketInfo p = reply ? echo(server, host, true, static_cast<uint16_t>(i), 56 + i % 7)
+                                   : echo(host, server, false, static_cast<uint16_t>(i), 56 + i % 7);
+        FlowKey key;
+        const bool is_reply = make_key(p, key);
+        const FlowCache::Hit hit = cache.update(key, is_reply, p, 1, ++t, out);
+        if (hit.created) companion.flow_of_slot[hit.slot] = cache.at(hit.slot).flow_seq;
+        if (companion.flow_of_slot[hit.slot] != cache.at(hit.slot).flow_seq) ++run.companion_mismatches;
+    }
+    cache.for_each([&](uint32_t slot, const Conversation& c) {
+        if (companion.flow_of_slot[slot] != c.flow_seq) ++run.companion_mismatches;
+    });
+    run.capacity = cache.capacity();
+    run.relocations = companion.calls;
+    cache.flush_all(t + 1, EndReason::kForcedEnd, out);
+    run.records = std::move(out.records);
+    run.stats = cache.stats();
+    return run;
+}
+
+// Records without the flow id (slots, hence numbering, may differ), sorted.
+std::vector<std::string> canonical(const std::vector<ConversationRecord>& records) {
+    std::vector<std::string> out;
+    for (const auto& r : records) {
+        char line[256];
+        std::snprintf(line, sizeof line, "%u.%u.%u.%u %u %u/%u %llu/%llu %llu-%llu %llu-%llu %d",
+                      r.initiator.bytes[0], r.initiator.bytes[1], r.initiator.bytes[2], r.initiator.bytes[3],
+                      r.icmp_id, r.dir[0].packets, r.dir[1].packets,
+                      static_cast<unsigned long long>(r.dir[0].octets), static_cast<unsigned long long>(r.dir[1].octets),
+                      static_cast<unsigned long long>(r.dir[0].first_ms), static_cast<unsigned long long>(r.dir[0].last_ms),
+                      static_cast<unsigned long long>(r.dir[1].first_ms), static_cast<unsigned long long>(r.dir[1].last_ms),
+                      static_cast<int>(r.end_reason));
+        out.push_back(line);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_growing_table_gives_the_records_of_a_full_size_table) {
+    const GrowthRun full = run_conversations(1u << 16, 0, 3000);
+    const GrowthRun grown = run_conversations(1u << 16, 64, 3000);
+    BOOST_TEST(full.stats.grown == 0u);
+    BOOST_TEST(full.stats.evicted == 0u);
+    BOOST_TEST(grown.stats.grown >= 4u);  // 64 slots cannot hold 3000
+    BOOST_TEST(grown.capacity > 3000u);
+    BOOST_TEST(grown.capacity < (1u << 16));
+    BOOST_TEST(grown.stats.evicted == 0u);  // doubled instead
+    BOOST_TEST(grown.relocations == grown.stats.grown);
+    BOOST_TEST(grown.companion_mismatches == 0u);
+    BOOST_TEST(grown.records.size() == 3000u);
+    const auto a = canonical(full.records), b = canonical(grown.records);
+    BOOST_TEST(a == b, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_growing_table_evicts_once_at_its_maximum) {
+    // 3000 conversations into at most 512 slots: grows to 512, then evicts
+    // (lack of resources), and every packet is still in exactly one record.
+    const GrowthRun run = run_conversations(512, 16, 3000);
+    BOOST_TEST(run.capacity == 512u);
+    BOOST_TEST(run.stats.grown == 5u);  // 16 -> 32 -> ... -> 512
+    BOOST_TEST(run.stats.evicted > 0u);
+    BOOST_TEST(run.companion_mismatches == 0u);
+    uint64_t packets = 0;
+    for (const auto& r : run.records) packets += r.dir[0].packets + r.dir[1].packets;
+    BOOST_TEST(packets == 6000u);
+}
+
+BOOST_AUTO_TEST_CASE(a_table_whose_companion_cannot_grow_stays_and_evicts) {
+    const GrowthRun run = run_conversations(8192, 64, 300, /*refuse=*/true);
+    BOOST_TEST(run.capacity == 64u);
+    BOOST_TEST(run.stats.grown == 0u);
+    BOOST_TEST(run.stats.evicted > 0u);
+    BOOST_TEST(run.companion_mismatches == 0u);
+    uint64_t packets = 0;
+    for (const auto& r : run.records) packets += r.dir[0].packets + r.dir[1].packets;
+    BOOST_TEST(packets == 600u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,7 @@
 // mixed into the bursts on purpose.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -100,9 +101,10 @@ struct Run {
     std::vector<flowgen::ConversationRecord> records;
     uint64_t alerts = 0;
 
-    explicit Run(const detect::Config& detection) {
+    explicit Run(const detect::Config& detection, uint32_t capacity = 64, uint32_t initial_capacity = 0) {
         probe::WorkerSettings ws;
-        ws.cache.capacity = 64;  // 8 buckets: the 150+ conversations evict each other
+        ws.cache.capacity = capacity;  // 64 = 8 buckets: the 150+ conversations evict each other
+        ws.cache.initial_capacity = initial_capacity;
         ws.cache.idle_timeout_ms = 2000;
         ws.detection = &detection;
         worker = std::make_unique<probe::Worker>(ws);
@@ -205,6 +207,50 @@ BOOST_AUTO_TEST_CASE(burst_handling_gives_exactly_what_frame_by_frame_handling_g
         BOOST_TEST_REQUIRE(r->records.size() == single.records.size());
         for (size_t i = 0; i < single.records.size(); ++i) check_same_record(r->records[i], single.records[i]);
     }
+}
+
+BOOST_AUTO_TEST_CASE(a_growing_cache_carries_the_detector_state_along) {
+    // The offline reader starts with a small table that doubles
+    // (FlowCacheConfig::initial_capacity). Growth moves conversations to
+    // new slots; their detector state must move with them, so the records
+    // and verdicts equal those of a table allocated whole. Idle exports come
+    // in slot order, which differs: records are compared by flow id.
+    detect::Config detection;
+    detection.patterns_path = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
+    const std::vector<Frame> frames = mixed_frames();
+    Run whole(detection, 1u << 14), grown(detection, 1u << 14, 16);
+    uint64_t now = 1'764'128'000'000ULL;
+    for (size_t i = 0; i < frames.size(); ++i) {
+        for (Run* r : {&whole, &grown}) {
+            r->worker->handle(flowgen::LinkType::kEthernet, {frames[i].data(), frames[i].size()}, now, 2);
+            if (i % 50 == 0) r->worker->expire_all_due(now);
+            r->drain();
+        }
+        now += (i % 97 == 0) ? 900 : 1;
+    }
+    // The scan finds an idle conversation within a period of its timeout,
+    // at a moment that depends on its slot: let every timeout pass (the
+    // clock-jump path exports all as of when they were due), then flush.
+    now += 60'000;
+    for (Run* r : {&whole, &grown}) {
+        r->worker->expire_all_due(now);
+        r->worker->flush(now, flowgen::EndReason::kForcedEnd);
+        r->drain();
+    }
+    BOOST_TEST_REQUIRE(grown.worker->cache_stats().grown >= 3u);
+    BOOST_TEST(grown.worker->cache_stats().evicted == 0u);
+    BOOST_TEST(whole.worker->cache_stats().grown == 0u);
+    BOOST_TEST(grown.alerts == whole.alerts);
+    uint32_t flagged = 0;
+    for (const auto& r : whole.records) flagged += r.detection.reason_flags != 0;
+    BOOST_TEST_REQUIRE(flagged > 0u);  // the verdicts compared below are not all empty
+    auto by_flow = [](const flowgen::ConversationRecord& a, const flowgen::ConversationRecord& b) {
+        return a.flow_id < b.flow_id || (a.flow_id == b.flow_id && a.dir[0].first_ms < b.dir[0].first_ms);
+    };
+    std::sort(whole.records.begin(), whole.records.end(), by_flow);
+    std::sort(grown.records.begin(), grown.records.end(), by_flow);
+    BOOST_TEST_REQUIRE(grown.records.size() == whole.records.size());
+    for (size_t i = 0; i < whole.records.size(); ++i) check_same_record(grown.records[i], whole.records[i]);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
