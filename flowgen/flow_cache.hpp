@@ -110,6 +110,7 @@ public:
     static constexpr uint32_t kWays = 8;
     static constexpr uint32_t kScanPeriodMs = 500;
     static constexpr uint32_t kMaxScanPerCall = 4096;
+    static constexpr uint32_t kScanAhead = 8;  // buckets the expiry scan prefetches ahead (prefetch_scan)
 
     FlowCache() = default;
     FlowCache(const FlowCache&) = delete;
@@ -206,6 +207,7 @@ private:
     static_assert(offsetof(Bucket, conv) == 64, "the index is exactly one cache line");
     uint32_t oldest_way(const Bucket& bucket, uint32_t now32) const noexcept;
     static bool empty(const Bucket& bucket) noexcept;
+    void prefetch_scan(uint32_t bucket) const noexcept;
     void set_occupied(uint32_t b) noexcept { occupied_[b >> 6] |= uint64_t{1} << (b & 63); }
     void clear_occupied(uint32_t b) noexcept { occupied_[b >> 6] &= ~(uint64_t{1} << (b & 63)); }
 

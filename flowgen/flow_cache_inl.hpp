@@ -130,6 +130,20 @@ inline uint32_t FlowCache::prefetch_slot(uint64_t hash, uint64_t now_ms) const n
     return b * kWays + way;
 }
 
+// The expiry scan reads every bucket's index line and, for each live way,
+// the line of its conversation holding start_ms (the active-timeout check):
+// lines 1 KiB apart that no hardware prefetcher predicts. Start loading the
+// index line kScanAhead buckets ahead, and the conversations of the bucket
+// half-way there, whose index line was asked for kScanAhead / 2 buckets ago.
+// Offline, where the scan runs at capture speed over a table sized for the
+// capture, expiry was ~12% of the run, stalled on these lines (perf).
+inline void FlowCache::prefetch_scan(uint32_t b) const noexcept {
+    flowgen::prefetch(&buckets_[(b + kScanAhead) & buckets_mask_]);
+    const Bucket& near = buckets_[(b + kScanAhead / 2) & buckets_mask_];
+    for (uint32_t w = 0; w < kWays; ++w)
+        if (near.sig[w] != 0) flowgen::prefetch(&near.conv[w].start_ms);
+}
+
 // Removes a conversation, exporting it unless it has nothing to export (a
 // conversation cut by an active timeout and silent since). Counts it by
 // reason. Returns the number of records exported (0 or 1).
@@ -287,6 +301,7 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
             }
         }
         Bucket& bucket = buckets_[b];
+        if (w == 0) prefetch_scan(b);
         scan_cursor_ = (scan_cursor_ + 1) & (static_cast<uint32_t>(cap) - 1);
         if (bucket.sig[w] == 0) continue;
         Conversation& c = bucket.conv[w];

@@ -100,6 +100,9 @@ int run_offline(const Config& config) {
     ws.id = 0;
     ws.cache = config.cache;
     if (ws.cache.initial_capacity == 0) ws.cache.initial_capacity = std::min(kInitialSlots, ws.cache.capacity);
+    // The exporter runs on this thread and drains a full queue at once
+    // (set_overflow below): a short queue does, and is not 11 MB to zero.
+    ws.record_queue = 4096;
     ws.detect = config.detect;
     ws.detection = &config.detection;
     Worker worker(ws);
