@@ -26,6 +26,18 @@ void append_uint(uint64_t v, std::string& out) {
     out.append(text, static_cast<size_t>(n));
 }
 
+// A pattern's name in quotes, or null for id 0 or an unknown id. Pattern
+// names are [A-Za-z0-9_.+-] (parse_patterns checks): no escaping needed.
+void append_pattern_name(const Pipeline& p, uint16_t id, std::string& out) {
+    if (const char* name = p.signature_name(id); name != nullptr) {
+        out += '"';
+        out += name;
+        out += '"';
+    } else {
+        out += "null";
+    }
+}
+
 }  // namespace
 
 void append_rfc3339(uint64_t epoch_ms, std::string& out) {
@@ -40,7 +52,7 @@ void append_rfc3339(uint64_t epoch_ms, std::string& out) {
 }
 
 void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, uint64_t now_ms, std::string& out,
-                       std::span<const uint8_t> payload) {
+                       std::span<const uint8_t> payload, uint16_t fingerprint_id) {
     const flowgen::DirectionCounters& a = r.dir[0];
     const flowgen::DirectionCounters& b = r.dir[1];
     out += "{\"time\":\"";
@@ -71,15 +83,11 @@ void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, 
         out += '"';
     }
     out += "],\"signature\":";
-    if (const char* name = p.signature_name(r.detection.signature_id); name != nullptr) {
-        out += '"';
-        out += name;  // pattern names are [A-Za-z0-9_.+-] (parse_patterns checks)
-        out += '"';
-    } else {
-        out += "null";
-    }
+    append_pattern_name(p, r.detection.signature_id, out);
     out += ",\"signature_id\":";
     append_uint(r.detection.signature_id, out);
+    out += ",\"fingerprint\":";
+    append_pattern_name(p, fingerprint_id, out);
     out += ",\"packets\":";
     append_uint(a.packets + b.packets, out);
     out += ",\"bytes\":";

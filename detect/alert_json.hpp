@@ -22,10 +22,12 @@ namespace detect {
 //
 // Fields: time, src, dst (initiator first), family, icmp_type, icmp_id,
 // flow_id, verdict, score, reasons[], signature (name or null),
-// signature_id, packets, bytes, first_seen, last_seen (RFC 3339, UTC, ms),
-// payload {min, max, mean, entropy}, payload_hex (optional).
+// signature_id, fingerprint (the "benign"/"ping" pattern the alerting
+// packet's data matched, Pipeline::fingerprint: name or null), packets,
+// bytes, first_seen, last_seen (RFC 3339, UTC, ms), payload {min, max, mean,
+// entropy}, payload_hex (optional).
 void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, uint64_t now_ms, std::string& out,
-                       std::span<const uint8_t> payload = {});
+                       std::span<const uint8_t> payload = {}, uint16_t fingerprint_id = 0);
 
 // "2026-11-26T03:41:35.123Z" for Unix epoch milliseconds, appended to out.
 void append_rfc3339(uint64_t epoch_ms, std::string& out);

@@ -287,15 +287,14 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     // A fill repeats: scanning a few periods past its start sees every
     // pattern a longer scan would (patterns are shorter than 64 bytes).
     // Shell text is looked for in unstructured payloads only (a fill has no
-    // room for it), ping fingerprints in structured ones until one is known.
+    // room for it). Ping fingerprints change no verdict: they are looked
+    // for only when an alert names one (fingerprint()), not per packet.
     size_t scan_len = data.size();
     unsigned groups = kScanCore;
-    if (structured) {
+    if (structured)
         scan_len = std::min<size_t>(scan_len, st.start + 2u * st.period + 64u);
-        if (s.fingerprint_id == 0) groups |= kScanPing;
-    } else {
+    else
         groups |= kScanText;
-    }
     ContentHits hits;
     patterns_.scan(data.first(scan_len), hits, groups);
     if (hits.allow_id != 0) {
@@ -309,7 +308,6 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
         if (s.signature_id == 0) s.signature_id = hits.suspicious_id;
         s.flags |= ConversationState::kFlagSuspicious;
     }
-    if (s.fingerprint_id == 0) s.fingerprint_id = hits.benign_id != 0 ? hits.benign_id : hits.ping_id;
 
     if (structured || hits.benign_id != 0) {
         sat_inc(s.structured_packets);
@@ -373,6 +371,12 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
         // them in every run (they still count per conversation).
         if (!random && !is_reply && sources_.enabled()) note_source(s, p, 0, bytes, now_ms);
     }
+}
+
+uint16_t Pipeline::fingerprint(Bytes data) const noexcept {
+    ContentHits hits;
+    patterns_.scan(data.first(std::min<size_t>(data.size(), config_.inspect_max_bytes)), hits, kScanCore | kScanPing);
+    return hits.benign_id != 0 ? hits.benign_id : hits.ping_id;
 }
 
 Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {

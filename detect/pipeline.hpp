@@ -76,7 +76,6 @@ struct ConversationState {
     uint16_t fill_changes;
     uint16_t replies_mismatched;
     uint16_t signature_id;          // first tunnel, else suspicious pattern id
-    uint16_t fingerprint_id;        // first "ping"/"benign" pattern id
     uint8_t bogus_error;            // saturating packet count
 
     static constexpr uint8_t kFlagAllowListed = 1;      // endpoint or payload allow-listed
@@ -124,6 +123,11 @@ public:
 
     // Score, reasons, mean entropy, signature id and verdict of a state.
     flowgen::DetectionSummary summarize(const ConversationState& s) const noexcept;
+
+    // The "benign" or else "ping" pattern (patterns file) a payload matches,
+    // 0 for none: which program sent it. Changes no verdict, so it is not
+    // looked for per packet; the worker asks when it raises an alert.
+    uint16_t fingerprint(Bytes data) const noexcept;
 
     // Name of a pattern id (signature or fingerprint); nullptr when unknown or 0.
     const char* signature_name(uint16_t id) const noexcept { return patterns_.name_of(id); }

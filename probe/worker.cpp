@@ -88,6 +88,7 @@ void Worker::raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t n
     cache_.snapshot(slot, now_ms, EndReason::kIdleTimeout, ev.conversation);
     ev.conversation.detection = detectors_.summarize(detect_state_[slot]);
     ev.time_ms = now_ms;
+    ev.fingerprint_id = p.payload ? detectors_.fingerprint({p.payload, p.payload_length}) : 0;
     if (settings_.detection->emit_payload_hex && p.payload) {
         ev.payload_length = static_cast<uint16_t>(std::min<size_t>(p.payload_length, AlertEvent::kMaxPayload));
         std::memcpy(ev.payload, p.payload, ev.payload_length);

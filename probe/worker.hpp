@@ -56,6 +56,9 @@ struct AlertEvent {
     static constexpr size_t kMaxPayload = 256;
     flowgen::ConversationRecord conversation;
     uint64_t time_ms;
+    // The ping program the alerting packet's data looks like
+    // (Pipeline::fingerprint, patterns "benign"/"ping"), 0 for none.
+    uint16_t fingerprint_id = 0;
     // The alerting packet's ICMP data, copied only with --payload-hex
     // (detect::Config::emit_payload_hex); never otherwise kept.
     uint16_t payload_length = 0;

@@ -112,4 +112,21 @@ BOOST_AUTO_TEST_CASE(ipv6_addresses_and_null_signature) {
     BOOST_TEST(j.get<std::string>("time") == "1970-01-01T00:00:00.000Z");
 }
 
+BOOST_AUTO_TEST_CASE(fingerprint_names_the_ping_program_of_the_alerting_packet) {
+    // Looked up only when an alert is raised (Pipeline::fingerprint), never
+    // per packet: a ping's data names its program, a tunnel's names none.
+    Alerted a(false);
+    const Payload ping = linux_ping(56, 3);
+    const uint16_t id = a.pipeline.fingerprint(ping);
+    BOOST_REQUIRE(id != 0);
+    BOOST_TEST(a.pipeline.fingerprint(a.trigger) == 0u);
+    BOOST_TEST(a.pipeline.fingerprint(windows_ping(32)) != id);
+    std::string out;
+    format_alert_json(a.record, a.pipeline, 0, out, {}, id);
+    BOOST_TEST(a.parse(out).get<std::string>("fingerprint") == "iputils-ping");
+    out.clear();
+    format_alert_json(a.record, a.pipeline, 0, out, a.trigger, a.pipeline.fingerprint(a.trigger));
+    BOOST_TEST(a.parse(out).get<std::string>("fingerprint") == "null");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
