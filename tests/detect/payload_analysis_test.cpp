@@ -2,6 +2,9 @@
 // IP packets, ptunnel framing.
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
+#include <vector>
+
 #include "detect/payload_analysis.hpp"
 #include "tests/detect/payloads.hpp"
 
@@ -33,6 +36,27 @@ BOOST_AUTO_TEST_CASE(random_payloads_score_near_their_expectation_and_have_no_fi
         BOOST_TEST(h > expected_random_entropy(static_cast<uint32_t>(n)) - 0.4);
         BOOST_TEST(h < 8.0);
         BOOST_TEST(static_cast<int>(analyze_structure(span(p), 24).fill) == static_cast<int>(Fill::kNone));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(entropy_equals_the_textbook_formula_at_every_length) {
+    // shannon_entropy takes three paths by length (<= 128, < 512, larger)
+    // and sums table terms; each must give -sum p log2 p over 256 bins.
+    auto reference = [](const Payload& p) {
+        double counts[256] = {};
+        for (uint8_t b : p) counts[b] += 1.0;
+        double h = 0.0;
+        for (double c : counts)
+            if (c > 0) h -= c / p.size() * std::log2(c / p.size());
+        return h;
+    };
+    for (size_t n = 1; n <= 700; n += (n < 140 ? 1 : 37)) {
+        std::vector<Payload> inputs = {random_bytes(n, static_cast<uint32_t>(n)), linux_ping(n, 1), Payload(n, 0x41)};
+        Payload two(n);
+        for (size_t i = 0; i < n; ++i) two[i] = static_cast<uint8_t>(i % 3 == 0 ? 7 : 200);
+        inputs.push_back(two);
+        for (const Payload& p : inputs)
+            BOOST_TEST(shannon_entropy(span(p)) == reference(p), boost::test_tools::tolerance(1e-6));
     }
 }
 
