@@ -1,6 +1,7 @@
 // The offline mode: `echoflow --pcap FILE`. Reads a pcap or pcapng capture
-// with libpcap on one thread and runs it through the same Worker and
-// ExportLoop as live ports; flow times are the capture's timestamps. No EAL.
+// with libpcap on a reader thread (CaptureReader) and runs it, in file
+// order, through the same Worker and ExportLoop as live ports on the calling
+// thread; flow times are the capture's timestamps. No EAL.
 #pragma once
 
 #include "probe/config.hpp"
