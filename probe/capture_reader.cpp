@@ -1,5 +1,7 @@
 #include "probe/capture_reader.hpp"
 
+#include <pthread.h>
+
 #include <cstring>
 #include <new>
 
@@ -55,7 +57,11 @@ flowgen::Status CaptureReader::open(const std::string& path) {
     return {};
 }
 
-void CaptureReader::start() { thread_ = std::thread([this] { run(); }); }
+void CaptureReader::start() {
+    thread_ = std::thread([this] { run(); });
+    // Named for top -H and perf: "echoflow" is the worker, this the reader.
+    (void)pthread_setname_np(thread_.native_handle(), "ef-reader");
+}
 
 CaptureBatch* CaptureReader::take_free() noexcept {
     CaptureBatch* b = nullptr;
