@@ -1,12 +1,13 @@
 // Reading a capture file on its own thread, for `echoflow --pcap`.
 //
 // libpcap hands out one frame at a time in a buffer it reuses for the next,
-// through stdio: reading, copying and parsing were a third of an offline run
-// (perf, docs/performance.md). A CaptureReader does that on a second thread,
-// one batch of frames ahead of the worker, and hands over whole batches:
-// frames copied out of libpcap's buffer into the batch, parsed
-// (ParsedFrame), with their capture time. The worker sees the frames in file
-// order, so its results are exactly those of reading on one thread.
+// through stdio: reading and copying were a quarter of an offline run (perf,
+// docs/performance.md). A CaptureReader does that on a second thread, one
+// batch of frames ahead of the worker, and hands over whole batches: frames
+// copied out of libpcap's buffer, with their lengths and capture time. The
+// worker parses them itself (the parsed form is larger than the frame: fewer
+// cache lines cross between the cores) and sees them in file order, so its
+// results are exactly those of reading on one thread.
 //
 // Batches circulate between two SPSC queues (filled: reader -> worker, free:
 // worker -> reader); nothing is allocated after open(). The worker's thread
@@ -24,7 +25,6 @@
 #include "flowgen/packet.hpp"
 #include "flowgen/spsc_queue.hpp"
 #include "flowgen/status.hpp"
-#include "probe/worker.hpp"
 
 namespace probe {
 
@@ -33,10 +33,15 @@ struct CaptureBatch {
     // Above libpcap's largest frame (MAXIMUM_SNAPLEN, 262144): any frame fits.
     static constexpr size_t kArenaBytes = 512 * 1024;
 
+    struct Frame {
+        uint64_t time_ms;   // capture time, epoch ms; never steps back
+        uint32_t offset;    // of its bytes in arena
+        uint32_t caplen;    // bytes captured
+        uint32_t wire_len;  // pcap orig_len
+    };
     unsigned count = 0;
     size_t used = 0;
-    ParsedFrame frames[kMaxFrames];  // info points into arena
-    uint64_t time_ms[kMaxFrames];    // capture time, epoch ms; never steps back
+    Frame frames[kMaxFrames];
     alignas(64) uint8_t arena[kArenaBytes];
 };
 
@@ -83,6 +88,10 @@ private:
     std::thread thread_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> done_{false};  // the reader handed over its last batch
+    // Bumped after every hand-over (and at the end) / every release (and on
+    // finish()): what a waiting next() / take_free() sleeps on.
+    std::atomic<uint32_t> filled_count_{0};
+    std::atomic<uint32_t> freed_{0};
     std::atomic<uint64_t> frames_read_{0};
     std::string error_;  // written by the reader before done_, read after finish()
 };

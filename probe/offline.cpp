@@ -73,14 +73,16 @@ int run_offline(const Config& config) {
     uint64_t drained_at = 0;
     RunStats totals;
     bool stopped = false;
+    const flowgen::LinkType link = reader.link();
+    ParsedFrame parsed[Worker::kMaxBurst];
     while (CaptureBatch* batch = reader.next()) {
-        // Runs of frames with the same capture millisecond go through the
-        // burst path together (prefetched lookups); each frame gets the time
-        // it would get alone.
+        // Runs of frames with the same capture millisecond are parsed and go
+        // through the burst path together (prefetched lookups); each frame
+        // gets the time it would get alone.
         for (unsigned i = 0; i < batch->count;) {
-            const uint64_t ms = batch->time_ms[i];
+            const uint64_t ms = batch->frames[i].time_ms;
             unsigned j = i + 1;
-            while (j < batch->count && batch->time_ms[j] == ms) ++j;
+            while (j < batch->count && j - i < Worker::kMaxBurst && batch->frames[j].time_ms == ms) ++j;
             if (ms != now_ms) {
                 now_ms = ms;
                 // Expire before accounting the packets: a conversation idle
@@ -90,7 +92,14 @@ int run_offline(const Config& config) {
                     next_expire_ms = now_ms + kExpireStepMs;
                 }
             }
-            worker.handle_parsed_burst(&batch->frames[i], j - i, now_ms);
+            for (unsigned k = i; k < j; ++k) {
+                const CaptureBatch::Frame& f = batch->frames[k];
+                ParsedFrame& p = parsed[k - i];
+                p.status = flowgen::parse_frame(link, {batch->arena + f.offset, f.caplen}, f.wire_len, p.info);
+                p.port = 0;
+                p.frame_bytes = f.caplen;
+            }
+            worker.handle_parsed_burst(parsed, j - i, now_ms);
             packets += j - i;
             i = j;
         }
