@@ -73,6 +73,9 @@ struct Config {
     // Hyperscan pattern file (format in detect/patterns/echoflow.patterns).
     // Empty: no content matching (kTunnelSignature/kSuspiciousContent off).
     std::string patterns_path;
+    // Where compiled pattern databases are kept between runs
+    // (detect/pattern_cache.hpp); empty: compile at every start.
+    std::string pattern_cache_dir;
 
     // Conversations with an endpoint inside one of these prefixes are never
     // scored: "192.0.2.0/24", "2001:db8::/32", or a bare address.

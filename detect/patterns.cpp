@@ -2,8 +2,12 @@
 // hs_compile_multi in HS_MODE_BLOCK, one scratch per database owner).
 #include "detect/patterns.hpp"
 
+#include "detect/pattern_cache.hpp"
+
 #include <hs/hs.h>
 
+#include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -151,15 +155,56 @@ void PatternSet::release() noexcept {
     }
 }
 
-flowgen::Status PatternSet::load_file(const std::string& path) {
+namespace {
+
+unsigned group_index(PatternClass k);
+
+}  // namespace
+
+static_assert(PatternCache::kGroups == 3, "one cached database per scan group");
+
+flowgen::Status PatternSet::load_file(const std::string& path, const std::string& cache_dir) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return flowgen::Status::error("patterns " + path + ": cannot open");
-    std::ostringstream text;
-    text << in.rdbuf();
+    std::ostringstream read;
+    read << in.rdbuf();
+    const std::string text = read.str();
     std::vector<PatternEntry> entries;
-    if (auto s = parse_patterns(text.str(), path, entries); !s) return s.prefix("patterns");
+    if (auto s = parse_patterns(text, path, entries); !s) return s.prefix("patterns");
     if (entries.empty()) return flowgen::Status::error("patterns " + path + ": no patterns in the file");
-    return compile(std::move(entries), path);
+
+    const PatternCache cache(cache_dir);
+    unsigned groups = 0;
+    for (const auto& e : entries) groups |= 1u << group_index(e.klass);
+    hs_database* cached[kGroups];
+    if (cache.load(text, groups, cached)) {
+        release();
+        entries_ = std::move(entries);
+        for (unsigned g = 0; g < kGroups; ++g) databases_[g] = cached[g];
+        return alloc_scratch(path);
+    }
+    if (auto s = compile(std::move(entries), path); !s) return s;
+    if (auto s = cache.store(text, databases_); !s) {
+        // Not fatal: the next start compiles again. Said once per process.
+        static std::atomic<bool> warned{false};
+        if (!warned.exchange(true))
+            std::fprintf(stderr, "echoflow: pattern cache %s: %s (patterns compile at every start)\n",
+                         cache_dir.c_str(), s.message().c_str());
+    }
+    return {};
+}
+
+flowgen::Status PatternSet::alloc_scratch(const std::string& origin) {
+    // One scratch, grown to fit every database (Hyperscan allows this).
+    for (unsigned g = 0; g < kGroups; ++g) {
+        if (databases_[g] == nullptr) continue;
+        if (hs_alloc_scratch(databases_[g], &scratch_) != HS_SUCCESS) {
+            release();
+            entries_.clear();
+            return flowgen::Status::error("patterns " + origin + ": hs_alloc_scratch failed");
+        }
+    }
+    return {};
 }
 
 namespace {
@@ -201,14 +246,8 @@ flowgen::Status PatternSet::compile(std::vector<PatternEntry> entries, const std
             entries_.clear();
             return flowgen::Status::error(message);
         }
-        // One scratch, grown to fit every database (Hyperscan allows this).
-        if (hs_alloc_scratch(databases_[g], &scratch_) != HS_SUCCESS) {
-            release();
-            entries_.clear();
-            return flowgen::Status::error("patterns " + origin + ": hs_alloc_scratch failed");
-        }
     }
-    return {};
+    return alloc_scratch(origin);
 }
 
 bool PatternSet::scan(Bytes data, ContentHits& hits, unsigned groups) const noexcept {

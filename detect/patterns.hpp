@@ -82,7 +82,9 @@ public:
     PatternSet& operator=(PatternSet&& other) noexcept;
 
     // Reads and compiles `path`; a syntax or regex error names path:line.
-    flowgen::Status load_file(const std::string& path);
+    // With a `cache_dir` (PatternCache), databases compiled from the same
+    // bytes by an earlier run are loaded instead, and a compile is stored.
+    flowgen::Status load_file(const std::string& path, const std::string& cache_dir = {});
     // Compiles already parsed entries (`origin` names them in errors).
     flowgen::Status compile(std::vector<PatternEntry> entries, const std::string& origin);
 
@@ -99,6 +101,7 @@ public:
 
 private:
     void release() noexcept;
+    flowgen::Status alloc_scratch(const std::string& origin);
 
     static constexpr unsigned kGroups = 3;
     std::vector<PatternEntry> entries_;  // index = Hyperscan expression id

@@ -143,7 +143,7 @@ flowgen::Status Pipeline::init(const Config& config) {
     if (auto s = sources_.init(config.source_table_entries); !s) return s;
     patterns_ = PatternSet{};
     if (!config.patterns_path.empty()) {
-        if (auto s = patterns_.load_file(config.patterns_path); !s) return s;
+        if (auto s = patterns_.load_file(config.patterns_path, config.pattern_cache_dir); !s) return s;
     }
     return {};
 }

@@ -121,6 +121,13 @@ const Option kOptions[] = {
      }},
     {"patterns", "FILE", false, "Hyperscan pattern file (default: the bundled detect/patterns/echoflow.patterns)",
      [](Config& c, std::string_view v) { c.detection.patterns_path = v; return Status{}; }},
+    {"pattern-cache", "DIR|none", false, "keep compiled patterns in DIR between runs (default $CACHE_DIRECTORY, else ~/.cache/echoflow); none: compile at every start",
+     [](Config& c, std::string_view v) {
+         if (v.empty()) return Status::error("needs a directory or none");
+         c.detection.pattern_cache_dir = v == "none" ? std::string() : std::string(v);
+         c.pattern_cache_chosen = true;
+         return Status{};
+     }},
     {"alert-score", "N", false, "alert when a conversation's score reaches N (1..1000, default 500)",
      [](Config& c, std::string_view v) { return parse_number<uint16_t>(v, 1, 1000, c.detection.alert_score); }},
     {"weight", "REASON=N", true, "points a reason adds to the score (0..1000), e.g. size-varies=100; names as in alerts",

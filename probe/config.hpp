@@ -33,6 +33,7 @@ struct Config {
     flowgen::ExporterConfig exporter;    // --collector, --odid, --observation-point, ...
     detect::Config detection;            // --patterns, --alert-score, --allow, ...
     bool detect = true;                  // --no-detect turns the detectors off
+    bool pattern_cache_chosen = false;   // --pattern-cache given (else the default directory)
 
     std::string alerts_path;        // --alerts PATH|-: JSON Lines
     bool alerts_syslog = false;     // --alerts-syslog

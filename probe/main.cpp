@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "detect/pattern_cache.hpp"
 #include "probe/config.hpp"
 #include "probe/live.hpp"
 #include "probe/offline.hpp"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     }
     if (config.detect && config.detection.patterns_path.empty())
         config.detection.patterns_path = first_readable({ECHOFLOW_PATTERNS_INSTALLED, ECHOFLOW_PATTERNS_SOURCE});
+    if (!config.pattern_cache_chosen) config.detection.pattern_cache_dir = detect::PatternCache::default_dir();
     if (!config.interface.empty() && config.xdp_object.empty())
         config.xdp_object = first_readable({ECHOFLOW_XDP_INSTALLED, ECHOFLOW_XDP_BUILD});
     const bool have_eal = !args.eal_args.empty();
