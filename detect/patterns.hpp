@@ -62,8 +62,8 @@ struct ContentHits {
 // Patterns are compiled into one block-mode database per group, so that a
 // payload is scanned only against the patterns that can matter for it
 // (Pipeline::inspect): every inspected payload against kCore, unstructured
-// payloads against kText, structured ones against kPing until a
-// conversation has a fingerprint. One scratch serves all groups.
+// payloads against kText; kPing only for an alert's fingerprint
+// (Pipeline::fingerprint). One scratch serves all groups.
 enum ScanGroup : unsigned {
     kScanCore = 1,  // tunnel, benign, allow
     kScanText = 2,  // suspicious
