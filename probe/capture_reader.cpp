@@ -1,7 +1,10 @@
 #include "probe/capture_reader.hpp"
 
 #include <pthread.h>
+#include <stdio_ext.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <new>
 
@@ -35,9 +38,21 @@ CaptureReader::~CaptureReader() {
 }
 
 flowgen::Status CaptureReader::open(const std::string& path) {
+    // libpcap reads a savefile with two freads per frame. The FILE is ours:
+    // one thread uses it, so stdio's per-call locking (taken once a process
+    // has a second thread) is switched off, and a 1 MiB buffer replaces the
+    // 4 KiB default (one read() per 4 KiB before). perf: fread was ~45% of
+    // the reader thread.
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (!file) return flowgen::Status::error("capture " + path + ": " + path + ": " + std::strerror(errno));
+    (void)__fsetlocking(file, FSETLOCKING_BYCALLER);
+    (void)std::setvbuf(file, nullptr, _IOFBF, size_t{1} << 20);
     char errbuf[PCAP_ERRBUF_SIZE] = "";
-    pcap_ = pcap_open_offline(path.c_str(), errbuf);
-    if (!pcap_) return flowgen::Status::error("capture " + path + ": " + errbuf);
+    pcap_ = pcap_fopen_offline(file, errbuf);
+    if (!pcap_) {
+        std::fclose(file);
+        return flowgen::Status::error("capture " + path + ": " + errbuf);
+    }
     path_ = path;
     if (!link_type_of(pcap_datalink(pcap_), link_)) {
         const char* name = pcap_datalink_val_to_name(pcap_datalink(pcap_));
