@@ -61,9 +61,23 @@ class Nfcapd:
     def address(self):
         return "127.0.0.1:%d" % self.port
 
+    def _unread_bytes(self):
+        """Bytes waiting in nfcapd's socket (ss Recv-Q)."""
+        out = subprocess.run(["ss", "-Hlun", "sport = :%d" % self.port], capture_output=True, text=True).stdout
+        fields = out.split()
+        return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+
     def stop(self):
         """SIGTERM makes nfcapd flush and close its file."""
         if self.proc.poll() is None:
+            # nfcapd stops reading its socket on SIGTERM: datagrams still
+            # queued there are lost. echoflow can start, export and exit
+            # within a few ms, before a slow-starting nfcapd (MALLOC_PERTURB_
+            # from meson makes its start-up slower) has read them; wait until
+            # the queue is empty.
+            deadline = time.time() + 10
+            while self._unread_bytes() > 0 and time.time() < deadline:
+                time.sleep(0.01)
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=20)
         if self.proc.stderr:
