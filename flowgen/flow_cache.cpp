@@ -144,10 +144,12 @@ Status FlowCache::init(const FlowCacheConfig& config) {
                                ? std::min(std::bit_ceil(config.initial_capacity), max_capacity_)
                                : max_capacity_;
     const uint32_t buckets = slots / kWays;
-    if (!buckets_.allocate(buckets))
+    // A growing table reserves address space for its largest size and
+    // doubles in place (grow()); only what it uses is ever resident.
+    if (!buckets_.allocate(buckets, max_capacity_ / kWays))
         return Status::error("flow cache: cannot allocate " + std::to_string(uint64_t{buckets} * sizeof(Bucket)) +
                              " bytes for " + std::to_string(slots) + " conversations");
-    occupied_.reset(new (std::nothrow) uint64_t[(buckets + 63) / 64]());
+    occupied_.reset(new (std::nothrow) uint64_t[(max_capacity_ / kWays + 63) / 64]());
     if (!occupied_) return Status::error("flow cache: cannot allocate its occupancy bitmap");
     buckets_mask_ = buckets - 1;
     capacity_ = slots;
@@ -167,11 +169,8 @@ bool FlowCache::grow() noexcept {
     if (capacity_ >= max_capacity_) return false;
     const uint32_t old_buckets = buckets_mask_ + 1;
     const uint32_t new_buckets = 2 * old_buckets;
-    TableMemory<Bucket> table;
-    if (!table.allocate(new_buckets)) return false;
-    std::unique_ptr<uint64_t[]> occupied(new (std::nothrow) uint64_t[(new_buckets + 63) / 64]());
     std::unique_ptr<uint32_t[]> new_slot(new (std::nothrow) uint32_t[capacity_]);
-    if (!occupied || !new_slot) return false;
+    if (!new_slot) return false;
     // Where every conversation goes: the same way, in bucket b or
     // b + old_buckets by the next bit of its hash (recomputed from the key
     // it was opened with).
@@ -194,18 +193,24 @@ bool FlowCache::grow() noexcept {
     }
     if (relocator_.grow && !relocator_.grow(relocator_.context, new_buckets * kWays, new_slot.get(), capacity_))
         return false;
-    for (uint32_t s = 0; s < capacity_; ++s) {
-        if (new_slot[s] == SlotRelocator::kNoSlot) continue;
-        const Bucket& from = buckets_[s / kWays];
-        Bucket& to = table[new_slot[s] / kWays];
-        const uint32_t w = s % kWays;
-        to.sig[w] = from.sig[w];
-        to.last_seen[w] = from.last_seen[w];
-        to.conv[w] = from.conv[w];
-        occupied[(new_slot[s] / kWays) >> 6] |= uint64_t{1} << ((new_slot[s] / kWays) & 63);
+    // In place: the upper half is fresh (zero) memory, made resident now;
+    // conversations whose next hash bit is set move up, the others stay.
+    buckets_.grow(new_buckets);
+    for (uint32_t b = 0; b < old_buckets; ++b) {
+        Bucket& from = buckets_[b];
+        Bucket& to = buckets_[b + old_buckets];
+        bool moved = false;
+        for (uint32_t w = 0; w < kWays; ++w) {
+            if (new_slot[b * kWays + w] != (b + old_buckets) * kWays + w) continue;
+            to.sig[w] = from.sig[w];
+            to.last_seen[w] = from.last_seen[w];
+            to.conv[w] = from.conv[w];
+            from.sig[w] = 0;
+            moved = true;
+        }
+        if (moved) set_occupied(b + old_buckets);
+        if (moved && empty(from)) clear_occupied(b);
     }
-    buckets_ = std::move(table);
-    occupied_ = std::move(occupied);
     buckets_mask_ = new_buckets - 1;
     capacity_ = new_buckets * kWays;
     // The expiry scan goes on from the same slot: buckets below it were

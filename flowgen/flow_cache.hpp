@@ -69,11 +69,13 @@ struct FlowCacheStats {
 };
 
 // Per-slot tables kept beside the cache (the worker's detector state) follow
-// its growth through this: `grow` must make a table of `new_capacity` slots
-// in which the entry of every old slot s with new_slot[s] != kNoSlot moves to
-// new_slot[s] (fresh slots zeroed), or return false and change nothing (the
-// cache then does not grow either). Called only while growing: rarely, and
-// never in a table allocated whole.
+// its growth through this: `grow` must make the table `new_capacity` slots
+// long, with the entry of every old slot s whose new_slot[s] != kNoSlot at
+// new_slot[s], or return false and change nothing (the cache then does not
+// grow either). new_slot[s] is s or s + old_capacity, so a companion can grow
+// in place, copying entries up. Slots that receive no entry may hold
+// anything: a conversation opened there later comes with Hit::created.
+// Called only while growing: rarely, and never in a table allocated whole.
 struct SlotRelocator {
     static constexpr uint32_t kNoSlot = UINT32_MAX;
     bool (*grow)(void* context, uint32_t new_capacity, const uint32_t* new_slot, uint32_t old_capacity) = nullptr;
@@ -228,11 +230,13 @@ private:
     Hit open_in_full_bucket(const FlowKey& key, uint64_t hash, bool reply, const PacketInfo& p, uint16_t port,
                             uint64_t now_ms, Sink& export_sink) noexcept;
     static bool would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept;
-    // Doubles the table (a full bucket of a growing table). Every
+    // Doubles the table in place (a full bucket of a growing table; the
+    // address space for max_capacity() was reserved by init()). Every
     // conversation keeps its way in the bucket its hash selects with one
-    // more bit: an old bucket's 8 ways split over two new buckets, so
-    // nothing collides. False (nothing changed) at max_capacity() or when
-    // memory cannot be had; the caller then evicts as a fixed table does.
+    // more bit, b or b + the old bucket count: an old bucket's 8 ways split
+    // over two, so nothing collides, and half of them do not move. False
+    // (nothing changed) at max_capacity() or when a relocator refuses; the
+    // caller then evicts as a fixed table does.
     bool grow() noexcept;
 
     TableMemory<Bucket> buckets_;

@@ -8,9 +8,10 @@
 // a page walk; with 2 MiB pages the TLB covers the table. pipeline_bench
 // (tests/perf) showed the difference (docs/performance.md).
 //
-// Start-up (and the rare doubling of a growing flow cache, offline);
-// allocation failure is an empty TableMemory, never an
-// exception. Not thread-safe to share; owned like a unique_ptr.
+// Start-up (a growing flow cache, offline, reserves address space for its
+// largest size and makes it resident as it doubles: grow()); allocation
+// failure is an empty TableMemory, never an exception. Not thread-safe to
+// share; owned like a unique_ptr.
 #pragma once
 
 #include <sys/mman.h>
@@ -34,25 +35,33 @@ public:
     TableMemory() = default;
     TableMemory(const TableMemory&) = delete;
     TableMemory& operator=(const TableMemory&) = delete;
-    TableMemory(TableMemory&& o) noexcept : data_(std::exchange(o.data_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+    TableMemory(TableMemory&& o) noexcept
+        : data_(std::exchange(o.data_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), touched_(std::exchange(o.touched_, 0)) {}
     TableMemory& operator=(TableMemory&& o) noexcept {
         if (this != &o) {
             release();
             data_ = std::exchange(o.data_, nullptr);
             bytes_ = std::exchange(o.bytes_, 0);
+            touched_ = std::exchange(o.touched_, 0);
         }
         return *this;
     }
     ~TableMemory() { release(); }
 
-    // Maps `count` zeroed entries (rounded up to whole huge pages). Returns
-    // false when the mapping fails (the previous table, if any, is released).
-    bool allocate(size_t count) noexcept {
+    // Maps `count` zeroed entries (rounded up to whole huge pages), every
+    // page touched. With `reserve` > count, address space for `reserve`
+    // entries is mapped but only the first `count` are touched: grow()
+    // extends the table in place up to `reserve` (pages beyond are never
+    // touched before then, so they cost no memory). Returns false when the
+    // mapping fails (the previous table, if any, is released).
+    bool allocate(size_t count, size_t reserve = 0) noexcept {
         release();
-        const size_t bytes = (count * sizeof(T) + kHugePage - 1) / kHugePage * kHugePage;
+        if (reserve < count) reserve = count;
+        const size_t bytes = round_up(reserve * sizeof(T));
         // Map one huge page more and trim, so that the table starts on a
         // huge-page boundary (THP backs only aligned 2 MiB ranges).
-        void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                         -1, 0);
         if (raw == MAP_FAILED) return false;
         const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
         const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
@@ -63,28 +72,44 @@ public:
         // Advice only: without THP (or with "never") the table still works
         // on small pages.
         (void)madvise(p, bytes, MADV_HUGEPAGE);
-        // Touch every page now (the mapping is already zero): resident
-        // memory is the table's full size from start-up on.
-        std::memset(p, 0, bytes);
         data_ = static_cast<T*>(p);
         bytes_ = bytes;
+        touched_ = 0;
+        grow(count);
         return true;
+    }
+
+    // Makes the first `count` entries resident (<= the reserve; never
+    // shrinks): the pages between the old and the new size are touched now
+    // (they are already zero), so that resident memory stops growing here
+    // rather than while packets arrive.
+    void grow(size_t count) noexcept {
+        const size_t want = round_up(count * sizeof(T));
+        const size_t upto = want < bytes_ ? want : bytes_;
+        if (upto <= touched_) return;
+        std::memset(reinterpret_cast<char*>(data_) + touched_, 0, upto - touched_);
+        touched_ = upto;
     }
 
     T* get() const noexcept { return data_; }
     T& operator[](size_t i) const noexcept { return data_[i]; }
     explicit operator bool() const noexcept { return data_ != nullptr; }
-    size_t mapped_bytes() const noexcept { return bytes_; }
+    size_t mapped_bytes() const noexcept { return bytes_; }   // address space, reserve included
+    size_t resident_bytes() const noexcept { return touched_; }
 
 private:
+    static size_t round_up(size_t bytes) noexcept { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
+
     void release() noexcept {
         if (data_) munmap(data_, bytes_);
         data_ = nullptr;
         bytes_ = 0;
+        touched_ = 0;
     }
 
     T* data_ = nullptr;
-    size_t bytes_ = 0;
+    size_t bytes_ = 0;    // mapped
+    size_t touched_ = 0;  // resident: the first touched_ bytes
 };
 
 }  // namespace flowgen

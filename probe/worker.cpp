@@ -27,7 +27,8 @@ flowgen::Status Worker::init() {
     if (settings_.detect) {
         if (!settings_.detection) return flowgen::Status::error("worker: detection enabled without a configuration");
         if (flowgen::Status s = detectors_.init(*settings_.detection); !s.ok()) return s;
-        if (!detect_state_.allocate(cache_.capacity()))
+        // Address space for the cache's largest size; resident as it grows.
+        if (!detect_state_.allocate(cache_.capacity(), cache_.max_capacity()))
             return flowgen::Status::error("detector state: cannot allocate " +
                                           std::to_string(sizeof(detect::ConversationState) * cache_.capacity()) +
                                           " bytes");
@@ -41,12 +42,11 @@ flowgen::Status Worker::init() {
 
 bool Worker::relocate_state(void* context, uint32_t new_capacity, const uint32_t* new_slot,
                             uint32_t old_capacity) {
+    // In place (the address space was reserved at init): entries move up.
     Worker& w = *static_cast<Worker*>(context);
-    flowgen::TableMemory<detect::ConversationState> table;
-    if (!table.allocate(new_capacity)) return false;
+    w.detect_state_.grow(new_capacity);
     for (uint32_t s = 0; s < old_capacity; ++s)
-        if (new_slot[s] != flowgen::SlotRelocator::kNoSlot) table[new_slot[s]] = w.detect_state_[s];
-    w.detect_state_ = std::move(table);
+        if (new_slot[s] != flowgen::SlotRelocator::kNoSlot && new_slot[s] != s) w.detect_state_[new_slot[s]] = w.detect_state_[s];
     return true;
 }
 
