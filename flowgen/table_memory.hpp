@@ -60,7 +60,11 @@ public:
         const size_t bytes = round_up(reserve * sizeof(T));
         // Map one huge page more and trim, so that the table starts on a
         // huge-page boundary (THP backs only aligned 2 MiB ranges).
-        void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+        // A reserve beyond count is address space only (MAP_NORESERVE); a
+        // table used whole is accounted in full, so that an impossible size
+        // fails here, with an error, rather than later in the kernel's OOM.
+        const int reserve_only = reserve > count ? MAP_NORESERVE : 0;
+        void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | reserve_only,
                          -1, 0);
         if (raw == MAP_FAILED) return false;
         const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
