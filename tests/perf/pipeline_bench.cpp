@@ -14,6 +14,9 @@
 //   tcp-udp      non-ICMP discard: alternating 60-byte TCP SYN and 98-byte UDP
 //   flood        98-byte echo requests, every one from a new random source
 //                (a new conversation: the cache evicts one per packet once full)
+//                with iputils data: each first packet is inspected in full
+//   flood-empty  60-byte echo requests without data from new random sources
+//                (hping3 --flood --rand-source -1, nping): nothing to inspect
 //   ping-98-big  ping-98 with --big-conversations conversations (the 1M cache's memory behaviour)
 // Conversations: --conversations (default 4096) each sending requests and
 // replies, K sequence numbers per conversation, frames interleaved
@@ -160,16 +163,16 @@ FramePool tcp_udp(uint32_t conversations) {
     return pool;
 }
 
-FramePool flood(size_t frames) {
+FramePool flood(const char* name, const char* description, const std::vector<uint8_t>& data, size_t frames) {
     FramePool pool;
-    pool.name = "flood";
-    pool.description = "98-byte echo requests, each from a new random source";
+    pool.name = name;
+    pool.description = description;
     pool.stride = 128;
     pool.flood = true;
     pool.bytes.reserve(frames * pool.stride);
     PacketBuilder pb;
-    pb.ethernet().ipv4(client_address(0), server_address(0)).icmp_echo(8, 0x1234, 1).payload(iputils_data(56, 1764128000, 0));
-    const std::vector<uint8_t> f = pb.build();
+    pb.ethernet().ipv4(client_address(0), server_address(0)).icmp_echo(8, 0x1234, 1).payload(data);
+    const std::vector<uint8_t> f = pb.pad_to(60).build();
     for (size_t i = 0; i < frames; ++i) pool.add(f);
     return pool;
 }
@@ -367,7 +370,7 @@ std::vector<std::string> split(const std::string& s) {
 [[noreturn]] void usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s [--runs N] [--packets N] [--conversations N] [--big-conversations N] [--cache N]\n"
-                 "          [--burst N] [--per-packet] [--only min-echo,ping-98,random-1k,tcp-udp,flood,ping-98-big]\n"
+                 "          [--burst N] [--per-packet] [--only min-echo,ping-98,random-1k,tcp-udp,flood,flood-empty,ping-98-big]\n"
                  "          [--detect on|off|both] [--json PATH] [--patterns FILE] [--loop INPUT SECONDS]\n",
                  argv0);
     std::exit(2);
@@ -411,7 +414,13 @@ std::vector<FramePool> build_inputs(const Options& o) {
     if (want("ping-98")) pools.push_back(ping_98("ping-98", o.conversations, 8));
     if (want("random-1k")) pools.push_back(random_1k(o.conversations));
     if (want("tcp-udp")) pools.push_back(tcp_udp(o.conversations));
-    if (want("flood")) pools.push_back(flood(std::min<size_t>(o.packets, 1u << 20)));
+    const size_t flood_frames = std::min<size_t>(o.packets, 1u << 20);
+    if (want("flood"))
+        pools.push_back(flood("flood", "98-byte echo requests, each from a new random source",
+                              iputils_data(56, 1764128000, 0), flood_frames));
+    if (want("flood-empty"))
+        pools.push_back(flood("flood-empty", "60-byte echo requests without data, each from a new random source", {},
+                              flood_frames));
     if (want("ping-98-big")) pools.push_back(ping_98("ping-98-big", o.big_conversations, 1));
     return pools;
 }
@@ -490,15 +499,17 @@ int main(int argc, char** argv) {
             results.push_back(r);
         }
     }
-    // Flood ratio: flood rate over the steady rate of the same frames (ping-98).
+    // Flood ratio: flood rate over the steady rate of the same frames
+    // (flood: ping-98; flood-empty: min-echo).
     double flood_ratio = 0;
     for (const Result& f : results) {
-        if (f.input != "flood") continue;
+        if (f.input != "flood" && f.input != "flood-empty") continue;
+        const char* steady = f.input == "flood" ? "ping-98" : "min-echo";
         for (const Result& s : results)
-            if (s.input == "ping-98" && s.detect == f.detect) {
-                std::printf("flood ratio (detect %s): %.2f of ping-98's rate\n", f.detect ? "on" : "off",
-                            f.mpps / s.mpps);
-                if (f.detect || flood_ratio == 0) flood_ratio = f.mpps / s.mpps;
+            if (s.input == steady && s.detect == f.detect) {
+                std::printf("%s ratio (detect %s): %.2f of %s's rate\n", f.input.c_str(), f.detect ? "on" : "off",
+                            f.mpps / s.mpps, steady);
+                if (f.input == "flood" && (f.detect || flood_ratio == 0)) flood_ratio = f.mpps / s.mpps;
             }
         const long growth = static_cast<long>(f.rss_after) - static_cast<long>(f.rss_before);
         std::printf("flood memory (detect %s): %+.1f MB from after start-up to after %" PRIu64 " evictions\n",
