@@ -215,7 +215,7 @@ bool FlowCache::grow() noexcept {
     capacity_ = new_buckets * kWays;
     // The expiry scan goes on from the same slot: buckets below it were
     // scanned in this pass or moved up to be scanned again; none is skipped.
-    ++stats_.grown;
+    stats_.grown.add();
     return true;
 }
 

@@ -36,6 +36,7 @@
 #include "flowgen/flow_key.hpp"
 #include "flowgen/flow_record.hpp"
 #include "flowgen/prefetch.hpp"
+#include "flowgen/relaxed_counter.hpp"
 #include "flowgen/status.hpp"
 #include "flowgen/table_memory.hpp"
 
@@ -57,15 +58,16 @@ struct FlowCacheConfig {
 
 Status validate(const FlowCacheConfig& config);
 
+// Written by the cache's lcore only; any thread may read them (telemetry).
 struct FlowCacheStats {
-    uint64_t created = 0;
-    uint64_t exported_idle = 0;
-    uint64_t exported_active = 0;
-    uint64_t exported_forced = 0;
-    uint64_t evicted = 0;   // exported with lack of resources
-    uint64_t ended_silent = 0;  // removed with nothing to export (silent since an active-timeout export)
-    uint64_t active = 0;    // conversations currently held
-    uint64_t grown = 0;     // doublings of a growing table (FlowCacheConfig::initial_capacity)
+    RelaxedCounter created;
+    RelaxedCounter exported_idle;
+    RelaxedCounter exported_active;
+    RelaxedCounter exported_forced;
+    RelaxedCounter evicted;       // exported with lack of resources
+    RelaxedCounter ended_silent;  // removed with nothing to export (silent since an active-timeout export)
+    RelaxedCounter active;        // conversations currently held
+    RelaxedCounter grown;         // doublings of a growing table (FlowCacheConfig::initial_capacity)
 };
 
 // Per-slot tables kept beside the cache (the worker's detector state) follow

@@ -153,21 +153,21 @@ uint32_t FlowCache::end(uint32_t slot, uint64_t now_ms, EndReason reason, Sink& 
     const Conversation& c = bucket.conv[slot % kWays];
     uint32_t exported = 0;
     if (c.packets[0] == 0 && c.packets[1] == 0) {
-        ++stats_.ended_silent;
+        stats_.ended_silent.add();
     } else {
         ConversationRecord rec;
         snapshot(slot, now_ms, reason, rec);
         export_sink(rec, slot);
         exported = 1;
         switch (reason) {
-        case EndReason::kIdleTimeout: ++stats_.exported_idle; break;
-        case EndReason::kLackOfResources: ++stats_.evicted; break;
-        default: ++stats_.exported_forced; break;
+        case EndReason::kIdleTimeout: stats_.exported_idle.add(); break;
+        case EndReason::kLackOfResources: stats_.evicted.add(); break;
+        default: stats_.exported_forced.add(); break;
         }
     }
     bucket.sig[slot % kWays] = 0;
     if (empty(bucket)) clear_occupied(slot / kWays);
-    --stats_.active;
+    stats_.active.sub();
     return exported;
 }
 
@@ -193,7 +193,7 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
                 ConversationRecord rec;
                 snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
                 export_sink(rec, slot);
-                ++stats_.exported_active;
+                stats_.exported_active.add();
                 restart(c, now32);
             }
             account(c, dir, p, now32);
@@ -218,8 +218,8 @@ inline FlowCache::Hit FlowCache::open_at(uint32_t b, uint32_t way, uint32_t sig,
     open(c, key, p, port, now_ms);
     const unsigned dir = (c.addr[0] == c.addr[1] && reply) ? 1 : 0;
     account(c, dir, p, now32);
-    ++stats_.created;
-    ++stats_.active;
+    stats_.created.add();
+    stats_.active.add();
     return {b * kWays + way, static_cast<uint8_t>(dir), true};
 }
 
@@ -313,7 +313,7 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
             export_sink(rec, slot);
             restart(c, now32);
             bucket.last_seen[w] = now32;
-            ++stats_.exported_active;
+            stats_.exported_active.add();
             ++exported;
         }
     }

@@ -204,11 +204,11 @@ public:
         front_sent = 0;
         if (head == tail) head = tail = 0;
         if (sent) {
-            ++st.messages_sent;
-            st.octets_sent += q.bytes;
+            st.messages_sent.add();
+            st.octets_sent.add(q.bytes);
         } else {
-            ++st.export_errors;
-            st.records_not_sent += q.flow_records;
+            st.export_errors.add();
+            st.records_not_sent.add(q.flow_records);
         }
     }
 
@@ -327,17 +327,17 @@ void IpfixExporter::flush(uint64_t now_ms) {
         if (!l->tcp()) {
             const ssize_t n = ::send(l->fd, message_.data(), len, MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n == static_cast<ssize_t>(len)) {
-                ++stats_.messages_sent;
-                stats_.octets_sent += len;
+                stats_.messages_sent.add();
+                stats_.octets_sent.add(len);
             } else {
-                ++stats_.export_errors;
-                stats_.records_not_sent += message_flow_records_;
+                stats_.export_errors.add();
+                stats_.records_not_sent.add(message_flow_records_);
             }
         } else if (l->append(message_.data(), len, message_flow_records_)) {
             l->drain(now_ms, stats_);
         } else {
-            ++stats_.export_errors;
-            stats_.records_not_sent += message_flow_records_;
+            stats_.export_errors.add();
+            stats_.records_not_sent.add(message_flow_records_);
         }
     }
     begin_message();
@@ -368,8 +368,8 @@ void IpfixExporter::send_templates_to(CollectorLink& l, uint64_t now_ms) {
                      bytes, sizes);
     l.prepend(bytes, sizes);
     l.needs_templates = false;
-    stats_.templates_sent += sizes.size();
-    ++stats_.tcp_connects;
+    stats_.templates_sent.add(sizes.size());
+    stats_.tcp_connects.add();
     l.backoff_ms = kInitialBackoffMs;
 }
 
@@ -388,11 +388,11 @@ void IpfixExporter::send_setup(uint64_t now_ms, bool udp_templates, bool type_re
             for (uint32_t len : sizes) {
                 const ssize_t n = ::send(l->fd, bytes.data() + off, len, MSG_DONTWAIT | MSG_NOSIGNAL);
                 if (n == static_cast<ssize_t>(len)) {
-                    ++stats_.templates_sent;
-                    ++stats_.messages_sent;
-                    stats_.octets_sent += len;
+                    stats_.templates_sent.add();
+                    stats_.messages_sent.add();
+                    stats_.octets_sent.add(len);
                 } else {
-                    ++stats_.export_errors;
+                    stats_.export_errors.add();
                 }
                 off += len;
             }
@@ -403,7 +403,7 @@ void IpfixExporter::send_setup(uint64_t now_ms, bool udp_templates, bool type_re
         done += n;
         if (done < encoder_->type_record_count()) flush(now_ms);
     }
-    const ExportTotals totals{stats_.octets_sent, stats_.messages_sent, stats_.records_exported};
+    const ExportTotals totals{stats_.octets_sent.get(), stats_.messages_sent.get(), stats_.records_exported.get()};
     if (!encoder_->add_process_stats(message_, process_, totals)) {
         flush(now_ms);
         (void)encoder_->add_process_stats(message_, process_, totals);
@@ -423,13 +423,13 @@ void IpfixExporter::add(const ConversationRecord& r, uint64_t now_ms) {
         message_started_ms_ = now_ms;
         n = encoder_->add_conversation(message_, r);  // fits: validate() bounds the record size
         if (n < 0) {
-            ++stats_.export_errors;
-            stats_.records_not_sent += encoder_->records_for(r);
+            stats_.export_errors.add();
+            stats_.records_not_sent.add(encoder_->records_for(r));
             return;
         }
     }
     message_flow_records_ += uint32_t(n);
-    stats_.records_exported += uint64_t(n);
+    stats_.records_exported.add(uint64_t(n));
 }
 
 void IpfixExporter::poll(uint64_t now_ms) {

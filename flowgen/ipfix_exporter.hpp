@@ -27,6 +27,7 @@
 
 #include "flowgen/flow_record.hpp"
 #include "flowgen/ipfix_encoder.hpp"
+#include "flowgen/relaxed_counter.hpp"
 #include "flowgen/status.hpp"
 
 namespace flowgen {
@@ -63,14 +64,15 @@ inline constexpr uint16_t kMinMessageBytes = 512;
 // Checks ranges; the message names the option.
 Status validate(const ExporterConfig& config);
 
+// Written by the exporter's thread only; any thread may read them (telemetry).
 struct ExporterStats {
-    uint64_t records_exported = 0;  // flow data records encoded into messages
-    uint64_t messages_sent = 0;     // per collector, fully handed to the kernel
-    uint64_t octets_sent = 0;       // per collector
-    uint64_t export_errors = 0;     // failed sends and dropped messages, per collector
-    uint64_t records_not_sent = 0;  // flow records in failed or dropped messages, per collector
-    uint64_t templates_sent = 0;    // template messages, per collector
-    uint64_t tcp_connects = 0;      // established TCP connections (first and reconnects)
+    RelaxedCounter records_exported;  // flow data records encoded into messages
+    RelaxedCounter messages_sent;     // per collector, fully handed to the kernel
+    RelaxedCounter octets_sent;       // per collector
+    RelaxedCounter export_errors;     // failed sends and dropped messages, per collector
+    RelaxedCounter records_not_sent;  // flow records in failed or dropped messages, per collector
+    RelaxedCounter templates_sent;    // template messages, per collector
+    RelaxedCounter tcp_connects;      // established TCP connections (first and reconnects)
 };
 
 class CollectorLink;  // transport of one collector (ipfix_exporter.cpp)

@@ -43,7 +43,7 @@ const flowgen::ExporterStats* ExportLoop::exporter_stats() const noexcept {
 }
 
 void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_ms) {
-    ++flows_exported_;
+    flows_exported_.add();
     if (exporter_) exporter_->add(r, now_ms);
 }
 
@@ -53,7 +53,7 @@ void ExportLoop::overflow_to_exporter(void* self, const flowgen::ConversationRec
 }
 
 void ExportLoop::write_alert(const AlertEvent& ev) {
-    ++alerts_written_;
+    alerts_written_.add();
     if (!alerts_ && !alerts_syslog_) return;
     line_.clear();
     detect::format_alert_json(ev.conversation, *names_, ev.time_ms, line_, {ev.payload, ev.payload_length},

@@ -14,6 +14,7 @@
 
 #include "detect/alert_json.hpp"
 #include "flowgen/ipfix_exporter.hpp"
+#include "flowgen/relaxed_counter.hpp"
 #include "probe/config.hpp"
 #include "probe/worker.hpp"
 
@@ -44,8 +45,9 @@ public:
     // Final flush and options record; closes sockets and the alert file.
     void close(uint64_t now_ms, const RunStats& totals);
 
-    uint64_t flows_exported() const noexcept { return flows_exported_; }
-    uint64_t alerts_written() const noexcept { return alerts_written_; }
+    // Any thread (telemetry) may read these while the loop runs.
+    uint64_t flows_exported() const noexcept { return flows_exported_.get(); }
+    uint64_t alerts_written() const noexcept { return alerts_written_.get(); }
     bool has_exporter() const noexcept { return exporter_ != nullptr; }
     const flowgen::ExporterStats* exporter_stats() const noexcept;
 
@@ -62,8 +64,8 @@ private:
     bool alerts_syslog_ = false;
     std::string line_;
     uint64_t last_now_ms_ = 0;
-    uint64_t flows_exported_ = 0;
-    uint64_t alerts_written_ = 0;
+    flowgen::RelaxedCounter flows_exported_;  // written by this loop's thread only
+    flowgen::RelaxedCounter alerts_written_;
 };
 
 }  // namespace probe

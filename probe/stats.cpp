@@ -40,19 +40,19 @@ void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunSt
         s.flows_dropped += ws.records_dropped.get();
         s.alerts += ws.alerts.get();
         s.alerts_dropped += ws.alerts_dropped.get();
-        // The cache's own counters are plain integers of the worker lcore:
-        // exact once the worker has stopped, approximate while it runs.
-        const auto& cs = w->cache_stats();
-        s.flows_created += cs.created;
-        s.flows_active += cs.active;
-        s.flows_evicted += cs.evicted;
+        // Each counter is exact at some instant while the worker runs (not a
+        // consistent snapshot across counters), exact once it has stopped.
+        const flowgen::FlowCacheStats& cs = w->cache_stats();
+        s.flows_created += cs.created.get();
+        s.flows_active += cs.active.get();
+        s.flows_evicted += cs.evicted.get();
     }
     s.flows_exported = exporter.flows_exported();
     if (const flowgen::ExporterStats* es = exporter.exporter_stats()) {
-        s.records_exported = es->records_exported;
-        s.messages_sent = es->messages_sent;
-        s.export_errors = es->export_errors;
-        s.records_not_sent = es->records_not_sent;
+        s.records_exported = es->records_exported.get();
+        s.messages_sent = es->messages_sent.get();
+        s.export_errors = es->export_errors.get();
+        s.records_not_sent = es->records_not_sent.get();
     }
 }
 

@@ -19,17 +19,14 @@
 #include "detect/pipeline.hpp"
 #include "flowgen/flow_cache.hpp"
 #include "flowgen/packet.hpp"
+#include "flowgen/relaxed_counter.hpp"
 #include "flowgen/spsc_queue.hpp"
 
 namespace probe {
 
 // A counter written by one lcore and read by others: a relaxed load and store
 // (a plain mov on x86), never a locked read-modify-write.
-struct Counter {
-    std::atomic<uint64_t> v{0};
-    void add(uint64_t n = 1) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-    uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
-};
+using Counter = flowgen::RelaxedCounter;
 
 struct WorkerStats {
     Counter rx_packets;         // frames handed to handle()

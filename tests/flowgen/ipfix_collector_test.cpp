@@ -285,7 +285,7 @@ Run export_to_nfcapd(const std::string& name, bool biflow, bool detection, uint3
     for (const auto& rec : conversations(now - 10000)) e.add(rec, now);
     for (uint32_t i = 0; i < bulk; ++i) e.add(bulk_conversation(i, now - 10000), now);
     e.close(now);
-    BOOST_CHECK_EQUAL(e.stats().export_errors, 0u);
+    BOOST_CHECK_EQUAL(e.stats().export_errors.get(), 0u);
     uint8_t buf[65536];
     for (ssize_t n; (n = ::recv(tap, buf, sizeof buf, MSG_DONTWAIT)) > 0;) r.messages.emplace_back(buf, buf + n);
     ::close(tap);

@@ -222,9 +222,9 @@ BOOST_AUTO_TEST_CASE(udp_collector_gets_templates_first_and_contiguous_sequence_
     BOOST_CHECK_EQUAL(got.messages[0].records.size(), 0u);
     BOOST_CHECK_EQUAL(got.flow_records, 1000u);
     BOOST_CHECK_EQUAL(got.packets, packets);
-    BOOST_CHECK_EQUAL(e.stats().records_exported, 1000u);
-    BOOST_CHECK_EQUAL(e.stats().messages_sent, raw.size());
-    BOOST_CHECK_EQUAL(e.stats().export_errors, 0u);
+    BOOST_CHECK_EQUAL(e.stats().records_exported.get(), 1000u);
+    BOOST_CHECK_EQUAL(e.stats().messages_sent.get(), raw.size());
+    BOOST_CHECK_EQUAL(e.stats().export_errors.get(), 0u);
     for (const auto& m : got.messages)
         for (const auto& r : m.records)
             if (r.template_id == kTemplateIpv4) BOOST_CHECK(r.has(1, c.enterprise_number));  // detection score
@@ -280,10 +280,10 @@ BOOST_AUTO_TEST_CASE(udp_collector_down_is_counted_not_blocking) {
     }
     e.close(kNow + 60000);
     // Loopback reports port unreachable at once; the sends after it fail.
-    BOOST_CHECK_GT(e.stats().export_errors, 0u);
-    BOOST_CHECK_GT(e.stats().records_not_sent, 0u);
-    BOOST_CHECK_LE(e.stats().records_not_sent, e.stats().records_exported);
-    BOOST_CHECK_EQUAL(e.stats().records_exported, 100u);
+    BOOST_CHECK_GT(e.stats().export_errors.get(), 0u);
+    BOOST_CHECK_GT(e.stats().records_not_sent.get(), 0u);
+    BOOST_CHECK_LE(e.stats().records_not_sent.get(), e.stats().records_exported.get());
+    BOOST_CHECK_EQUAL(e.stats().records_exported.get(), 100u);
 }
 
 BOOST_AUTO_TEST_CASE(tcp_collector_gets_templates_then_every_record) {
@@ -305,8 +305,8 @@ BOOST_AUTO_TEST_CASE(tcp_collector_gets_templates_then_every_record) {
     BOOST_CHECK_EQUAL(got.messages[0].template_records, 4u);
     BOOST_CHECK_EQUAL(got.template_messages, 1u);  // TCP: once per connection
     BOOST_CHECK_EQUAL(got.flow_records, 600u);
-    BOOST_CHECK_EQUAL(e.stats().tcp_connects, 1u);
-    BOOST_CHECK_EQUAL(e.stats().records_not_sent, 0u);
+    BOOST_CHECK_EQUAL(e.stats().tcp_connects.get(), 1u);
+    BOOST_CHECK_EQUAL(e.stats().records_not_sent.get(), 0u);
 }
 
 BOOST_AUTO_TEST_CASE(tcp_collector_down_drops_and_counts_then_reconnects) {
@@ -325,16 +325,16 @@ BOOST_AUTO_TEST_CASE(tcp_collector_down_drops_and_counts_then_reconnects) {
         e.add(conversation(i), now);
         e.poll(now += 50);
     }
-    BOOST_CHECK_EQUAL(e.stats().tcp_connects, 0u);
-    BOOST_CHECK_GT(e.stats().records_not_sent, 0u);  // buffer full: whole messages dropped
-    BOOST_CHECK_GT(e.stats().export_errors, 0u);
-    const uint64_t dropped = e.stats().records_not_sent;
+    BOOST_CHECK_EQUAL(e.stats().tcp_connects.get(), 0u);
+    BOOST_CHECK_GT(e.stats().records_not_sent.get(), 0u);  // buffer full: whole messages dropped
+    BOOST_CHECK_GT(e.stats().export_errors.get(), 0u);
+    const uint64_t dropped = e.stats().records_not_sent.get();
 
     Socket listener(SOCK_STREAM);
     BOOST_REQUIRE(listener.bind_loopback(port));
     BOOST_REQUIRE(::listen(listener.fd, 4) == 0);
-    for (int i = 0; i < 200 && e.stats().tcp_connects == 0; ++i) e.poll(now += 1000);  // backoff <= 30 s
-    BOOST_REQUIRE_EQUAL(e.stats().tcp_connects, 1u);
+    for (int i = 0; i < 200 && e.stats().tcp_connects.get() == 0; ++i) e.poll(now += 1000);  // backoff <= 30 s
+    BOOST_REQUIRE_EQUAL(e.stats().tcp_connects.get(), 1u);
     const int conn = ::accept(listener.fd, nullptr, nullptr);
     BOOST_REQUIRE(conn >= 0);
     e.add(conversation(1000), now);
@@ -344,8 +344,8 @@ BOOST_AUTO_TEST_CASE(tcp_collector_down_drops_and_counts_then_reconnects) {
     BOOST_REQUIRE(!got.messages.empty());
     BOOST_CHECK_EQUAL(got.messages[0].template_records, 4u);
     // Everything is either received or counted as not sent.
-    BOOST_CHECK_EQUAL(got.flow_records + e.stats().records_not_sent, e.stats().records_exported);
-    BOOST_CHECK_EQUAL(e.stats().records_not_sent, dropped);
+    BOOST_CHECK_EQUAL(got.flow_records + e.stats().records_not_sent.get(), e.stats().records_exported.get());
+    BOOST_CHECK_EQUAL(e.stats().records_not_sent.get(), dropped);
     BOOST_CHECK_GT(got.flow_records, 0u);
     // Sequence numbers never go back, and the gap equals what was lost.
     const auto& last = got.messages.back();
@@ -362,15 +362,15 @@ BOOST_AUTO_TEST_CASE(tcp_collector_that_drops_the_connection_gets_templates_agai
     uint64_t now = kNow;
     e.poll(now);
     e.poll(now += 10);
-    BOOST_REQUIRE_EQUAL(e.stats().tcp_connects, 1u);
+    BOOST_REQUIRE_EQUAL(e.stats().tcp_connects.get(), 1u);
     const int first = ::accept(listener.fd, nullptr, nullptr);
     BOOST_REQUIRE(first >= 0);
     ::close(first);  // the collector goes away; the exporter notices on a later send
-    for (uint32_t i = 0; i < 100 && e.stats().tcp_connects < 2; ++i) {
+    for (uint32_t i = 0; i < 100 && e.stats().tcp_connects.get() < 2; ++i) {
         e.add(conversation(i), now);
         e.poll(now += 1000);
     }
-    BOOST_REQUIRE_EQUAL(e.stats().tcp_connects, 2u);
+    BOOST_REQUIRE_EQUAL(e.stats().tcp_connects.get(), 2u);
     const int second = ::accept(listener.fd, nullptr, nullptr);
     BOOST_REQUIRE(second >= 0);
     e.add(conversation(500), now);

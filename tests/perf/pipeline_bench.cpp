@@ -327,7 +327,7 @@ Result measure(const Options& o, FramePool& pool, bool detect) {
     } else {
         bench.run(pool, warm, cursor);
     }
-    const uint64_t evicted0 = bench.worker().cache_stats().evicted;
+    const uint64_t evicted0 = bench.worker().cache_stats().evicted.get();
     std::vector<double> ns;
     uint64_t timed = 0;
     for (int i = 0; i < o.runs; ++i) {
@@ -345,7 +345,7 @@ Result measure(const Options& o, FramePool& pool, bool detect) {
     r.ns_per_packet = median(ns);
     r.best_ns = *std::min_element(ns.begin(), ns.end());
     r.mpps = 1e3 / r.ns_per_packet;
-    r.evicted = bench.worker().cache_stats().evicted - evicted0;
+    r.evicted = bench.worker().cache_stats().evicted.get() - evicted0;
     r.records = bench.records();
     (void)timed;
     return r;

@@ -179,8 +179,8 @@ BOOST_AUTO_TEST_CASE(burst_handling_gives_exactly_what_frame_by_frame_handling_g
 
     // The case is only meaningful if every path was exercised.
     const probe::WorkerStats& s = single.worker->stats();
-    BOOST_TEST_REQUIRE(single.worker->cache_stats().evicted > 0u);
-    BOOST_TEST_REQUIRE(single.worker->cache_stats().exported_idle > 0u);
+    BOOST_TEST_REQUIRE(single.worker->cache_stats().evicted.get() > 0u);
+    BOOST_TEST_REQUIRE(single.worker->cache_stats().exported_idle.get() > 0u);
     BOOST_TEST_REQUIRE(s.tcp_packets.get() > 0u);
     BOOST_TEST_REQUIRE(s.non_ip_packets.get() > 0u);
     BOOST_TEST_REQUIRE(s.malformed_packets.get() > 0u);
@@ -201,8 +201,8 @@ BOOST_AUTO_TEST_CASE(burst_handling_gives_exactly_what_frame_by_frame_handling_g
         BOOST_TEST(t.non_ip_packets.get() == s.non_ip_packets.get());
         BOOST_TEST(t.unattributed_fragments.get() == s.unattributed_fragments.get());
         BOOST_TEST(t.records_queued.get() == s.records_queued.get());
-        BOOST_TEST(r->worker->cache_stats().created == single.worker->cache_stats().created);
-        BOOST_TEST(r->worker->cache_stats().evicted == single.worker->cache_stats().evicted);
+        BOOST_TEST(r->worker->cache_stats().created.get() == single.worker->cache_stats().created.get());
+        BOOST_TEST(r->worker->cache_stats().evicted.get() == single.worker->cache_stats().evicted.get());
         BOOST_TEST(r->alerts == single.alerts);
         BOOST_TEST_REQUIRE(r->records.size() == single.records.size());
         for (size_t i = 0; i < single.records.size(); ++i) check_same_record(r->records[i], single.records[i]);
@@ -237,9 +237,9 @@ BOOST_AUTO_TEST_CASE(a_growing_cache_carries_the_detector_state_along) {
         r->worker->flush(now, flowgen::EndReason::kForcedEnd);
         r->drain();
     }
-    BOOST_TEST_REQUIRE(grown.worker->cache_stats().grown >= 3u);
-    BOOST_TEST(grown.worker->cache_stats().evicted == 0u);
-    BOOST_TEST(whole.worker->cache_stats().grown == 0u);
+    BOOST_TEST_REQUIRE(grown.worker->cache_stats().grown.get() >= 3u);
+    BOOST_TEST(grown.worker->cache_stats().evicted.get() == 0u);
+    BOOST_TEST(whole.worker->cache_stats().grown.get() == 0u);
     BOOST_TEST(grown.alerts == whole.alerts);
     uint32_t flagged = 0;
     for (const auto& r : whole.records) flagged += r.detection.reason_flags != 0;
