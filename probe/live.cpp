@@ -404,6 +404,11 @@ int run_live(const Config& config, const LiveOptions& options) {
     } else {
         register_telemetry(L->workers, L->exporter);
         L->clock.start();
+        // Each lcore re-anchors its own copy (now_ms() writes it): the
+        // workers copy L->clock as they start, so the main lcore never
+        // touches it again (ThreadSanitizer: a worker copying it while the
+        // main loop re-anchored it was a data race).
+        TscClock main_clock = L->clock;
         const double t0 = monotonic_seconds();
         if (!config.quiet)
             std::fprintf(stderr, "echoflow: %zu port(s), %u worker(s)%s; stop with Ctrl-C\n", L->ports.size(),
@@ -420,14 +425,14 @@ int run_live(const Config& config, const LiveOptions& options) {
                 return true;
             };
             while (!all_done()) {
-                const uint64_t now = L->clock.now_ms();
+                const uint64_t now = main_clock.now_ms();
                 // Idle queues: the main lcore sleeps instead of spinning.
                 if (export_step(*L, now, next_poll, progress) == 0)
                     rte_delay_us_sleep(500);
             }
             rte_eal_mp_wait_lcore();
         }
-        const uint64_t now = L->clock.now_ms();
+        const uint64_t now = main_clock.now_ms();
         while (L->exporter.drain(L->workers, now) > 0) {
         }
         L->totals.elapsed_seconds = monotonic_seconds() - t0;
