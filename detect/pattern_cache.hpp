@@ -7,14 +7,21 @@
 // Hyperscan serialises compiled databases for exactly this
 // (hs_serialize_database; "Serialization" in its developer reference), and
 // hs_deserialize_database checks the Hyperscan version, the CPU platform and
-// a CRC of the bytecode: a stale or damaged file is refused and recompiled.
+// a CRC of the bytecode.
 //
-// A cache file is named by a hash of the pattern file's bytes and the
-// Hyperscan version, so an edited pattern file never meets an old database.
+// The caller describes everything it hands to the compiler (`key`: every
+// expression with its flags, id and group, the mode, hs_version()). A cache
+// file is named by a hash of the key and carries the key itself, compared
+// byte for byte on load: a database is only ever used for exactly the
+// compile it came from, whatever changes in the pattern file or in echoflow.
+//
 // The directory and its files must belong to the effective user and be
-// writable by nobody else (a database is code for the matcher): anything
-// else is ignored with a warning, as is a directory that cannot be written.
-// Nothing here is required for correctness: a miss compiles.
+// writable by nobody else (a database is code for the matcher); files are
+// opened relative to the directory, without following links. A missing
+// directory is created (0700) only under a parent the user owns. Anything
+// else leaves the cache unused, with one warning: it is never needed for
+// correctness, a miss compiles. Files of other keys not used for 30 days and
+// temporary files left by a killed run are removed when a database is stored.
 #pragma once
 
 #include <string>
@@ -33,26 +40,29 @@ public:
     // `dir` empty: disabled (load() misses, store() does nothing).
     explicit PatternCache(std::string dir) : dir_(std::move(dir)) {}
 
-    // The cache file for a pattern file with this text.
-    std::string path_for(std::string_view pattern_text) const;
+    // The file name (in the directory) of the databases compiled for `key`.
+    static std::string file_name(std::string_view key);
 
     // Fills dbs[g] for every group g whose bit is set in `groups` from the
-    // cache file of `pattern_text`. False on a miss or any failure (then
-    // every dbs[g] is nullptr).
-    bool load(std::string_view pattern_text, unsigned groups, hs_database* dbs[kGroups]) const;
+    // cache file of `key`. False on a miss or any failure (then every dbs[g]
+    // is nullptr).
+    bool load(std::string_view key, unsigned groups, hs_database* dbs[kGroups]) const;
 
-    // Writes the databases (nullptr: group absent) for `pattern_text`,
-    // atomically (a temporary file renamed into place). An error says why
-    // nothing was written; the caller warns and goes on.
-    flowgen::Status store(std::string_view pattern_text, hs_database* const dbs[kGroups]) const;
+    // Writes the databases (nullptr: group absent) for `key`, atomically (a
+    // temporary file renamed into place). An error says why nothing was
+    // written; the caller warns and goes on.
+    flowgen::Status store(std::string_view key, hs_database* const dbs[kGroups]) const;
 
-    // The default directory: $CACHE_DIRECTORY (systemd's CacheDirectory=),
-    // else $XDG_CACHE_HOME/echoflow, else $HOME/.cache/echoflow, else "".
+    // The default directory: $CACHE_DIRECTORY (systemd's CacheDirectory=);
+    // else /var/cache/echoflow for root (whose $HOME may be another user's,
+    // under sudo); else $XDG_CACHE_HOME/echoflow or $HOME/.cache/echoflow;
+    // else "" (no cache).
     static std::string default_dir();
 
 private:
-    // Creates dir_ (mode 0700) if missing and checks who owns it.
-    flowgen::Status usable_dir() const;
+    // The directory, opened (O_DIRECTORY | O_NOFOLLOW) and checked; created
+    // first when `create` and it is missing. Returns the fd, or -1 with `why`.
+    int open_dir(bool create, std::string& why) const;
 
     std::string dir_;
 };

@@ -36,6 +36,7 @@ struct ScanContext {
 int on_match(unsigned int index, unsigned long long /*from*/, unsigned long long /*to*/, unsigned int /*flags*/,
              void* context) {
     auto* ctx = static_cast<ScanContext*>(context);
+    if (index >= ctx->entries->size()) return 0;  // never from a database of these entries
     const PatternEntry& e = (*ctx->entries)[index];
     ContentHits& h = *ctx->hits;
     switch (e.klass) {
@@ -159,6 +160,19 @@ namespace {
 
 unsigned group_index(PatternClass k);
 
+// Everything compile() hands to Hyperscan, as text: the cache key
+// (PatternCache), so that a cached database is used only for exactly the
+// compile it came from.
+std::string compile_key(const std::vector<PatternEntry>& entries) {
+    std::string key = std::string("hyperscan ") + hs_version() + "\nmode block\n";
+    for (unsigned i = 0; i < entries.size(); ++i) {
+        const PatternEntry& e = entries[i];
+        key += std::to_string(i) + " group " + std::to_string(group_index(e.klass)) + " flags " +
+               std::to_string(e.flags) + " regex " + std::to_string(e.regex.size()) + ":" + e.regex + "\n";
+    }
+    return key;
+}
+
 }  // namespace
 
 static_assert(PatternCache::kGroups == 3, "one cached database per scan group");
@@ -174,17 +188,18 @@ flowgen::Status PatternSet::load_file(const std::string& path, const std::string
     if (entries.empty()) return flowgen::Status::error("patterns " + path + ": no patterns in the file");
 
     const PatternCache cache(cache_dir);
+    const std::string key = compile_key(entries);
     unsigned groups = 0;
     for (const auto& e : entries) groups |= 1u << group_index(e.klass);
     hs_database* cached[kGroups];
-    if (cache.load(text, groups, cached)) {
+    if (cache.load(key, groups, cached)) {
         release();
         entries_ = std::move(entries);
         for (unsigned g = 0; g < kGroups; ++g) databases_[g] = cached[g];
         return alloc_scratch(path);
     }
     if (auto s = compile(std::move(entries), path); !s) return s;
-    if (auto s = cache.store(text, databases_); !s) {
+    if (auto s = cache.store(key, databases_); !s) {
         // Not fatal: the next start compiles again. Said once per process.
         static std::atomic<bool> warned{false};
         if (!warned.exchange(true))

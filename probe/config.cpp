@@ -121,7 +121,7 @@ const Option kOptions[] = {
      }},
     {"patterns", "FILE", false, "Hyperscan pattern file (default: the bundled detect/patterns/echoflow.patterns)",
      [](Config& c, std::string_view v) { c.detection.patterns_path = v; return Status{}; }},
-    {"pattern-cache", "DIR|none", false, "keep compiled patterns in DIR between runs (default $CACHE_DIRECTORY, else ~/.cache/echoflow); none: compile at every start",
+    {"pattern-cache", "DIR|none", false, "keep compiled patterns in DIR between runs (default $CACHE_DIRECTORY, else /var/cache/echoflow for root, ~/.cache/echoflow for others); none: compile at every start",
      [](Config& c, std::string_view v) {
          if (v.empty()) return Status::error("needs a directory or none");
          c.detection.pattern_cache_dir = v == "none" ? std::string() : std::string(v);

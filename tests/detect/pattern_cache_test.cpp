@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -91,19 +92,45 @@ BOOST_AUTO_TEST_CASE(a_cached_load_matches_what_a_compile_matches) {
     BOOST_TEST(verdicts(second) == expected, boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(the_cache_file_is_the_one_of_these_exact_bytes) {
+// A pattern file with one regex changed: another key, another file; and the
+// old file renamed to the new key's name is refused (the key inside differs).
+BOOST_AUTO_TEST_CASE(a_database_is_used_only_for_the_compile_it_came_from) {
     TempDir dir;
-    const PatternCache cache(dir.path);
-    const std::string text = read_text(kShippedFile);
-    BOOST_TEST(cache.path_for(text) == cache.path_for(std::string(text)));
-    BOOST_TEST(cache.path_for(text) != cache.path_for(text + "\n"));  // an edit is another file
-    PatternSet set;
-    BOOST_REQUIRE(set.load_file(kShippedFile, dir.path).ok());
-    hs_database* dbs[PatternCache::kGroups];
-    BOOST_TEST(cache.load(text, 7u, dbs));
-    for (auto* db : dbs) hs_free_database(db);
-    BOOST_TEST(!cache.load(text + "\n", 7u, dbs));  // never another file's databases
-    BOOST_TEST(!cache.load(text, 3u, dbs));         // nor other groups than the file has
+    TempDir files;
+    const std::string original = read_text(kShippedFile);
+    const std::string edited_text = original + "\n9999:edited-marker:tunnel:-:/EDITED-MARKER-9999/\n";
+    const fs::path edited = files.path / "edited.patterns";
+    std::ofstream(edited) << edited_text;
+    const Payload marker = text("xx EDITED-MARKER-9999 xx");
+    auto tunnel_id = [&](PatternSet& set) {
+        ContentHits h;
+        BOOST_REQUIRE(set.scan(Bytes(marker.data(), marker.size()), h));
+        return h.tunnel_id;
+    };
+
+    PatternSet a;
+    BOOST_REQUIRE(a.load_file(kShippedFile, dir.path).ok());
+    const fs::path a_file = dir.files().at(0);
+    BOOST_TEST(tunnel_id(a) == 0u);
+
+    PatternSet b;
+    BOOST_REQUIRE(b.load_file(edited, dir.path).ok());
+    BOOST_TEST(dir.files().size() == 2u);  // its own file
+    BOOST_TEST(tunnel_id(b) == 9999u);
+    fs::path b_file;
+    for (const auto& f : dir.files())
+        if (f != a_file) b_file = f;
+
+    // The original's databases under the edited file's name: refused, so
+    // the edited file still gets its new pattern, and the file is replaced.
+    fs::copy_file(a_file, b_file, fs::copy_options::overwrite_existing);
+    PatternSet c;
+    BOOST_REQUIRE(c.load_file(edited, dir.path).ok());
+    BOOST_TEST(tunnel_id(c) == 9999u);
+    BOOST_TEST(fs::file_size(b_file) != fs::file_size(a_file));
+    PatternSet d;
+    BOOST_REQUIRE(d.load_file(edited, dir.path).ok());  // now a hit
+    BOOST_TEST(tunnel_id(d) == 9999u);
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_cache_file_is_recompiled_and_replaced) {
@@ -111,57 +138,52 @@ BOOST_AUTO_TEST_CASE(a_damaged_cache_file_is_recompiled_and_replaced) {
     PatternSet set;
     BOOST_REQUIRE(set.load_file(kShippedFile, dir.path).ok());
     const fs::path file = dir.files().at(0);
-    const auto size = fs::file_size(file);
-    {
-        std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(static_cast<std::streamoff>(size / 2));
-        f.put('\x5a');
-        f.put('\xa5');
+    const std::string good = read_text(file);
+    for (const auto& damage : {std::string("flip"), std::string("truncate")}) {
+        if (damage == "flip") {
+            std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+            f.seekp(static_cast<std::streamoff>(good.size() / 2));  // inside a database: Hyperscan's CRC
+            f.put('\x5a');
+            f.put('\xa5');
+        } else {
+            fs::resize_file(file, good.size() / 3);
+        }
+        BOOST_TEST(read_text(file) != good);
+        PatternSet again;
+        BOOST_REQUIRE(again.load_file(kShippedFile, dir.path).ok());
+        BOOST_TEST(read_text(file) == good, damage << ": compiled again and replaced");
+        BOOST_TEST(verdicts(again) == verdicts(set), boost::test_tools::per_element());
     }
-    const PatternCache cache(dir.path);
-    hs_database* dbs[PatternCache::kGroups];
-    BOOST_TEST(!cache.load(read_text(kShippedFile), 7u, dbs));  // Hyperscan's CRC refuses it
-    for (auto* db : dbs) BOOST_TEST(db == nullptr);
-
-    fs::resize_file(file, size / 3);  // truncated
-    BOOST_TEST(!cache.load(read_text(kShippedFile), 7u, dbs));
-
-    PatternSet again;
-    BOOST_REQUIRE(again.load_file(kShippedFile, dir.path).ok());  // compiles and rewrites
-    BOOST_TEST(fs::file_size(file) == size);
-    BOOST_TEST(cache.load(read_text(kShippedFile), 7u, dbs));
-    for (auto* db : dbs) hs_free_database(db);
 }
 
 BOOST_AUTO_TEST_CASE(a_cache_others_can_write_is_not_used) {
     TempDir dir;
     PatternSet set;
     BOOST_REQUIRE(set.load_file(kShippedFile, dir.path).ok());
-    const PatternCache cache(dir.path);
-    const std::string text = read_text(kShippedFile);
-    hs_database* dbs[PatternCache::kGroups];
     const fs::path file = dir.files().at(0);
+    const auto private_file = fs::status(file).permissions();
 
+    // A group-writable file is not read; the compile replaces it (0600).
     fs::permissions(file, fs::perms::group_write, fs::perm_options::add);
-    BOOST_TEST(!cache.load(text, 7u, dbs));
-    fs::permissions(file, fs::perms::group_write, fs::perm_options::remove);
-    BOOST_TEST(cache.load(text, 7u, dbs));
-    for (auto* db : dbs) hs_free_database(db);
+    PatternSet again;
+    BOOST_REQUIRE(again.load_file(kShippedFile, dir.path).ok());
+    BOOST_TEST((fs::status(file).permissions() == private_file));
 
+    // A world-writable directory: neither read nor written.
+    fs::remove(file);
     fs::permissions(dir.path, fs::perms::others_write, fs::perm_options::add);
-    BOOST_TEST(!cache.load(text, 7u, dbs));
+    PatternSet compiled;
+    BOOST_TEST(compiled.load_file(kShippedFile, dir.path).ok());  // works: the cache is an optimisation only
+    BOOST_TEST(!compiled.empty());
+    BOOST_TEST(dir.files().empty());
+    const PatternCache cache(dir.path);
     hs_database* none[PatternCache::kGroups] = {};
-    const auto s = cache.store(text, none);
+    const auto s = cache.store("key", none);
     BOOST_TEST(!s.ok());
     BOOST_TEST(s.message().find("writable by others") != std::string::npos);
-
-    // Still a working pattern set: the cache is an optimisation only.
-    PatternSet compiled;
-    BOOST_TEST(compiled.load_file(kShippedFile, dir.path).ok());
-    BOOST_TEST(!compiled.empty());
 }
 
-BOOST_AUTO_TEST_CASE(a_missing_directory_is_created_private) {
+BOOST_AUTO_TEST_CASE(a_missing_directory_is_created_private_under_our_own_parent_only) {
     TempDir dir;
     const fs::path inner = dir.path / "cache" / "echoflow";
     PatternSet set;
@@ -170,6 +192,32 @@ BOOST_AUTO_TEST_CASE(a_missing_directory_is_created_private) {
     BOOST_TEST(((fs::status(inner).permissions() & (fs::perms::group_all | fs::perms::others_all)) ==
                 fs::perms::none));
     BOOST_TEST(std::distance(fs::directory_iterator(inner), fs::directory_iterator{}) == 1);
+
+    // Under a directory of another user (root run with someone's $HOME):
+    // nothing is created there.
+    if (geteuid() != 0) return;  // needs chown
+    const fs::path theirs = dir.path / "home-of-someone";
+    fs::create_directory(theirs);
+    BOOST_REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
+    PatternSet other;
+    BOOST_REQUIRE(other.load_file(kShippedFile, theirs / ".cache" / "echoflow").ok());
+    BOOST_TEST(!fs::exists(theirs / ".cache"));
+}
+
+BOOST_AUTO_TEST_CASE(root_does_not_default_to_its_home) {
+    // sudo may keep the invoking user's $HOME: root's cache must not land there.
+    if (geteuid() != 0) return;
+    const char* home = std::getenv("HOME");
+    const char* systemd = std::getenv("CACHE_DIRECTORY");
+    const std::string saved_home = home ? home : "", saved_systemd = systemd ? systemd : "";
+    ::unsetenv("CACHE_DIRECTORY");
+    ::setenv("HOME", "/home/someone-else", 1);
+    BOOST_TEST(PatternCache::default_dir() == "/var/cache/echoflow");
+    ::setenv("CACHE_DIRECTORY", "/var/cache/echoflow-unit", 1);  // systemd's CacheDirectory= wins
+    BOOST_TEST(PatternCache::default_dir() == "/var/cache/echoflow-unit");
+    if (systemd) ::setenv("CACHE_DIRECTORY", saved_systemd.c_str(), 1);
+    else ::unsetenv("CACHE_DIRECTORY");
+    if (home) ::setenv("HOME", saved_home.c_str(), 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
