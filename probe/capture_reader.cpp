@@ -1,12 +1,19 @@
 #include "probe/capture_reader.hpp"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio_ext.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <new>
+
+#include "probe/run_control.hpp"
 
 namespace probe {
 
@@ -43,8 +50,13 @@ flowgen::Status CaptureReader::open(const std::string& path) {
     // has a second thread) is switched off, and a 1 MiB buffer replaces the
     // 4 KiB default (one read() per 4 KiB before). perf: fread was ~45% of
     // the reader thread.
-    std::FILE* file = std::fopen(path.c_str(), "rb");
+    // "-" is standard input, as with pcap_open_offline (tcpdump -w - | ...).
+    std::FILE* file = path == "-" ? fdopen(dup(STDIN_FILENO), "rb") : std::fopen(path.c_str(), "rb");
     if (!file) return flowgen::Status::error("capture " + path + ": " + path + ": " + std::strerror(errno));
+    // A pipe or FIFO delivers frames as they come: each is handed over at
+    // once rather than when 256 have gathered (minutes, at a trickle).
+    struct stat st {};
+    max_frames_ = ::fstat(fileno(file), &st) == 0 && S_ISREG(st.st_mode) ? CaptureBatch::kMaxFrames : 1;
     (void)__fsetlocking(file, FSETLOCKING_BYCALLER);
     (void)std::setvbuf(file, nullptr, _IOFBF, size_t{1} << 20);
     char errbuf[PCAP_ERRBUF_SIZE] = "";
@@ -68,23 +80,36 @@ flowgen::Status CaptureReader::open(const std::string& path) {
     return {};
 }
 
+namespace {
+
+// SIGUSR1 interrupts the reader's blocking read (a FIFO whose writer went
+// quiet) when the worker stops: the handler does nothing, and is installed
+// without SA_RESTART so that read() returns EINTR.
+void interrupt_read(int) {}
+
+}  // namespace
+
 void CaptureReader::start() {
+    struct sigaction sa {};
+    sa.sa_handler = interrupt_read;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    (void)sigaction(SIGUSR1, &sa, nullptr);
     thread_ = std::thread([this] { run(); });
     // Named for top -H and perf: "echoflow" is the worker, this the reader.
     (void)pthread_setname_np(thread_.native_handle(), "ef-reader");
 }
 
-// Waiting for the other thread sleeps on a futex (std::atomic::wait): a
-// spinning waiter (sched_yield) made runs on this 2-vCPU machine take 0.34 s
-// or 0.66 s depending on where the scheduler put the two threads.
+// Waiting for the other thread sleeps (a condition variable: a futex), never
+// spins: spinning (sched_yield) made runs on this 2-vCPU machine take 0.34 s
+// or 0.66 s depending on where the scheduler put the two threads. The queues
+// themselves are lock-free; the mutex only orders a waiter's last look with
+// the other side's notify (one lock per 256-frame batch).
 CaptureBatch* CaptureReader::take_free() noexcept {
     CaptureBatch* b = nullptr;
-    for (;;) {
-        const uint32_t seen = freed_.load(std::memory_order_acquire);
-        if (free_.pop(b)) break;
-        if (stop_.load(std::memory_order_acquire)) return nullptr;
-        freed_.wait(seen, std::memory_order_acquire);
-    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    freed_cv_.wait(lock, [&] { return stop_.load(std::memory_order_acquire) || free_.pop(b); });
+    if (b == nullptr) return nullptr;
     b->count = 0;
     b->used = 0;
     return b;
@@ -93,65 +118,95 @@ CaptureBatch* CaptureReader::take_free() noexcept {
 void CaptureReader::hand_over(CaptureBatch* batch) noexcept {
     // Never full: there are kBatches batches and room for twice as many.
     (void)filled_.push(batch);
-    filled_count_.fetch_add(1, std::memory_order_release);
-    filled_count_.notify_one();
+    { const std::lock_guard<std::mutex> lock(mutex_); }
+    filled_cv_.notify_one();
 }
 
 void CaptureReader::run() noexcept {
+    // Stop signals go to the worker's thread, which decides; this thread is
+    // interrupted with SIGUSR1 only (finish()).
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    (void)pthread_sigmask(SIG_BLOCK, &block, nullptr);
+
     uint64_t now_ms = 0;
     uint64_t frames = 0;
     CaptureBatch* b = take_free();
     struct pcap_pkthdr* hdr;
     const u_char* data;
     int rc = 0;
-    while (b != nullptr && (rc = pcap_next_ex(pcap_, &hdr, &data)) == 1) {
+    while (b != nullptr && !stop_.load(std::memory_order_relaxed) && (rc = pcap_next_ex(pcap_, &hdr, &data)) == 1) {
         // Capture time drives flow times and expiry. A capture merged from
         // several sources may step back: the clock never does.
         const uint64_t ts = static_cast<uint64_t>(hdr->ts.tv_sec) * 1000 + static_cast<uint64_t>(hdr->ts.tv_usec) / 1000;
         if (ts > now_ms) now_ms = ts;
-        const size_t need = (hdr->caplen + 63u) & ~size_t{63};  // each frame on its own lines
-        if (b->count == CaptureBatch::kMaxFrames || b->used + need > CaptureBatch::kArenaBytes) {
+        // libpcap caps frames at 262144 bytes (MAXIMUM_SNAPLEN), half the
+        // arena; were it to hand out more, the rest counts as cut by the
+        // snap length (the wire length says so), never as an overflow.
+        const uint32_t caplen = std::min<uint32_t>(hdr->caplen, CaptureBatch::kArenaBytes);
+        const size_t need = (caplen + 63u) & ~size_t{63};  // each frame on its own lines
+        if (b->count == max_frames_ || b->used + need > CaptureBatch::kArenaBytes) {
             frames_read_.store(frames, std::memory_order_release);
             hand_over(b);
             if ((b = take_free()) == nullptr) break;
         }
         uint8_t* copy = b->arena + b->used;
-        std::memcpy(copy, data, hdr->caplen);
+        std::memcpy(copy, data, caplen);
         b->used += need;
-        b->frames[b->count++] = {now_ms, static_cast<uint32_t>(copy - b->arena), hdr->caplen, hdr->len};
+        b->frames[b->count++] = {now_ms, static_cast<uint32_t>(copy - b->arena), caplen,
+                                 std::max<uint32_t>(hdr->len, caplen)};
         ++frames;
+        if (max_frames_ == 1) {  // a pipe: hand over now, not before the next frame arrives
+            frames_read_.store(frames, std::memory_order_release);
+            hand_over(b);
+            if ((b = take_free()) == nullptr) break;
+        }
     }
     if (rc == -1) error_ = pcap_geterr(pcap_);
     frames_read_.store(frames, std::memory_order_release);
+    // A batch taken but left empty is simply not handed back: the reader
+    // pushes only to `filled_`, whose single producer it is.
     if (b != nullptr && b->count > 0) hand_over(b);
-    else if (b != nullptr) free_.push(b);
     done_.store(true, std::memory_order_release);
-    filled_count_.fetch_add(1, std::memory_order_release);  // wakes a waiting next()
-    filled_count_.notify_one();
+    { const std::lock_guard<std::mutex> lock(mutex_); }
+    filled_cv_.notify_one();
 }
 
 CaptureBatch* CaptureReader::next() noexcept {
     CaptureBatch* b = nullptr;
+    std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-        const uint32_t seen = filled_count_.load(std::memory_order_acquire);
         if (filled_.pop(b)) return b;
         // done_ is set after the last hand-over: one more look decides.
         if (done_.load(std::memory_order_acquire)) return filled_.pop(b) ? b : nullptr;
-        filled_count_.wait(seen, std::memory_order_acquire);
+        // A stop signal does not wake a condition variable: look again at
+        // least every kStopPollMs.
+        if (stop_requested()) return nullptr;
+        filled_cv_.wait_for(lock, std::chrono::milliseconds(kStopPollMs));
     }
 }
 
 void CaptureReader::release(CaptureBatch* batch) noexcept {
     (void)free_.push(batch);
-    freed_.fetch_add(1, std::memory_order_release);
-    freed_.notify_one();
+    { const std::lock_guard<std::mutex> lock(mutex_); }
+    freed_cv_.notify_one();
 }
 
 void CaptureReader::finish() {
+    if (!thread_.joinable()) return;
     stop_.store(true, std::memory_order_release);
-    freed_.fetch_add(1, std::memory_order_release);  // wakes a waiting take_free()
-    freed_.notify_one();
-    if (thread_.joinable()) thread_.join();
+    { const std::lock_guard<std::mutex> lock(mutex_); }
+    freed_cv_.notify_one();
+    // A read blocked on a FIFO returns only when interrupted: interrupt it
+    // until the reader is out (it may be between two reads when a signal
+    // arrives, hence the repeat).
+    while (!done_.load(std::memory_order_acquire)) {
+        (void)pthread_kill(thread_.native_handle(), SIGUSR1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    thread_.join();
 }
 
 }  // namespace probe

@@ -17,8 +17,10 @@
 #include <pcap/pcap.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -60,13 +62,15 @@ public:
     void start();
 
     // The next batch in file order, waiting for the reader; nullptr at the
-    // end of the capture (or after finish()). Give every batch back with
-    // release() once its frames are handled.
+    // end of the capture, or when a stop was requested (stop_requested(),
+    // run_control.hpp) while waiting. Give every batch back with release()
+    // once its frames are handled.
     CaptureBatch* next() noexcept;
     void release(CaptureBatch* batch) noexcept;
 
     // Stops the reader (early, on a stop signal, or after the end) and
-    // joins it. Then: frames read, and the read error if the file ended in
+    // joins it; a read blocked on a pipe or FIFO is interrupted (SIGUSR1,
+    // whose handler start() installs). Then: frames read, and the read error if the file ended in
     // a damaged record ("" when it ended cleanly).
     void finish();
     uint64_t frames_read() const noexcept { return frames_read_.load(std::memory_order_acquire); }
@@ -74,6 +78,7 @@ public:
 
 private:
     static constexpr uint32_t kBatches = 8;
+    static constexpr unsigned kStopPollMs = 50;  // a waiting next() looks for a stop signal this often
     void run() noexcept;
     // Waits for a free batch; nullptr when asked to stop meanwhile.
     CaptureBatch* take_free() noexcept;
@@ -81,6 +86,7 @@ private:
 
     pcap_t* pcap_ = nullptr;
     flowgen::LinkType link_ = flowgen::LinkType::kEthernet;
+    unsigned max_frames_ = CaptureBatch::kMaxFrames;  // per batch; 1 for a pipe
     std::string path_;
     std::unique_ptr<CaptureBatch[]> batches_;
     flowgen::SpscQueue<CaptureBatch*> filled_{kBatches * 2};
@@ -88,10 +94,10 @@ private:
     std::thread thread_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> done_{false};  // the reader handed over its last batch
-    // Bumped after every hand-over (and at the end) / every release (and on
-    // finish()): what a waiting next() / take_free() sleeps on.
-    std::atomic<uint32_t> filled_count_{0};
-    std::atomic<uint32_t> freed_{0};
+    // What a waiting next() / take_free() sleeps on (see take_free()).
+    std::mutex mutex_;
+    std::condition_variable filled_cv_;
+    std::condition_variable freed_cv_;
     std::atomic<uint64_t> frames_read_{0};
     std::string error_;  // written by the reader before done_, read after finish()
 };

@@ -87,7 +87,7 @@ int run_offline(const Config& config) {
             const uint64_t ms = batch->frames[i].time_ms;
             unsigned j = i + 1;
             while (j < batch->count && j - i < Worker::kMaxBurst && batch->frames[j].time_ms == ms) ++j;
-            if (ms != now_ms) {
+            if (ms != now_ms || packets == 0) {
                 now_ms = ms;
                 // Expire before accounting the packets: a conversation idle
                 // for longer than the timeout ends before them, not with them.
@@ -128,6 +128,7 @@ int run_offline(const Config& config) {
             if (config.stats_interval_s) progress.maybe_print(totals, monotonic_seconds());
         }
     }
+    if (stop_requested()) stopped = true;  // also while waiting for the reader (next() gave up)
     reader.finish();
     int exit_code = 0;
     if (!stopped && !reader.error().empty()) {

@@ -35,6 +35,72 @@ class BadPackets(unittest.TestCase):
         self.assertEqual(stats["icmp_packets"], 0)
 
 
+class CaptureInputs(unittest.TestCase):
+    """--pcap reads on its own thread (probe/capture_reader.cpp): a pipe is
+    read like a file, frames from a FIFO are handled as they arrive, and a
+    stop signal ends the run even while the FIFO's writer is silent."""
+
+    def test_standard_input_counts_like_the_file(self):
+        _, from_file = harness.run_echoflow(["--pcap", TUNNEL, "--quiet"])
+        with open(TUNNEL, "rb") as f, tempfile.TemporaryDirectory(prefix="ef-stdin-") as d:
+            stats_path = os.path.join(d, "stats.json")
+            proc = subprocess.run([harness.ECHOFLOW, "--pcap", "-", "--quiet", "--stats-json", stats_path],
+                                  stdin=f, capture_output=True, text=True, timeout=120)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            with open(stats_path) as s:
+                import json
+                from_stdin = json.load(s)
+        for key in ("rx_packets", "icmp_packets", "icmp_octets", "flows_created", "alerts"):
+            self.assertEqual(from_stdin[key], from_file[key], key)
+        self.assertGreater(from_stdin["icmp_packets"], 0)
+
+    def test_a_stop_signal_ends_a_fifo_read_whose_writer_is_silent(self):
+        with open(TUNNEL, "rb") as f:
+            data = f.read()
+        with tempfile.TemporaryDirectory(prefix="ef-fifo-") as d:
+            fifo = os.path.join(d, "capture")
+            os.mkfifo(fifo)
+            stats_path = os.path.join(d, "stats.json")
+            proc = subprocess.Popen([harness.ECHOFLOW, "--pcap", fifo, "--quiet", "--stats-json", stats_path],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            writer = open(fifo, "wb")  # opens once echoflow has opened the read end
+            try:
+                writer.write(data[:40000])  # header and the first frames, then silence
+                writer.flush()
+                # The frames already written are handled while the writer is
+                # silent: wait until the probe has read them (its stats file
+                # is only written at exit, so look at /proc: it is blocked
+                # reading the FIFO once they are consumed).
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and self._fifo_unread(fifo, proc.pid) != 0:
+                    time.sleep(0.05)
+                proc.send_signal(__import__("signal").SIGINT)
+                _, err = proc.communicate(timeout=60)  # hangs here if the read is not interrupted
+            finally:
+                writer.close()
+            self.assertEqual(proc.returncode, 0, err)
+            import json
+            with open(stats_path) as s:
+                stats = json.load(s)
+            self.assertGreater(stats["icmp_packets"], 0, "frames that arrived before the stop are counted")
+            self.assertEqual(stats["rx_packets"], stats["icmp_packets"] + stats["other_packets"] +
+                             stats["malformed_packets"])
+
+    @staticmethod
+    def _fifo_unread(fifo, pid):
+        """Bytes still waiting in the FIFO (FIONREAD on a second read end)."""
+        import fcntl
+        import termios
+        import array
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            buf = array.array("i", [0])
+            fcntl.ioctl(fd, termios.FIONREAD, buf, True)
+            return buf[0]
+        finally:
+            os.close(fd)
+
+
 class DeadCollector(unittest.TestCase):
     def test_udp_collector_down_is_counted_and_the_run_completes(self):
         port = harness.free_udp_port()  # nothing listens there
