@@ -140,6 +140,7 @@ Status validate(const FlowCacheConfig& c) {
 Status FlowCache::init(const FlowCacheConfig& config) {
     if (Status s = validate(config); !s.ok()) return s;
     max_capacity_ = std::bit_ceil(config.capacity);
+    grow_refused_ = false;
     const uint32_t slots = config.initial_capacity != 0
                                ? std::min(std::bit_ceil(config.initial_capacity), max_capacity_)
                                : max_capacity_;
@@ -170,7 +171,10 @@ bool FlowCache::grow() noexcept {
     const uint32_t old_buckets = buckets_mask_ + 1;
     const uint32_t new_buckets = 2 * old_buckets;
     std::unique_ptr<uint32_t[]> new_slot(new (std::nothrow) uint32_t[capacity_]);
-    if (!new_slot) return false;
+    if (!new_slot) {
+        grow_refused_ = true;  // not retried on every later full bucket
+        return false;
+    }
     // Where every conversation goes: the same way, in bucket b or
     // b + old_buckets by the next bit of its hash (recomputed from the key
     // it was opened with).
@@ -191,8 +195,10 @@ bool FlowCache::grow() noexcept {
             new_slot[b * kWays + w] = nb * kWays + w;
         }
     }
-    if (relocator_.grow && !relocator_.grow(relocator_.context, new_buckets * kWays, new_slot.get(), capacity_))
+    if (relocator_.grow && !relocator_.grow(relocator_.context, new_buckets * kWays, new_slot.get(), capacity_)) {
+        grow_refused_ = true;
         return false;
+    }
     // In place: the upper half is fresh (zero) memory, made resident now;
     // conversations whose next hash bit is set move up, the others stay.
     buckets_.grow(new_buckets);

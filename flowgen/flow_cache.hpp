@@ -249,6 +249,7 @@ private:
     uint32_t buckets_mask_ = 0;
     uint32_t capacity_ = 0;        // slots; 0 before init()
     uint32_t max_capacity_ = 0;
+    bool grow_refused_ = false;    // a failed doubling is not retried: the table stays and evicts
     SlotRelocator relocator_;
     uint32_t idle_ms_ = 0;
     uint32_t active_ms_ = 0;

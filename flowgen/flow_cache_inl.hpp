@@ -137,9 +137,14 @@ inline uint32_t FlowCache::prefetch_slot(uint64_t hash, uint64_t now_ms) const n
 // half-way there, whose index line was asked for kScanAhead / 2 buckets ago.
 // Offline, where the scan runs at capture speed over a table sized for the
 // capture, expiry was ~12% of the run, stalled on these lines (perf).
+// Empty buckets (occupancy bitmap) are neither prefetched nor read: on a
+// sparse table they are most of them, and the scan skips them anyway.
 inline void FlowCache::prefetch_scan(uint32_t b) const noexcept {
-    flowgen::prefetch(&buckets_[(b + kScanAhead) & buckets_mask_]);
-    const Bucket& near = buckets_[(b + kScanAhead / 2) & buckets_mask_];
+    const uint32_t far = (b + kScanAhead) & buckets_mask_;
+    if ((occupied_[far >> 6] >> (far & 63)) & 1) flowgen::prefetch(&buckets_[far]);
+    const uint32_t mid = (b + kScanAhead / 2) & buckets_mask_;
+    if (!((occupied_[mid >> 6] >> (mid & 63)) & 1)) return;
+    const Bucket& near = buckets_[mid];
     for (uint32_t w = 0; w < kWays; ++w)
         if (near.sig[w] != 0) flowgen::prefetch(&near.conv[w].start_ms);
 }
@@ -230,7 +235,7 @@ template <class Sink>
 FlowCache::Hit FlowCache::open_in_full_bucket(const FlowKey& key, uint64_t h, bool reply, const PacketInfo& p,
                                               uint16_t port, uint64_t now_ms, Sink& export_sink) noexcept {
     const uint32_t sig = signature(h);
-    while (capacity_ < max_capacity_ && grow()) {
+    while (capacity_ < max_capacity_ && !grow_refused_ && grow()) {
         const uint32_t b = static_cast<uint32_t>(h) & buckets_mask_;
         for (uint32_t w = 0; w < kWays; ++w)
             if (buckets_[b].sig[w] == 0) return open_at(b, w, sig, key, reply, p, port, now_ms);
