@@ -46,6 +46,8 @@ void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunSt
         s.flows_created += cs.created.get();
         s.flows_active += cs.active.get();
         s.flows_evicted += cs.evicted.get();
+        s.cache_slots += w->cache_slots();
+        s.cache_doublings += cs.grown.get();
     }
     s.flows_exported = exporter.flows_exported();
     if (const flowgen::ExporterStats* es = exporter.exporter_stats()) {
@@ -67,12 +69,13 @@ flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
                  ",\"flows_evicted\":%" PRIu64 ",\"flows_exported\":%" PRIu64 ",\"flows_dropped\":%" PRIu64
                  ",\"records_exported\":%" PRIu64 ",\"messages_sent\":%" PRIu64 ",\"export_errors\":%" PRIu64
                  ",\"records_not_sent\":%" PRIu64 ",\"alerts\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64
-                 ",\"nic_missed\":%" PRIu64 ",\"nic_errors\":%" PRIu64 ",\"nic_no_mbuf\":%" PRIu64,
+                 ",\"nic_missed\":%" PRIu64 ",\"nic_errors\":%" PRIu64 ",\"nic_no_mbuf\":%" PRIu64
+                 ",\"cache_slots\":%" PRIu64 ",\"cache_doublings\":%" PRIu64,
                  s.rx_packets, s.rx_bytes, s.icmp_packets, s.icmp_octets, s.other_packets, s.malformed_packets, s.tcp_packets,
                  s.udp_packets, s.other_ip_packets, s.non_ip_packets, s.unattributed_fragments, s.flows_created,
                  s.flows_active, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
                  s.messages_sent, s.export_errors, s.records_not_sent, s.alerts, s.alerts_dropped, s.nic_missed,
-                 s.nic_errors, s.nic_no_mbuf);
+                 s.nic_errors, s.nic_no_mbuf, s.cache_slots, s.cache_doublings);
     if (s.have_xdp)
         std::fprintf(f, ",\"xdp_redirected\":%" PRIu64 ",\"xdp_passed\":%" PRIu64 ",\"xdp_dropped\":%" PRIu64,
                      s.xdp_redirected, s.xdp_passed, s.xdp_dropped);

@@ -34,6 +34,8 @@ struct RunStats {
     uint64_t flows_created = 0;
     uint64_t flows_active = 0;
     uint64_t flows_evicted = 0;
+    uint64_t cache_slots = 0;        // conversation slots of all workers (--pcap: as grown)
+    uint64_t cache_doublings = 0;    // times a growing cache doubled (--pcap)
     uint64_t flows_exported = 0;     // conversation records that reached the exporter
     uint64_t flows_dropped = 0;      // conversation records lost to a full queue
     uint64_t records_exported = 0;   // IPFIX data records encoded

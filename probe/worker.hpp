@@ -165,6 +165,9 @@ public:
     AlertQueue& alerts() noexcept { return *alerts_; }
     const WorkerStats& stats() const noexcept { return stats_; }
     const flowgen::FlowCacheStats& cache_stats() const noexcept { return cache_.stats(); }
+    // Slots of the conversation cache now (grows offline, fixed live). Read
+    // from another thread only where it cannot change (live).
+    uint32_t cache_slots() const noexcept { return cache_.capacity(); }
     const detect::Pipeline& detectors() const noexcept { return detectors_; }
     uint16_t id() const noexcept { return settings_.id; }
 

@@ -41,7 +41,11 @@ class Nfcapd:
         self.dir = tempfile.mkdtemp(prefix="ef-nfcapd-")
         self.port = free_udp_port()
         self.proc = subprocess.Popen(
-            ["nfcapd", "-w", self.dir, "-p", str(self.port), "-b", "127.0.0.1", "-t", "3600"],
+            # -B: a 4 MiB socket buffer (net.core.rmem_max here): the end of
+            # a run exports every conversation at once, thousands of records
+            # within milliseconds, which nfcapd's default 208 KiB buffer
+            # drops (silently: UDP) before nfcapd reads them.
+            ["nfcapd", "-w", self.dir, "-p", str(self.port), "-b", "127.0.0.1", "-t", "3600", "-B", "4194304"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # nfcapd has no readiness signal: wait until its UDP port is bound.
         deadline = time.time() + 10

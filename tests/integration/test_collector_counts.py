@@ -6,6 +6,7 @@ probe's own counters add up."""
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -89,6 +90,30 @@ class CollectorCounts(unittest.TestCase):
         # 8 conversations per lcore: the corpus' big captures overflow it.
         pcap = os.path.join(harness.SOURCE, "tests", "data", "demo.pcap")
         self.check_capture(pcap, ["--cache-size", "8"])
+
+    def test_a_growing_cache_counts_exactly(self):
+        """--pcap starts with 16,384 slots and doubles when a bucket fills:
+        6,000 conversations make it grow, and the collector still sees every
+        packet, every conversation, nothing evicted."""
+        from scapy.all import ICMP, IP, Ether, Raw, wrpcap  # python3-scapy
+        with tempfile.TemporaryDirectory(prefix="ef-grow-") as d:
+            pcap = os.path.join(d, "many.pcap")
+            frames = []
+            for i in range(6000):
+                host = "10.%d.%d.%d" % (100 + i // 65536, (i // 256) % 256, i % 256)
+                for reply in (False, True):
+                    ip = IP(src="192.0.2.1", dst=host) if reply else IP(src=host, dst="192.0.2.1")
+                    f = Ether() / ip / ICMP(type=0 if reply else 8, id=i % 65536, seq=1) / Raw(b"x" * 56)
+                    f.time = 1764128000 + i / 1000.0
+                    frames.append(f)
+            wrpcap(pcap, frames)
+            flows = self.check_capture(pcap)
+            _, stats = harness.run_echoflow(["--pcap", pcap, "--quiet"])
+        self.assertGreater(stats["cache_doublings"], 0)
+        self.assertGreater(stats["cache_slots"], 16384)
+        self.assertEqual(stats["flows_evicted"], 0)
+        self.assertEqual(stats["flows_created"], 6000)
+        self.assertEqual(len(flows), 12000)  # uniflow: a request and a reply flow per conversation
 
     def test_short_timeouts_split_flows_but_keep_the_sums(self):
         pcap = os.path.join(harness.CORPUS, "icmp-tunnel.pcap")
