@@ -102,6 +102,8 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) {
          return parse_number<uint32_t>(v, 1, UINT32_MAX, c.exporter.enterprise_number);
      }},
+    {"export-rate", "N", false, "export at most N conversation records per second (default 0: as fast as they come; a collector with a small socket buffer loses the end-of-run burst)",
+     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 0, 100'000'000, c.export_rate); }},
     {"mtu", "BYTES", false, "largest IPFIX message (default 1472, a 1500-byte link)",
      [](Config& c, std::string_view v) {
          return parse_number<uint16_t>(v, flowgen::kMinMessageBytes, 65000, c.exporter.max_message_bytes);

@@ -2,9 +2,13 @@
 
 #include <syslog.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
+#include "probe/run_control.hpp"
 #include "probe/stats.hpp"
 
 namespace probe {
@@ -34,6 +38,9 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         }
     }
     alerts_syslog_ = config.alerts_syslog;
+    rate_ = config.export_rate;
+    tokens_ = rate_ * kBurstSeconds;
+    refilled_at_ = monotonic_seconds();
     if (alerts_syslog_) openlog("echoflow", LOG_PID, LOG_DAEMON);
     return {};
 }
@@ -47,8 +54,31 @@ void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_m
     if (exporter_) exporter_->add(r, now_ms);
 }
 
+bool ExportLoop::take_token() noexcept {
+    if (rate_ <= 0) return true;
+    if (tokens_ < 1) {
+        const double now = monotonic_seconds();
+        tokens_ = std::min(tokens_ + (now - refilled_at_) * rate_, std::max(1.0, rate_ * kBurstSeconds));
+        refilled_at_ = now;
+        if (tokens_ < 1) return false;
+    }
+    tokens_ -= 1;
+    return true;
+}
+
+void ExportLoop::wait_for_token() noexcept {
+    while (!take_token()) {
+        // The time one token takes, at most 1 ms: the loop wakes in time.
+        const double wait_s = std::min(0.001, (1 - tokens_) / rate_);
+        std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));
+    }
+}
+
+// The single-threaded modes: the worker's queue is full, the record goes
+// now (waiting for the export rate: a file can wait).
 void ExportLoop::overflow_to_exporter(void* self, const flowgen::ConversationRecord& r) {
     auto* loop = static_cast<ExportLoop*>(self);
+    loop->wait_for_token();
     loop->add_record(r, loop->last_now_ms_);
 }
 
@@ -74,10 +104,28 @@ size_t ExportLoop::drain(std::span<Worker* const> workers, uint64_t now_ms) {
     for (Worker* w : workers) {
         // Bounded so that one busy worker cannot starve the others' queues
         // or the exporter's timers.
-        for (int i = 0; i < 4096 && w->records().pop(r); ++i, ++popped) add_record(r, now_ms);
+        for (int i = 0; i < 4096 && take_token(); ++i, ++popped) {
+            if (!w->records().pop(r)) {
+                tokens_ += rate_ > 0 ? 1 : 0;  // not used: give it back
+                break;
+            }
+            add_record(r, now_ms);
+        }
         for (int i = 0; i < 256 && w->alerts().pop(ev); ++i, ++popped) write_alert(ev);
     }
     return popped;
+}
+
+void ExportLoop::drain_all(std::span<Worker* const> workers, uint64_t now_ms) {
+    for (;;) {
+        while (drain(workers, now_ms) > 0) {
+        }
+        bool left = false;
+        for (Worker* w : workers) left = left || w->records().size() > 0 || w->alerts().size() > 0;
+        if (!left) return;
+        wait_for_token();  // rate-limited: records wait in the queues
+        tokens_ += 1;      // (only waited for one; drain takes it)
+    }
 }
 
 namespace {

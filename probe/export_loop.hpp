@@ -36,8 +36,12 @@ public:
     // One conversation record to the exporter (and counters).
     void add_record(const flowgen::ConversationRecord& r, uint64_t now_ms);
 
-    // Pops what the workers queued (bounded per call); returns items popped.
+    // Pops what the workers queued (bounded per call, and by --export-rate);
+    // returns items popped.
     size_t drain(std::span<Worker* const> workers, uint64_t now_ms);
+    // Drains until every worker's queues are empty, waiting for the export
+    // rate if there is one (end of run: the workers have stopped).
+    void drain_all(std::span<Worker* const> workers, uint64_t now_ms);
 
     // Flushes partial messages, refreshes templates, reconnects TCP.
     void poll(uint64_t now_ms, const RunStats& totals);
@@ -56,6 +60,13 @@ public:
 
 private:
     void write_alert(const AlertEvent& ev);
+    // --export-rate: a token bucket of records (refilled from the monotonic
+    // clock, at most kBurstSeconds of the rate saved up: a burst stays well
+    // within a collector's socket buffer). True when one
+    // record may go now.
+    bool take_token() noexcept;
+    void wait_for_token() noexcept;
+    static constexpr double kBurstSeconds = 0.01;
 
     std::unique_ptr<flowgen::IpfixExporter> exporter_;
     const detect::Pipeline* names_ = nullptr;
@@ -64,6 +75,9 @@ private:
     bool alerts_syslog_ = false;
     std::string line_;
     uint64_t last_now_ms_ = 0;
+    double rate_ = 0;          // records per second, 0 = unlimited
+    double tokens_ = 0;
+    double refilled_at_ = 0;   // monotonic seconds
     flowgen::RelaxedCounter flows_exported_;  // written by this loop's thread only
     flowgen::RelaxedCounter alerts_written_;
 };

@@ -433,8 +433,7 @@ int run_live(const Config& config, const LiveOptions& options) {
             rte_eal_mp_wait_lcore();
         }
         const uint64_t now = main_clock.now_ms();
-        while (L->exporter.drain(L->workers, now) > 0) {
-        }
+        L->exporter.drain_all(L->workers, now);
         L->totals.elapsed_seconds = monotonic_seconds() - t0;
         for (uint16_t p : L->ports) rte_eth_dev_stop(p);
         add_nic_stats(*L);

@@ -139,8 +139,7 @@ int run_offline(const Config& config) {
     }
 
     worker.flush(now_ms, flowgen::EndReason::kForcedEnd);
-    while (loop.drain(workers, now_ms) > 0) {
-    }
+    loop.drain_all(workers, now_ms);
     totals.elapsed_seconds = monotonic_seconds() - t0;
     if (flowgen::Status s = end_of_run(config, workers, loop, now_ms ? now_ms : wall_clock_ms(), totals); !s.ok()) {
         fail(s.message());

@@ -37,16 +37,19 @@ def free_tcp_port():
 class Nfcapd:
     """A real nfcapd on loopback, writing into its own directory."""
 
-    def __init__(self):
+    def __init__(self, buffer_bytes=4194304):
         self.dir = tempfile.mkdtemp(prefix="ef-nfcapd-")
         self.port = free_udp_port()
+        # meson's MALLOC_PERTURB_ is for echoflow: it makes nfcapd several
+        # times slower (every allocation filled), an unrepresentative collector.
+        env = {k: v for k, v in os.environ.items() if k != "MALLOC_PERTURB_"}
         self.proc = subprocess.Popen(
             # -B: a 4 MiB socket buffer (net.core.rmem_max here): the end of
             # a run exports every conversation at once, thousands of records
             # within milliseconds, which nfcapd's default 208 KiB buffer
             # drops (silently: UDP) before nfcapd reads them.
-            ["nfcapd", "-w", self.dir, "-p", str(self.port), "-b", "127.0.0.1", "-t", "3600", "-B", "4194304"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            ["nfcapd", "-w", self.dir, "-p", str(self.port), "-b", "127.0.0.1", "-t", "3600", "-B", str(buffer_bytes)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         # nfcapd has no readiness signal: wait until its UDP port is bound.
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -114,8 +117,8 @@ def _nf_time(text):
 
 
 @contextlib.contextmanager
-def nfcapd():
-    n = Nfcapd()
+def nfcapd(buffer_bytes=4194304):
+    n = Nfcapd(buffer_bytes)
     try:
         yield n
     finally:

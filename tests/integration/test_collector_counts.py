@@ -48,6 +48,21 @@ def same_address(nf, full):
     return False
 
 
+def many_conversations(path, count):
+    """A capture of `count` echo conversations (request and reply), 1 ms apart."""
+    from scapy.all import ICMP, IP, Ether, Raw, wrpcap  # python3-scapy
+    frames = []
+    for i in range(count):
+        host = "10.%d.%d.%d" % (100 + i // 65536, (i // 256) % 256, i % 256)
+        for reply in (False, True):
+            ip = IP(src="192.0.2.1", dst=host) if reply else IP(src=host, dst="192.0.2.1")
+            f = Ether() / ip / ICMP(type=0 if reply else 8, id=i % 65536, seq=1) / Raw(b"x" * 56)
+            f.time = 1764128000 + i / 1000.0
+            frames.append(f)
+    wrpcap(path, frames)
+    return path
+
+
 class CollectorCounts(unittest.TestCase):
     def check_capture(self, pcap, extra_args=()):
         expected = harness.tshark_icmp_totals(pcap)
@@ -95,18 +110,8 @@ class CollectorCounts(unittest.TestCase):
         """--pcap starts with 16,384 slots and doubles when a bucket fills:
         6,000 conversations make it grow, and the collector still sees every
         packet, every conversation, nothing evicted."""
-        from scapy.all import ICMP, IP, Ether, Raw, wrpcap  # python3-scapy
         with tempfile.TemporaryDirectory(prefix="ef-grow-") as d:
-            pcap = os.path.join(d, "many.pcap")
-            frames = []
-            for i in range(6000):
-                host = "10.%d.%d.%d" % (100 + i // 65536, (i // 256) % 256, i % 256)
-                for reply in (False, True):
-                    ip = IP(src="192.0.2.1", dst=host) if reply else IP(src=host, dst="192.0.2.1")
-                    f = Ether() / ip / ICMP(type=0 if reply else 8, id=i % 65536, seq=1) / Raw(b"x" * 56)
-                    f.time = 1764128000 + i / 1000.0
-                    frames.append(f)
-            wrpcap(pcap, frames)
+            pcap = many_conversations(os.path.join(d, "many.pcap"), 6000)
             flows = self.check_capture(pcap)
             _, stats = harness.run_echoflow(["--pcap", pcap, "--quiet"])
         self.assertGreater(stats["cache_doublings"], 0)
@@ -114,6 +119,22 @@ class CollectorCounts(unittest.TestCase):
         self.assertEqual(stats["flows_evicted"], 0)
         self.assertEqual(stats["flows_created"], 6000)
         self.assertEqual(len(flows), 12000)  # uniflow: a request and a reply flow per conversation
+
+    def test_export_rate_lets_a_small_collector_buffer_keep_up(self):
+        """The end of a run exports every conversation at once; with
+        --export-rate an nfcapd with a 64 KiB socket buffer (which drops more
+        than half of that burst) still receives every record."""
+        with tempfile.TemporaryDirectory(prefix="ef-rate-") as d:
+            pcap = many_conversations(os.path.join(d, "many.pcap"), 3000)
+            expected = harness.tshark_icmp_totals(pcap)
+            with harness.nfcapd(buffer_bytes=65536) as collector:
+                _, stats = harness.run_echoflow(["--pcap", pcap, "--collector", collector.address, "--quiet",
+                                                 "--export-rate", "5000"])
+                flows = collector.flows()
+        self.assertEqual(stats["records_exported"], 6000)
+        self.assertEqual(len(flows), 6000)
+        self.assertEqual(sum(f["packets"] for f in flows), expected["packets"])
+        self.assertEqual(sum(f["bytes"] for f in flows), expected["octets"])
 
     def test_short_timeouts_split_flows_but_keep_the_sums(self):
         pcap = os.path.join(harness.CORPUS, "icmp-tunnel.pcap")
