@@ -75,9 +75,9 @@ std::string parent_of(const std::string& path) {
     return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// Creates `path` (0700) if missing, only when its parent belongs to us
+// Creates `path` (`mode`) if missing, only when its parent belongs to us
 // (or, for root, to root and is writable by nobody else).
-bool make_private_dir(const std::string& path, std::string& why) {
+bool make_dir(const std::string& path, mode_t mode, std::string& why) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) return true;
     if (errno != ENOENT) {
@@ -94,7 +94,7 @@ bool make_private_dir(const std::string& path, std::string& why) {
         why = "not creating " + path + ": " + parent + " does not belong to this user";
         return false;
     }
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
         why = path + ": " + errno_text(errno);
         return false;
     }
@@ -123,20 +123,27 @@ std::string PatternCache::file_name(std::string_view key) {
 
 int PatternCache::open_dir(bool create, std::string& why) const {
     if (create) {
-        // ~/.cache may be missing too: one level of parent, same rule.
+        // ~/.cache may be missing too: one level of parent, same rule; 0700
+        // as the XDG base directory spec says, but 0755 for root (a
+        // missing /var/cache serves every daemon of the system).
         struct stat st {};
         const std::string parent = parent_of(dir_);
-        if (::stat(parent.c_str(), &st) != 0 && errno == ENOENT && !make_private_dir(parent, why)) return -1;
-        if (!make_private_dir(dir_, why)) return -1;
+        if (::stat(parent.c_str(), &st) != 0 && errno == ENOENT &&
+            !make_dir(parent, geteuid() == 0 ? 0755 : 0700, why))
+            return -1;
+        if (!make_dir(dir_, 0700, why)) return -1;
     }
     const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        why = errno_text(errno);
+        struct stat st {};
+        why = dir_ + ": " + (errno == ENOTDIR && ::lstat(dir_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)
+                                 ? std::string("a symbolic link; not used")
+                                 : errno_text(errno));
         return -1;
     }
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !private_to_us(st)) {
-        why = "not owned by this user or writable by others; not used";
+        why = dir_ + ": not owned by this user or writable by others; not used";
         ::close(fd);
         return -1;
     }
@@ -178,8 +185,10 @@ bool PatternCache::load(std::string_view key, unsigned groups, hs_database* dbs[
             if (dbs[g] != nullptr) hs_free_database(dbs[g]);
             dbs[g] = nullptr;
         }
+        return false;
     }
-    return ok;
+    (void)::futimens(f.fd, nullptr);  // in use: its mtime is what pruning looks at
+    return true;
 }
 
 flowgen::Status PatternCache::store(std::string_view key, hs_database* const dbs[kGroups]) const {
@@ -230,7 +239,10 @@ flowgen::Status PatternCache::store(std::string_view key, hs_database* const dbs
 
     // Housekeeping: other keys' files unused for kStaleSeconds (an edited
     // pattern file, an upgraded libhs) and temporary files of killed runs.
-    if (DIR* d = ::fdopendir(::dup(dir.fd))) {
+    const int list_fd = ::fcntl(dir.fd, F_DUPFD_CLOEXEC, 0);
+    DIR* d = list_fd >= 0 ? ::fdopendir(list_fd) : nullptr;
+    if (d == nullptr && list_fd >= 0) ::close(list_fd);
+    if (d != nullptr) {
         const time_t now = std::time(nullptr);
         while (const dirent* e = ::readdir(d)) {
             const std::string entry = e->d_name;

@@ -20,7 +20,8 @@
 // opened relative to the directory, without following links. A missing
 // directory is created (0700) only under a parent the user owns. Anything
 // else leaves the cache unused, with one warning: it is never needed for
-// correctness, a miss compiles. Files of other keys not used for 30 days and
+// correctness, a miss compiles. Files of other keys not used (loaded or
+// written) for 30 days and
 // temporary files left by a killed run are removed when a database is stored.
 #pragma once
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -81,10 +82,13 @@ BOOST_AUTO_TEST_CASE(a_cached_load_matches_what_a_compile_matches) {
     BOOST_REQUIRE(files.size() == 1u);
     BOOST_TEST(((fs::status(files[0]).permissions() & (fs::perms::group_all | fs::perms::others_all)) ==
                 fs::perms::none));
-    const auto stored = fs::last_write_time(files[0]);
+    struct stat before {}, after {};
+    BOOST_REQUIRE(::stat(files[0].c_str(), &before) == 0);
     BOOST_REQUIRE(second.load_file(kShippedFile, dir.path).ok());  // loads
     BOOST_TEST(dir.files().size() == 1u);
-    BOOST_TEST((fs::last_write_time(files[0]) == stored));  // read, not rewritten
+    BOOST_REQUIRE(::stat(files[0].c_str(), &after) == 0);
+    BOOST_TEST(after.st_ino == before.st_ino);  // read, not rewritten (a store renames a new file in)
+    BOOST_TEST(after.st_mtime >= before.st_mtime);  // and marked as used (pruning looks at mtime)
 
     const auto expected = verdicts(compiled);
     BOOST_TEST(expected.at(0).substr(0, 2) != "0/");  // the ptunnel payload does hit a tunnel pattern
@@ -202,6 +206,30 @@ BOOST_AUTO_TEST_CASE(a_missing_directory_is_created_private_under_our_own_parent
     PatternSet other;
     BOOST_REQUIRE(other.load_file(kShippedFile, theirs / ".cache" / "echoflow").ok());
     BOOST_TEST(!fs::exists(theirs / ".cache"));
+}
+
+BOOST_AUTO_TEST_CASE(files_unused_for_30_days_are_pruned_and_used_ones_kept) {
+    TempDir dir, files;
+    const fs::path other = files.path / "other.patterns";
+    std::ofstream(other) << "1:only-one:tunnel:-:/ONLY-ONE/\n";
+    const fs::path third = files.path / "third.patterns";
+    std::ofstream(third) << "1:another:tunnel:-:/ANOTHER/\n";
+    PatternSet a, b;
+    BOOST_REQUIRE(a.load_file(kShippedFile, dir.path).ok());
+    BOOST_REQUIRE(b.load_file(other, dir.path).ok());
+    BOOST_REQUIRE(dir.files().size() == 2u);
+    const auto old_time = fs::file_time_type::clock::now() - std::chrono::hours(24 * 40);
+    for (const auto& f : dir.files()) fs::last_write_time(f, old_time);
+    PatternSet again;
+    BOOST_REQUIRE(again.load_file(kShippedFile, dir.path).ok());  // a hit: marks it used
+    PatternSet c;
+    BOOST_REQUIRE(c.load_file(third, dir.path).ok());  // a store: prunes
+    std::vector<std::string> names;
+    for (const auto& f : dir.files()) names.push_back(f.filename().string());
+    BOOST_TEST(names.size() == 2u);  // the shipped file's (used) and the third's; "other" was stale
+    PatternSet shipped_again;
+    BOOST_REQUIRE(shipped_again.load_file(kShippedFile, dir.path).ok());
+    BOOST_TEST(dir.files().size() == 2u);  // still a hit: nothing new written
 }
 
 BOOST_AUTO_TEST_CASE(root_does_not_default_to_its_home) {
