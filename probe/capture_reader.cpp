@@ -1,7 +1,8 @@
 #include "probe/capture_reader.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio_ext.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,12 +52,26 @@ flowgen::Status CaptureReader::open(const std::string& path) {
     // 4 KiB default (one read() per 4 KiB before). perf: fread was ~45% of
     // the reader thread.
     // "-" is standard input, as with pcap_open_offline (tcpdump -w - | ...).
-    std::FILE* file = path == "-" ? fdopen(dup(STDIN_FILENO), "rb") : std::fopen(path.c_str(), "rb");
-    if (!file) return flowgen::Status::error("capture " + path + ": " + path + ": " + std::strerror(errno));
-    // A pipe or FIFO delivers frames as they come: each is handed over at
-    // once rather than when 256 have gathered (minutes, at a trickle).
+    const int fd = path == "-" ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return flowgen::Status::error("capture " + path + ": " + std::strerror(errno));
+    // A regular file is read with plain stdio; a pipe or FIFO through
+    // pipe_read(), which hands frames over as they come and never blocks a
+    // stop.
     struct stat st {};
-    max_frames_ = ::fstat(fileno(file), &st) == 0 && S_ISREG(st.st_mode) ? CaptureBatch::kMaxFrames : 1;
+    std::FILE* file = nullptr;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        file = ::fdopen(fd, "rb");
+    } else {
+        pipe_fd_ = fd;
+        file = ::fopencookie(this, "rb", cookie_io_functions_t{&CaptureReader::pipe_read, nullptr, nullptr,
+                                                                &CaptureReader::pipe_close});
+    }
+    if (!file) {
+        const int e = errno;
+        ::close(fd);
+        pipe_fd_ = -1;
+        return flowgen::Status::error("capture " + path + ": " + std::strerror(e));
+    }
     (void)__fsetlocking(file, FSETLOCKING_BYCALLER);
     (void)std::setvbuf(file, nullptr, _IOFBF, size_t{1} << 20);
     char errbuf[PCAP_ERRBUF_SIZE] = "";
@@ -65,7 +80,6 @@ flowgen::Status CaptureReader::open(const std::string& path) {
         std::fclose(file);
         return flowgen::Status::error("capture " + path + ": " + errbuf);
     }
-    path_ = path;
     if (!link_type_of(pcap_datalink(pcap_), link_)) {
         const char* name = pcap_datalink_val_to_name(pcap_datalink(pcap_));
         return flowgen::Status::error("capture " + path + ": link type " + std::to_string(pcap_datalink(pcap_)) +
@@ -80,21 +94,7 @@ flowgen::Status CaptureReader::open(const std::string& path) {
     return {};
 }
 
-namespace {
-
-// SIGUSR1 interrupts the reader's blocking read (a FIFO whose writer went
-// quiet) when the worker stops: the handler does nothing, and is installed
-// without SA_RESTART so that read() returns EINTR.
-void interrupt_read(int) {}
-
-}  // namespace
-
 void CaptureReader::start() {
-    struct sigaction sa {};
-    sa.sa_handler = interrupt_read;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    (void)sigaction(SIGUSR1, &sa, nullptr);
     thread_ = std::thread([this] { run(); });
     // Named for top -H and perf: "echoflow" is the worker, this the reader.
     (void)pthread_setname_np(thread_.native_handle(), "ef-reader");
@@ -104,7 +104,7 @@ void CaptureReader::start() {
 // spins: spinning (sched_yield) made runs on this 2-vCPU machine take 0.34 s
 // or 0.66 s depending on where the scheduler put the two threads. The queues
 // themselves are lock-free; the mutex only orders a waiter's last look with
-// the other side's notify (one lock per 256-frame batch).
+// the other side's notify (one lock per batch).
 CaptureBatch* CaptureReader::take_free() noexcept {
     CaptureBatch* b = nullptr;
     std::unique_lock<std::mutex> lock(mutex_);
@@ -122,22 +122,53 @@ void CaptureReader::hand_over(CaptureBatch* batch) noexcept {
     filled_cv_.notify_one();
 }
 
-void CaptureReader::run() noexcept {
-    // Stop signals go to the worker's thread, which decides; this thread is
-    // interrupted with SIGUSR1 only (finish()).
-    sigset_t block;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    (void)pthread_sigmask(SIG_BLOCK, &block, nullptr);
+// A pipe is read through this (fopencookie): a read waits in poll(), never
+// in read(), so that
+// - before it waits it hands the frames gathered so far to the worker (they
+//   are handled while the writer is quiet, not when 256 have come), and
+// - it sees a stop within kStopPollMs, even when the writer went quiet in
+//   the middle of a frame (it then fails with EINTR: libpcap reports a read
+//   error, which a stopped run does not report).
+ssize_t CaptureReader::pipe_read(void* cookie, char* buf, size_t size) noexcept {
+    auto& r = *static_cast<CaptureReader*>(cookie);
+    pollfd pfd{r.pipe_fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, 0) == 0 && r.current_ != nullptr && r.current_->count > 0) {
+        r.hand_over(r.current_);
+        r.current_ = r.take_free();  // nullptr when stopped: run() ends after this read
+    }
+    for (;;) {
+        // stop_requested(): a stop signal while open() reads the header.
+        if (r.stop_.load(std::memory_order_acquire) || stop_requested()) {
+            errno = EINTR;
+            return -1;
+        }
+        pfd.revents = 0;
+        const int ready = ::poll(&pfd, 1, static_cast<int>(kStopPollMs));
+        if (ready < 0 && errno != EINTR) return -1;
+        if (ready > 0) {
+            const ssize_t n = ::read(r.pipe_fd_, buf, size);
+            if (n >= 0 || errno != EINTR) return n;
+        }
+    }
+}
 
+int CaptureReader::pipe_close(void* cookie) noexcept {
+    auto& r = *static_cast<CaptureReader*>(cookie);
+    const int rc = ::close(r.pipe_fd_);
+    r.pipe_fd_ = -1;
+    return rc;
+}
+
+void CaptureReader::run() noexcept {
     uint64_t now_ms = 0;
-    uint64_t frames = 0;
-    CaptureBatch* b = take_free();
+    current_ = take_free();
     struct pcap_pkthdr* hdr;
     const u_char* data;
     int rc = 0;
-    while (b != nullptr && !stop_.load(std::memory_order_relaxed) && (rc = pcap_next_ex(pcap_, &hdr, &data)) == 1) {
+    while (current_ != nullptr && !stop_.load(std::memory_order_relaxed)) {
+        // (On a pipe this may hand current_ over and take another: pipe_read.)
+        if ((rc = pcap_next_ex(pcap_, &hdr, &data)) != 1 || current_ == nullptr) break;
+        CaptureBatch* b = current_;
         // Capture time drives flow times and expiry. A capture merged from
         // several sources may step back: the clock never does.
         const uint64_t ts = static_cast<uint64_t>(hdr->ts.tv_sec) * 1000 + static_cast<uint64_t>(hdr->ts.tv_usec) / 1000;
@@ -147,34 +178,28 @@ void CaptureReader::run() noexcept {
         // snap length (the wire length says so), never as an overflow.
         const uint32_t caplen = std::min<uint32_t>(hdr->caplen, CaptureBatch::kArenaBytes);
         const size_t need = (caplen + 63u) & ~size_t{63};  // each frame on its own lines
-        if (b->count == max_frames_ || b->used + need > CaptureBatch::kArenaBytes) {
-            frames_read_.store(frames, std::memory_order_release);
+        if (b->count == CaptureBatch::kMaxFrames || b->used + need > CaptureBatch::kArenaBytes) {
             hand_over(b);
-            if ((b = take_free()) == nullptr) break;
+            if ((b = current_ = take_free()) == nullptr) break;
         }
         uint8_t* copy = b->arena + b->used;
         std::memcpy(copy, data, caplen);
         b->used += need;
         b->frames[b->count++] = {now_ms, static_cast<uint32_t>(copy - b->arena), caplen,
                                  std::max<uint32_t>(hdr->len, caplen)};
-        ++frames;
-        if (max_frames_ == 1) {  // a pipe: hand over now, not before the next frame arrives
-            frames_read_.store(frames, std::memory_order_release);
-            hand_over(b);
-            if ((b = take_free()) == nullptr) break;
-        }
     }
     if (rc == -1) error_ = pcap_geterr(pcap_);
-    frames_read_.store(frames, std::memory_order_release);
     // A batch taken but left empty is simply not handed back: the reader
     // pushes only to `filled_`, whose single producer it is.
-    if (b != nullptr && b->count > 0) hand_over(b);
+    if (current_ != nullptr && current_->count > 0) hand_over(current_);
+    current_ = nullptr;
     done_.store(true, std::memory_order_release);
     { const std::lock_guard<std::mutex> lock(mutex_); }
     filled_cv_.notify_one();
 }
 
-CaptureBatch* CaptureReader::next() noexcept {
+CaptureBatch* CaptureReader::next(bool* idle) noexcept {
+    if (idle) *idle = false;
     CaptureBatch* b = nullptr;
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
@@ -184,7 +209,13 @@ CaptureBatch* CaptureReader::next() noexcept {
         // A stop signal does not wake a condition variable: look again at
         // least every kStopPollMs.
         if (stop_requested()) return nullptr;
-        filled_cv_.wait_for(lock, std::chrono::milliseconds(kStopPollMs));
+        if (filled_cv_.wait_for(lock, std::chrono::milliseconds(kStopPollMs)) == std::cv_status::timeout && idle &&
+            !filled_.pop(b)) {
+            *idle = true;  // nothing for a while (a quiet pipe): the caller may drain its queues
+            return nullptr;
+        } else if (b != nullptr) {
+            return b;
+        }
     }
 }
 
@@ -199,14 +230,7 @@ void CaptureReader::finish() {
     stop_.store(true, std::memory_order_release);
     { const std::lock_guard<std::mutex> lock(mutex_); }
     freed_cv_.notify_one();
-    // A read blocked on a FIFO returns only when interrupted: interrupt it
-    // until the reader is out (it may be between two reads when a signal
-    // arrives, hence the repeat).
-    while (!done_.load(std::memory_order_acquire)) {
-        (void)pthread_kill(thread_.native_handle(), SIGUSR1);
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    thread_.join();
+    thread_.join();  // the reader looks at stop_ at least every kStopPollMs
 }
 
 }  // namespace probe

@@ -63,31 +63,33 @@ public:
 
     // The next batch in file order, waiting for the reader; nullptr at the
     // end of the capture, or when a stop was requested (stop_requested(),
-    // run_control.hpp) while waiting. Give every batch back with release()
-    // once its frames are handled.
-    CaptureBatch* next() noexcept;
+    // run_control.hpp) while waiting, or, with `idle`, after kStopPollMs
+    // without a batch (*idle set: a quiet pipe; call again). Give every
+    // batch back with release() once its frames are handled.
+    CaptureBatch* next(bool* idle = nullptr) noexcept;
     void release(CaptureBatch* batch) noexcept;
 
     // Stops the reader (early, on a stop signal, or after the end) and
-    // joins it; a read blocked on a pipe or FIFO is interrupted (SIGUSR1,
-    // whose handler start() installs). Then: frames read, and the read error if the file ended in
-    // a damaged record ("" when it ended cleanly).
+    // joins it: within kStopPollMs, also on a pipe whose writer is quiet
+    // (the reader polls it rather than block in read()). Then: the read
+    // error if the file ended in a damaged record ("" when it ended cleanly).
     void finish();
-    uint64_t frames_read() const noexcept { return frames_read_.load(std::memory_order_acquire); }
     const std::string& error() const noexcept { return error_; }
 
 private:
     static constexpr uint32_t kBatches = 8;
-    static constexpr unsigned kStopPollMs = 50;  // a waiting next() looks for a stop signal this often
+    static constexpr unsigned kStopPollMs = 50;  // how often a waiting side looks for a stop
     void run() noexcept;
     // Waits for a free batch; nullptr when asked to stop meanwhile.
     CaptureBatch* take_free() noexcept;
     void hand_over(CaptureBatch* batch) noexcept;
+    static ssize_t pipe_read(void* cookie, char* buf, size_t size) noexcept;
+    static int pipe_close(void* cookie) noexcept;
 
     pcap_t* pcap_ = nullptr;
     flowgen::LinkType link_ = flowgen::LinkType::kEthernet;
-    unsigned max_frames_ = CaptureBatch::kMaxFrames;  // per batch; 1 for a pipe
-    std::string path_;
+    int pipe_fd_ = -1;           // a pipe or FIFO, read through pipe_read()
+    CaptureBatch* current_ = nullptr;  // the batch the reader fills (reader thread only)
     std::unique_ptr<CaptureBatch[]> batches_;
     flowgen::SpscQueue<CaptureBatch*> filled_{kBatches * 2};
     flowgen::SpscQueue<CaptureBatch*> free_{kBatches * 2};
@@ -98,7 +100,6 @@ private:
     std::mutex mutex_;
     std::condition_variable filled_cv_;
     std::condition_variable freed_cv_;
-    std::atomic<uint64_t> frames_read_{0};
     std::string error_;  // written by the reader before done_, read after finish()
 };
 

@@ -79,7 +79,17 @@ int run_offline(const Config& config) {
     bool stopped = false;
     const flowgen::LinkType link = reader.link();
     ParsedFrame parsed[Worker::kMaxBurst];
-    while (CaptureBatch* batch = reader.next()) {
+    for (;;) {
+        bool idle = false;
+        CaptureBatch* batch = reader.next(&idle);
+        if (batch == nullptr && idle) {
+            // A quiet pipe: what the worker queued goes out meanwhile.
+            loop.drain(workers, now_ms);
+            collect(workers, loop, totals);
+            loop.poll(now_ms, totals);
+            continue;
+        }
+        if (batch == nullptr) break;
         // Runs of frames with the same capture millisecond are parsed and go
         // through the burst path together (prefetched lookups); each frame
         // gets the time it would get alone.

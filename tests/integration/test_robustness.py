@@ -42,10 +42,14 @@ class CaptureInputs(unittest.TestCase):
 
     def test_standard_input_counts_like_the_file(self):
         _, from_file = harness.run_echoflow(["--pcap", TUNNEL, "--quiet"])
-        with open(TUNNEL, "rb") as f, tempfile.TemporaryDirectory(prefix="ef-stdin-") as d:
+        with tempfile.TemporaryDirectory(prefix="ef-stdin-") as d:
             stats_path = os.path.join(d, "stats.json")
+            # Through a pipe (cat), not a file opened as stdin: the pipe path.
+            cat = subprocess.Popen(["cat", TUNNEL], stdout=subprocess.PIPE)
             proc = subprocess.run([harness.ECHOFLOW, "--pcap", "-", "--quiet", "--stats-json", stats_path],
-                                  stdin=f, capture_output=True, text=True, timeout=120)
+                                  stdin=cat.stdout, capture_output=True, text=True, timeout=120)
+            cat.stdout.close()
+            cat.wait()
             self.assertEqual(proc.returncode, 0, proc.stderr)
             with open(stats_path) as s:
                 import json
@@ -67,13 +71,14 @@ class CaptureInputs(unittest.TestCase):
             try:
                 writer.write(data[:40000])  # header and the first frames, then silence
                 writer.flush()
-                # The frames already written are handled while the writer is
-                # silent: wait until the probe has read them (its stats file
-                # is only written at exit, so look at /proc: it is blocked
-                # reading the FIFO once they are consumed).
+                # The frames already written are handed to the worker while
+                # the writer is silent: wait until the reader has taken them
+                # from the FIFO and sleeps in poll() (it hands its batch over
+                # before it waits), then stop.
                 deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and self._fifo_unread(fifo, proc.pid) != 0:
-                    time.sleep(0.05)
+                while time.monotonic() < deadline and not (self._fifo_unread(fifo, proc.pid) == 0 and
+                                                            "poll" in self._reader_wchan(proc.pid)):
+                    time.sleep(0.02)
                 proc.send_signal(__import__("signal").SIGINT)
                 _, err = proc.communicate(timeout=60)  # hangs here if the read is not interrupted
             finally:
@@ -85,6 +90,21 @@ class CaptureInputs(unittest.TestCase):
             self.assertGreater(stats["icmp_packets"], 0, "frames that arrived before the stop are counted")
             self.assertEqual(stats["rx_packets"], stats["icmp_packets"] + stats["other_packets"] +
                              stats["malformed_packets"])
+
+    @staticmethod
+    def _reader_wchan(pid):
+        """Where the ef-reader thread sleeps in the kernel ('' if unknown)."""
+        task_dir = "/proc/%d/task" % pid
+        for tid in os.listdir(task_dir):
+            try:
+                with open(os.path.join(task_dir, tid, "comm")) as f:
+                    if f.read().strip() != "ef-reader":
+                        continue
+                with open(os.path.join(task_dir, tid, "wchan")) as f:
+                    return f.read()
+            except OSError:
+                continue
+        return ""
 
     @staticmethod
     def _fifo_unread(fifo, pid):
