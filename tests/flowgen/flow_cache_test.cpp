@@ -375,6 +375,7 @@ struct GrowthRun {
     uint32_t capacity = 0;
     uint32_t companion_mismatches = 0;
     uint32_t relocations = 0;
+    uint32_t refusals = 0;
 };
 
 // Companion table: the flow id of the conversation in each slot, as the
@@ -382,10 +383,14 @@ struct GrowthRun {
 struct Companion {
     std::vector<uint64_t> flow_of_slot;
     uint32_t calls = 0;
+    uint32_t refused = 0;
     bool refuse = false;
     static bool grow(void* ctx, uint32_t new_capacity, const uint32_t* new_slot, uint32_t old_capacity) {
         auto& c = *static_cast<Companion*>(ctx);
-        if (c.refuse) return false;
+        if (c.refuse) {
+            ++c.refused;
+            return false;
+        }
         ++c.calls;
         std::vector<uint64_t> moved(new_capacity, 0);
         for (uint32_t s = 0; s < old_capacity; ++s)
@@ -429,6 +434,7 @@ GrowthRun run_conversations(uint32_t capacity, uint32_t initial, uint32_t conver
     });
     run.capacity = cache.capacity();
     run.relocations = companion.calls;
+    run.refusals = companion.refused;
     cache.flush_all(t + 1, EndReason::kForcedEnd, out);
     run.records = std::move(out.records);
     run.stats = cache.stats();
@@ -488,6 +494,7 @@ BOOST_AUTO_TEST_CASE(a_table_whose_companion_cannot_grow_stays_and_evicts) {
     const GrowthRun run = run_conversations(8192, 64, 300, /*refuse=*/true);
     BOOST_TEST(run.capacity == 64u);
     BOOST_TEST(run.stats.grown.get() == 0u);
+    BOOST_TEST(run.refusals == 1u);  // asked once, not again on every later full bucket
     BOOST_TEST(run.stats.evicted.get() > 0u);
     BOOST_TEST(run.companion_mismatches == 0u);
     uint64_t packets = 0;
