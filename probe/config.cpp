@@ -60,7 +60,7 @@ struct Option {
 
 // The one option table: command line, config file and --help all read it.
 const Option kOptions[] = {
-    {"pcap", "FILE", false, "read a capture (pcap or pcapng) instead of live ports; flow times come from its timestamps",
+    {"pcap", "FILE|-", false, "read a capture (pcap or pcapng; - is standard input, a pipe or FIFO is read as it is written) instead of live ports; flow times come from its timestamps",
      [](Config& c, std::string_view v) { c.pcap_path = v; return Status{}; }},
     {"interface", "IFNAME", false, "read a kernel interface through AF_XDP with echoflow's ICMP-only XDP program",
      [](Config& c, std::string_view v) { c.interface = v; return Status{}; }},
