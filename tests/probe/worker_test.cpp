@@ -68,17 +68,23 @@ std::vector<Frame> mixed_frames() {
                 break;
             case 5: {
                 // An echo in three fragments, then a fragment whose first was never seen.
-                Ipv4Fields first{.identification = static_cast<uint16_t>(7000 + c), .more_fragments = true};
-                Ipv4Fields middle{.identification = first.identification, .more_fragments = true,
-                                  .fragment_offset = 4};
-                Ipv4Fields last{.identification = first.identification, .fragment_offset = 8};
+                // (Assigned, not designated: GCC 12 warns about the members
+                // left to their default initialisers.)
+                Ipv4Fields first, middle, last;
+                first.identification = middle.identification = last.identification =
+                    static_cast<uint16_t>(7000 + c);
+                first.more_fragments = middle.more_fragments = true;
+                middle.fragment_offset = 4;
+                last.fragment_offset = 8;
                 frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server, first).icmp_echo(8, id, seq)
                                      .payload_counting(24).build());
                 frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server, middle).protocol(1)
                                      .payload_counting(32).build());
                 frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server, last).protocol(1)
                                      .payload_counting(16).build());
-                Ipv4Fields orphan{.identification = static_cast<uint16_t>(9000 + c), .fragment_offset = 8};
+                Ipv4Fields orphan;
+                orphan.identification = static_cast<uint16_t>(9000 + c);
+                orphan.fragment_offset = 8;
                 frames.push_back(PacketBuilder{}.ethernet().ipv4(host(c), server, orphan).protocol(1)
                                      .payload_counting(16).build());
                 break;
