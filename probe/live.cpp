@@ -107,6 +107,7 @@ struct Live {
     TscClock clock;
     rte_mempool* pool = nullptr;
     std::vector<uint16_t> ports;
+    std::vector<uint16_t> promiscuous_set;  // ports echoflow put in promiscuous mode (restored at exit)
     std::vector<std::unique_ptr<WorkerSlot>> slots;
     std::vector<Worker*> workers;
     ExportLoop exporter;
@@ -285,9 +286,13 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& 
     rc = rte_eth_dev_start(port);
     if (rc != 0) return flowgen::Status::error("rte_eth_dev_start: " + errstr(rc));
     // A SPAN/TAP port sees other hosts' frames: promiscuous is required.
+    // Switched back off at exit if echoflow switched it on (an af_xdp port
+    // is a kernel interface: its PROMISC flag would otherwise outlive us).
+    const bool was_on = rte_eth_promiscuous_get(port) == 1;
     rc = rte_eth_promiscuous_enable(port);
     if (rc != 0 && rc != -ENOTSUP)
         std::fprintf(stderr, "echoflow: port %u: promiscuous mode: %s\n", port, errstr(rc).c_str());
+    if (rc == 0 && !was_on) L.promiscuous_set.push_back(port);
     return {};
 }
 
@@ -453,6 +458,8 @@ int run_live(const Config& config, const LiveOptions& options) {
             exit_code = 1;
         }
     }
+    // Also after a failed start-up: ports switched on before it failed.
+    for (uint16_t p : L->promiscuous_set) (void)rte_eth_promiscuous_disable(p);
     for (uint16_t p : L->ports) rte_eth_dev_close(p);
     L.reset();
     rte_eal_cleanup();

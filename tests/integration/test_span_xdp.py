@@ -216,6 +216,10 @@ class Probe:
     def xdp_attached(self):
         return "name icmp_steer" in self.lab.run(None, "ip", "link", "show", "dev", SPAN).stdout
 
+    def promiscuous(self):
+        flags = self.lab.run(None, "ip", "link", "show", "dev", SPAN).stdout.split(">", 1)[0]
+        return "PROMISC" in flags
+
     def wait_quiet(self):
         """Until the probe's packet count has not moved for a second: every
         frame XDP redirected has been received before SIGINT."""
@@ -389,6 +393,7 @@ class SpanXdp(unittest.TestCase):
 
     def test_xdp_drop_other_drops_the_copies_not_the_link(self):
         probe = Probe(self.lab, "drop", ["--xdp-drop-other", "--no-detect"])
+        self.assertTrue(probe.promiscuous(), "a SPAN port is read in promiscuous mode")
         pings = self.start_pings([56], PING_COUNT)
         received = self.bulk_transfer(DROP_RUN_BULK_BYTES)
         self.check_pings(pings, PING_COUNT)
@@ -396,6 +401,7 @@ class SpanXdp(unittest.TestCase):
         stats, _, err = probe.stop()
         report("drop run", stats, "", err)
         self.assertFalse(probe.xdp_attached(), "icmp_steer still attached after exit")
+        self.assertFalse(probe.promiscuous(), "echoflow switched promiscuous mode on: off again at exit")
         # Dropping on the mirror leaves the real link alone.
         self.assertEqual(received, DROP_RUN_BULK_BYTES)
         self.assertGreaterEqual(stats["xdp_dropped"], -(-DROP_RUN_BULK_BYTES // MSS_MAX))
