@@ -6,8 +6,9 @@ the ICMP tunnels (ptunnel, ptunnel-ng) and to add plain TCP to the demo.
       accept one connection, read N bytes (or until EOF), answer with
       SEND_BYTES random bytes, wait for the peer to close; prints "rx= tx=".
   tcpxfer.py send HOST PORT SEND_BYTES --expect N [--timeout S]
-      connect, send SEND_BYTES random bytes, read N bytes back, close;
-      exits 1 if fewer than N bytes came back.
+      connect (retrying until the timeout), send SEND_BYTES random bytes,
+      read N bytes back, close; exits 1 if fewer than N bytes came back
+      (without --expect: if nothing came back; --expect 0: a one-way send).
 
 No half-close: ptunnel tears the whole tunnel down when its local side
 sees EOF, so each side knows the byte count instead.
@@ -69,7 +70,7 @@ def serve(host, port, send_bytes, expect, chat):
     print(f"server rx={rx} tx={send_bytes}", file=sys.stderr)
 
 
-def send(host, port, send_bytes, expect, timeout, chat):
+def send(host, port, send_bytes, expect, timeout, chat, minimum):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     deadline = time.time() + timeout
     while True:  # the tunnel client may need a moment before it listens
@@ -107,7 +108,7 @@ def send(host, port, send_bytes, expect, timeout, chat):
         pass
     s.close()
     print(f"client tx={send_bytes} rx={rx}", file=sys.stderr)
-    if rx < max(expect, 1):
+    if rx < minimum:
         print(f"tcpxfer: expected {expect} bytes back, got {rx}", file=sys.stderr)
         return 1
     return 0
@@ -131,7 +132,8 @@ def main(argv):
     if mode == "serve":
         serve(host, port, nbytes, expect, chat)
         return 0
-    return send(host, port, nbytes, expect, timeout, chat)
+    minimum = expect if "--expect" in opts else 1
+    return send(host, port, nbytes, expect, timeout, chat, minimum)
 
 
 if __name__ == "__main__":

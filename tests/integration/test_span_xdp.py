@@ -27,19 +27,13 @@ drives (and ARP) crosses the mirror. Interface and namespace names carry the
 test's pid; everything is removed in tearDownClass and, should that not run,
 at exit.
 
-The file is also its own TCP helper, run inside the namespaces:
-  test_span_xdp.py serve HOST PORT EXPECT REPLY   accept one connection, read
-      EXPECT bytes (or to EOF), answer REPLY random bytes, drain to EOF, print
-      the bytes read
-  test_span_xdp.py send HOST PORT SEND EXPECT     connect (retrying), send SEND
-      random bytes, read EXPECT bytes back, close; exit 1 if fewer came back
-No half-close before the reply: ptunnel-ng ends the tunnel when its local side
-sees EOF, so each side knows the byte count instead (as scripts/make-corpus
-does for its ptunnel-ng capture).
+TCP traffic comes from scripts/corpus/tcpxfer.py (the helper
+scripts/make-corpus uses for its tunnel captures), run inside the namespaces.
 """
 import atexit
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -54,7 +48,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 PY = "/usr/bin/python3"
-HERE = os.path.abspath(__file__)
+TCPXFER = os.path.join(harness.SOURCE, "scripts", "corpus", "tcpxfer.py")
 TAG = str(os.getpid() % 100000)
 NS_A = "ef-sa-" + TAG       # ptunnel-ng client, pinger, bulk sender
 NS_B = "ef-sb-" + TAG       # ptunnel-ng proxy, TCP servers, the mirror
@@ -283,20 +277,23 @@ class SpanXdp(unittest.TestCase):
 
     # ------------------------------------------------------------ traffic
     def start_tcp_server(self, ns, host, port, expect, reply, name):
-        proc = self.lab.spawn(ns, [PY, HERE, "serve", host, str(port), str(expect), str(reply)],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = self.lab.spawn(ns, [PY, TCPXFER, "serve", host, str(port), str(reply), "--expect", str(expect)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([proc.stdout], [], [], 15)
         self.assertTrue(ready and proc.stdout.readline().strip() == "listening", name + " server did not start")
         return proc
 
     def server_received(self, proc, timeout=30):
-        out, _ = proc.communicate(timeout=timeout)
-        return int(out.strip() or -1)
+        """The bytes the server read (tcpxfer's 'server rx=N tx=M' line)."""
+        _, err = proc.communicate(timeout=timeout)
+        match = re.search(r"server rx=(\d+)", err)
+        return int(match.group(1)) if match else -1
 
     def bulk_transfer(self, nbytes):
         """A -> B over the mirrored link; returns the bytes B received."""
         server = self.start_tcp_server(NS_B, TUN_B, BULK_PORT, nbytes, 0, "bulk")
-        self.lab.run(NS_A, PY, HERE, "send", TUN_B, str(BULK_PORT), str(nbytes), "0", timeout=60)
+        self.lab.run(NS_A, PY, TCPXFER, "send", TUN_B, str(BULK_PORT), str(nbytes), "--expect", "0",
+                     "--timeout", "60", timeout=90)
         return self.server_received(server)
 
     def start_pings(self, sizes, count):
@@ -323,8 +320,8 @@ class SpanXdp(unittest.TestCase):
         wait_for("the ptunnel-ng client to listen",
                  lambda: self.lab.run(NS_A, "ss", "-Hltn", "sport = :%d" % TUNNEL_LOCAL_PORT).stdout.strip() != "",
                  15)
-        send = self.lab.run(NS_A, PY, HERE, "send", "127.0.0.1", str(TUNNEL_LOCAL_PORT), str(TUNNEL_UP),
-                            str(TUNNEL_DOWN), check=False, timeout=90)
+        send = self.lab.run(NS_A, PY, TCPXFER, "send", "127.0.0.1", str(TUNNEL_LOCAL_PORT), str(TUNNEL_UP),
+                            "--expect", str(TUNNEL_DOWN), "--timeout", "60", check=False, timeout=90)
         received = self.server_received(server, timeout=60)
         # Let the closing exchange cross the tunnel before the ends go.
         time.sleep(1)
@@ -412,64 +409,5 @@ class SpanXdp(unittest.TestCase):
         self.assertEqual(stats["icmp_packets"], 2 * PING_COUNT)
 
 
-# ------------------------------------------------------------ TCP helper
-def serve(host, port, expect, reply):
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((host, port))
-    ls.listen(1)
-    print("listening", flush=True)
-    ls.settimeout(60)
-    conn, _ = ls.accept()
-    conn.settimeout(60)
-    got = 0
-    while got < expect:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        got += len(chunk)
-    if reply:
-        conn.sendall(os.urandom(reply))
-    try:
-        while conn.recv(65536):
-            pass
-    except OSError:
-        pass
-    conn.close()
-    print(got, flush=True)
-    return 0
-
-
-def send(host, port, nbytes, expect):
-    deadline = time.time() + 20
-    while True:
-        try:
-            s = socket.create_connection((host, port), timeout=5)
-            break
-        except OSError:
-            if time.time() > deadline:
-                print("cannot connect to %s:%d" % (host, port), file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-    s.settimeout(60)
-    data = os.urandom(nbytes)
-    for off in range(0, nbytes, 16384):
-        s.sendall(data[off:off + 16384])
-    got = 0
-    while got < expect:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += len(chunk)
-    s.close()
-    if got < expect:
-        print("expected %d bytes back, got %d" % (expect, got), file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] in ("serve", "send"):
-        fn = serve if sys.argv[1] == "serve" else send
-        sys.exit(fn(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))
     unittest.main(verbosity=2)
