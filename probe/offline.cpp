@@ -34,6 +34,11 @@ void fail(const std::string& message) { std::fprintf(stderr, "echoflow: %s\n", m
 }  // namespace
 
 int run_offline(const Config& config) {
+    // First of all: the reader thread may be done with a FIFO's frames
+    // while the patterns still compile, and a stop signal then must not
+    // find the default action (it killed the process: found by CI, the
+    // test of a silent FIFO got -2).
+    install_stop_handlers();
     // Opened first: a missing or unsupported file fails before the
     // patterns are compiled.
     CaptureReader reader;
@@ -68,7 +73,6 @@ int run_offline(const Config& config) {
     worker.set_overflow(&ExportLoop::overflow_to_exporter, &loop);
     Worker* const workers[] = {&worker};
 
-    install_stop_handlers();
     const double t0 = monotonic_seconds();
     ProgressReport progress(config.stats_interval_s, t0);
     uint64_t now_ms = 0;
