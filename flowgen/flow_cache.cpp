@@ -251,6 +251,11 @@ void FlowCache::snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, Conve
         o.max_ip_length = c.max_ip_length[d];
         o.icmp_type = c.icmp_type[d];
         o.icmp_code = c.icmp_code[d];
+        // Fragments whose first fragment was not seen carry no ICMP header:
+        // their type is unknown. 255/255 says so (type 255 is reserved in
+        // IANA's ICMP and ICMPv6 type registries); 0/0 would read as an
+        // echo reply in nfdump.
+        if (c.key_type == kUnattributedFragment) o.icmp_type = o.icmp_code = kUnattributedFragment;
         o.min_payload = c.min_payload[d];
         o.max_payload = c.max_payload[d];
         o.payload_octets = c.payload_octets[d];

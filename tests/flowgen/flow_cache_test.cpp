@@ -235,6 +235,19 @@ BOOST_AUTO_TEST_CASE(non_first_fragments_join_their_first_fragment_or_count_as_u
     }
     BOOST_TEST(packets == 3u);
     BOOST_TEST(octets == (20u + 8 + 1472) + 1000 + 1000);
+    // The unattributed one says its type is unknown (255/255), not 0/0 (an
+    // echo reply to nfdump); the joined one keeps its echo type.
+    unsigned unattributed = 0;
+    for (const auto& r : f.out.records) {
+        if (r.key_type == kUnattributedFragment) {
+            ++unattributed;
+            BOOST_TEST(r.dir[0].icmp_type == 255);
+            BOOST_TEST(r.dir[0].icmp_code == 255);
+        } else {
+            BOOST_TEST(r.dir[0].icmp_type == 8);
+        }
+    }
+    BOOST_TEST(unattributed == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(every_packet_is_counted_in_exactly_one_record_under_churn) {
