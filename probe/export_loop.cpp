@@ -54,20 +54,22 @@ void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_m
     if (exporter_) exporter_->add(r, now_ms);
 }
 
-bool ExportLoop::take_token() noexcept {
+bool ExportLoop::have_token() noexcept {
     if (rate_ <= 0) return true;
     if (tokens_ < 1) {
         const double now = monotonic_seconds();
         tokens_ = std::min(tokens_ + (now - refilled_at_) * rate_, std::max(1.0, rate_ * kBurstSeconds));
         refilled_at_ = now;
-        if (tokens_ < 1) return false;
     }
-    tokens_ -= 1;
-    return true;
+    return tokens_ >= 1;
+}
+
+void ExportLoop::spend_token() noexcept {
+    if (rate_ > 0) tokens_ -= 1;
 }
 
 void ExportLoop::wait_for_token() noexcept {
-    while (!take_token()) {
+    while (!have_token()) {
         // The time one token takes, at most 1 ms: the loop wakes in time.
         const double wait_s = std::min(0.001, (1 - tokens_) / rate_);
         std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));
@@ -79,6 +81,7 @@ void ExportLoop::wait_for_token() noexcept {
 void ExportLoop::overflow_to_exporter(void* self, const flowgen::ConversationRecord& r) {
     auto* loop = static_cast<ExportLoop*>(self);
     loop->wait_for_token();
+    loop->spend_token();
     loop->add_record(r, loop->last_now_ms_);
 }
 
@@ -104,11 +107,8 @@ size_t ExportLoop::drain(std::span<Worker* const> workers, uint64_t now_ms) {
     for (Worker* w : workers) {
         // Bounded so that one busy worker cannot starve the others' queues
         // or the exporter's timers.
-        for (int i = 0; i < 4096 && take_token(); ++i, ++popped) {
-            if (!w->records().pop(r)) {
-                tokens_ += rate_ > 0 ? 1 : 0;  // not used: give it back
-                break;
-            }
+        for (int i = 0; i < 4096 && have_token() && w->records().pop(r); ++i, ++popped) {
+            spend_token();
             add_record(r, now_ms);
         }
         for (int i = 0; i < 256 && w->alerts().pop(ev); ++i, ++popped) write_alert(ev);
@@ -124,7 +124,6 @@ void ExportLoop::drain_all(std::span<Worker* const> workers, uint64_t now_ms) {
         for (Worker* w : workers) left = left || w->records().size() > 0 || w->alerts().size() > 0;
         if (!left) return;
         wait_for_token();  // rate-limited: records wait in the queues
-        tokens_ += 1;      // (only waited for one; drain takes it)
     }
 }
 

@@ -62,9 +62,11 @@ private:
     void write_alert(const AlertEvent& ev);
     // --export-rate: a token bucket of records (refilled from the monotonic
     // clock, at most kBurstSeconds of the rate saved up: a burst stays well
-    // within a collector's socket buffer). True when one
-    // record may go now.
-    bool take_token() noexcept;
+    // within a collector's socket buffer). have_token(): a record may go
+    // now (always, without a rate); spend_token() when it went;
+    // wait_for_token() sleeps until have_token().
+    bool have_token() noexcept;
+    void spend_token() noexcept;
     void wait_for_token() noexcept;
     static constexpr double kBurstSeconds = 0.01;
 
