@@ -105,6 +105,14 @@ void CaptureReader::start() {
 // or 0.66 s depending on where the scheduler put the two threads. The queues
 // themselves are lock-free; the mutex only orders a waiter's last look with
 // the other side's notify (one lock per batch).
+// After a push to a lock-free queue: the empty critical section orders the
+// push with a waiter's check-then-sleep (which holds the mutex), so the
+// notify cannot fall between them and be lost.
+void CaptureReader::wake(std::condition_variable& cv) noexcept {
+    { const std::lock_guard<std::mutex> lock(mutex_); }
+    cv.notify_one();
+}
+
 CaptureBatch* CaptureReader::take_free() noexcept {
     CaptureBatch* b = nullptr;
     std::unique_lock<std::mutex> lock(mutex_);
@@ -118,8 +126,7 @@ CaptureBatch* CaptureReader::take_free() noexcept {
 void CaptureReader::hand_over(CaptureBatch* batch) noexcept {
     // Never full: there are kBatches batches and room for twice as many.
     (void)filled_.push(batch);
-    { const std::lock_guard<std::mutex> lock(mutex_); }
-    filled_cv_.notify_one();
+    wake(filled_cv_);
 }
 
 // A pipe is read through this (fopencookie): a read waits in poll(), never
@@ -194,42 +201,37 @@ void CaptureReader::run() noexcept {
     if (current_ != nullptr && current_->count > 0) hand_over(current_);
     current_ = nullptr;
     done_.store(true, std::memory_order_release);
-    { const std::lock_guard<std::mutex> lock(mutex_); }
-    filled_cv_.notify_one();
+    wake(filled_cv_);
 }
 
 CaptureBatch* CaptureReader::next(bool* idle) noexcept {
     if (idle) *idle = false;
     CaptureBatch* b = nullptr;
     std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
+    for (bool timed_out = false;;) {
         if (filled_.pop(b)) return b;
         // done_ is set after the last hand-over: one more look decides.
         if (done_.load(std::memory_order_acquire)) return filled_.pop(b) ? b : nullptr;
         // A stop signal does not wake a condition variable: look again at
         // least every kStopPollMs.
         if (stop_requested()) return nullptr;
-        if (filled_cv_.wait_for(lock, std::chrono::milliseconds(kStopPollMs)) == std::cv_status::timeout && idle &&
-            !filled_.pop(b)) {
+        if (timed_out && idle) {
             *idle = true;  // nothing for a while (a quiet pipe): the caller may drain its queues
             return nullptr;
-        } else if (b != nullptr) {
-            return b;
         }
+        timed_out = filled_cv_.wait_for(lock, std::chrono::milliseconds(kStopPollMs)) == std::cv_status::timeout;
     }
 }
 
 void CaptureReader::release(CaptureBatch* batch) noexcept {
     (void)free_.push(batch);
-    { const std::lock_guard<std::mutex> lock(mutex_); }
-    freed_cv_.notify_one();
+    wake(freed_cv_);
 }
 
 void CaptureReader::finish() {
     if (!thread_.joinable()) return;
     stop_.store(true, std::memory_order_release);
-    { const std::lock_guard<std::mutex> lock(mutex_); }
-    freed_cv_.notify_one();
+    wake(freed_cv_);
     thread_.join();  // the reader looks at stop_ at least every kStopPollMs
 }
 

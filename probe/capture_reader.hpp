@@ -83,6 +83,7 @@ private:
     // Waits for a free batch; nullptr when asked to stop meanwhile.
     CaptureBatch* take_free() noexcept;
     void hand_over(CaptureBatch* batch) noexcept;
+    void wake(std::condition_variable& cv) noexcept;
     static ssize_t pipe_read(void* cookie, char* buf, size_t size) noexcept;
     static int pipe_close(void* cookie) noexcept;
 
