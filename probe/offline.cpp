@@ -83,24 +83,14 @@ int run_offline(const Config& config) {
     bool stopped = false;
     const flowgen::LinkType link = reader.link();
     ParsedFrame parsed[Worker::kMaxBurst];
-    for (;;) {
-        bool idle = false;
-        CaptureBatch* batch = reader.next(&idle);
-        if (batch == nullptr && idle) {
-            // A quiet pipe: what the worker queued goes out meanwhile.
-            loop.drain(workers, now_ms);
-            collect(workers, loop, totals);
-            loop.poll(now_ms, totals);
-            continue;
-        }
-        if (batch == nullptr) break;
+    auto account = [&](const CaptureBatch& batch) {
         // Runs of frames with the same capture millisecond are parsed and go
         // through the burst path together (prefetched lookups); each frame
         // gets the time it would get alone.
-        for (unsigned i = 0; i < batch->count;) {
-            const uint64_t ms = batch->frames[i].time_ms;
+        for (unsigned i = 0; i < batch.count;) {
+            const uint64_t ms = batch.frames[i].time_ms;
             unsigned j = i + 1;
-            while (j < batch->count && j - i < Worker::kMaxBurst && batch->frames[j].time_ms == ms) ++j;
+            while (j < batch.count && j - i < Worker::kMaxBurst && batch.frames[j].time_ms == ms) ++j;
             if (ms != now_ms || packets == 0) {
                 now_ms = ms;
                 // Expire before accounting the packets: a conversation idle
@@ -114,14 +104,14 @@ int run_offline(const Config& config) {
                 // The reader wrote these lines on the other core: ask for
                 // them kFrameAhead frames early (when the two vCPUs sit far
                 // apart a line takes ~200 ns to cross).
-                if (k + kFrameAhead < batch->count) {
-                    const uint8_t* ahead = batch->arena + batch->frames[k + kFrameAhead].offset;
+                if (k + kFrameAhead < batch.count) {
+                    const uint8_t* ahead = batch.arena + batch.frames[k + kFrameAhead].offset;
                     flowgen::prefetch(ahead);
                     flowgen::prefetch(ahead + 64);
                 }
-                const CaptureBatch::Frame& f = batch->frames[k];
+                const CaptureBatch::Frame& f = batch.frames[k];
                 ParsedFrame& p = parsed[k - i];
-                p.status = flowgen::parse_frame(link, {batch->arena + f.offset, f.caplen}, f.wire_len, p.info);
+                p.status = flowgen::parse_frame(link, {batch.arena + f.offset, f.caplen}, f.wire_len, p.info);
                 p.port = 0;
                 p.frame_bytes = f.caplen;
             }
@@ -129,8 +119,16 @@ int run_offline(const Config& config) {
             packets += j - i;
             i = j;
         }
-        reader.release(batch);
-        if (packets - drained_at >= 64) {
+    };
+    for (;;) {
+        bool idle = false;  // a quiet pipe: what the worker queued goes out meanwhile
+        CaptureBatch* batch = reader.next(&idle);
+        if (batch == nullptr && !idle) break;
+        if (batch != nullptr) {
+            account(*batch);
+            reader.release(batch);
+        }
+        if (idle || packets - drained_at >= 64) {
             drained_at = packets;
             loop.drain(workers, now_ms);
             if (stop_requested()) {
