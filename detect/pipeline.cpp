@@ -288,11 +288,11 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     // pattern a longer scan would (patterns are shorter than 64 bytes).
     // Shell text is looked for in unstructured payloads only (a fill has no
     // room for it). Ping fingerprints change no verdict: they are looked
-    // for in the first inspected packet only (the conversation log names
-    // the program), and when an alert names one (fingerprint()).
+    // for when an alert names one (fingerprint()) and, when the
+    // conversation log asks, in a conversation's first inspected packet.
     size_t scan_len = data.size();
     unsigned groups = kScanCore;
-    const bool first_inspection = s.inspected == 1;
+    const bool first_inspection = config_.fingerprint_conversations && s.inspected == 1;
     if (first_inspection) groups |= kScanPing;
     if (structured)
         scan_len = std::min<size_t>(scan_len, st.start + 2u * st.period + 64u);

@@ -282,6 +282,8 @@ Status parse_args(int argc, char** argv, ParsedArgs& out) {
         if (Status s = o->apply(out.config, o->arg ? value : std::string_view{}); !s.ok())
             return s.prefix("option --" + std::string(a));
     }
+    // The conversation log names each conversation's ping program.
+    out.config.detection.fingerprint_conversations = !out.config.conversations_path.empty();
     return {};
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -173,6 +174,11 @@ void ExportLoop::close(uint64_t now_ms, const RunStats& totals) {
     }
     alerts_.close();
     conversations_.close();
+    // Not silent: a failed reopen or a full disk cost lines.
+    for (const LogFile* f : {&alerts_, &conversations_})
+        if (f->lines_lost() != 0)
+            std::fprintf(stderr, "echoflow: %s %s: %" PRIu64 " lines lost (write error or failed reopen)\n", f->what(),
+                         f->path().c_str(), f->lines_lost());
     if (alerts_syslog_) closelog();
 }
 

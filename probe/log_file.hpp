@@ -42,6 +42,8 @@ public:
     bool is_open() const noexcept { return file_ != nullptr; }
     // Lines that could not be written (closed after a failed reopen, write error).
     uint64_t lines_lost() const noexcept { return lines_lost_; }
+    const char* what() const noexcept { return what_; }
+    const std::string& path() const noexcept { return path_; }
 
 private:
     flowgen::Status open_path();

@@ -35,6 +35,7 @@ struct PingConversation {
     PingConversation() {
         Config c;
         c.patterns_path = kShippedFile;
+        c.fingerprint_conversations = true;
         BOOST_REQUIRE(pipeline.init(c).ok());
         const auto src = addr4(192, 0, 2, 1), dst = addr4(203, 0, 113, 9);
         for (uint32_t seq = 1; seq <= 3; ++seq) {
@@ -118,6 +119,25 @@ BOOST_AUTO_TEST_CASE(line_is_one_json_object_with_every_documented_field) {
     // Nothing beyond the documented fields: adding one is a documented change.
     BOOST_TEST(j.size() == 27u);
     BOOST_TEST(j.get_child("payload").size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(fingerprint_is_looked_for_only_when_the_conversation_log_asks) {
+    // Off by default: a flood of new conversations pays no extra scan.
+    for (const bool wanted : {false, true}) {
+        Pipeline pipeline;
+        Config cfg;
+        cfg.patterns_path = kShippedFile;
+        cfg.fingerprint_conversations = wanted;
+        BOOST_REQUIRE(pipeline.init(cfg).ok());
+        ConversationState state{};
+        pipeline.on_packet(state, icmp(flowgen::Family::kIpv4, 8, 1, 1, windows_ping(32), addr4(10, 0, 0, 1), addr4(10, 0, 0, 2)),
+                           0, 1'764'128'000'000);
+        const flowgen::DetectionSummary d = pipeline.summarize(state);
+        if (wanted)
+            BOOST_TEST(std::string(pipeline.signature_name(d.fingerprint_id)) == "windows-ping");
+        else
+            BOOST_TEST(d.fingerprint_id == 0u);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(tunnel_conversation_carries_signature_reasons_and_unexplained_bytes) {

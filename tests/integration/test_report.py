@@ -206,6 +206,47 @@ class ReportInBrowser(unittest.TestCase):
         self.assertGreater(self.stats["records_exported"], 0)
 
 
+class PingRegions(unittest.TestCase):
+    """The regions the scatter marks are where the repository's captures of
+    those programs land: the report's payload models agree with echoflow's
+    entropy of the real pings."""
+
+    CASES = [  # capture, the report's model, tolerance (bits/byte)
+        ("ping-linux-s56.pcap", "iputils", 0.25),
+        ("ping-linux-s100.pcap", "iputils", 0.25),
+        ("ping-linux-s1000.pcap", "iputils", 0.1),
+        ("ping-macos.pcap", "bsd", 0.25),
+        ("ping-windows.pcap", "windows", 0.1),
+        ("ping-busybox.pcap", "zero_fill", 1.0),
+        ("fping-default.pcap", "zero_fill", 1.0),
+        ("ping-cisco-ios.pcap", "cisco", 0.1),
+    ]
+
+    def test_ping_captures_land_on_their_marks(self):
+        if not have_matplotlib():
+            self.skipTest("missing python3-matplotlib")
+        import importlib.machinery
+        import importlib.util
+        loader = importlib.machinery.SourceFileLoader("echoflow_report", REPORT)
+        spec = importlib.util.spec_from_loader("echoflow_report", loader)
+        report = importlib.util.module_from_spec(spec)
+        loader.exec_module(report)
+        with tempfile.TemporaryDirectory(prefix="ef-regions-") as d:
+            for capture, model, tolerance in self.CASES:
+                conv = os.path.join(d, capture + ".jsonl")
+                harness.run_echoflow(["--pcap", os.path.join(harness.CAPTURES, capture), "--conversations", conv,
+                                      "--quiet"])
+                with open(conv) as f:
+                    echoes = [c for c in map(json.loads, f) if c["icmp_type"] == 8 and c["packets"] >= 2]
+                self.assertTrue(echoes, capture)
+                for c in echoes:
+                    size = c["payload"]["max"]
+                    want = report.entropy(getattr(report, model)(size))
+                    self.assertAlmostEqual(c["payload"]["entropy"], want, delta=tolerance,
+                                           msg="%s: %d bytes, echoflow %.3f, report's %s %.3f" % (
+                                               capture, size, c["payload"]["entropy"], model, want))
+
+
 class ConversationLogRotation(unittest.TestCase):
     def test_sighup_after_rename_moves_the_log_to_a_new_file_and_loses_nothing(self):
         from scapy.all import ICMP, IP, Ether, Raw  # python3-scapy
