@@ -12,7 +12,6 @@ namespace probe {
 // first exits at once, without the final export.
 void install_stop_handlers();
 bool stop_requested() noexcept;
-void request_stop() noexcept;
 
 inline uint64_t wall_clock_ms() noexcept {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
