@@ -29,7 +29,6 @@ constexpr uint16_t kEtherTypeIpv6 = 0x86DD;
 constexpr uint16_t kEtherTypeVlan = 0x8100;     // IEEE 802.1Q C-tag
 constexpr uint16_t kEtherTypeQinQ = 0x88A8;     // IEEE 802.1ad S-tag
 constexpr uint16_t kEtherTypeQinQOld = 0x9100;  // pre-standard S-tag
-constexpr int kMaxVlanTags = 2;
 
 constexpr size_t kEthernetHeader = 14;
 constexpr size_t kVlanTag = 4;
@@ -226,7 +225,33 @@ ParseStatus parse_frame(LinkType link, std::span<const uint8_t> frame, PacketInf
     return parse_frame(link, frame, frame.size(), out);
 }
 
+const char* encap_name(Encap kind) noexcept {
+    switch (kind) {
+        case Encap::kNone: return "none";
+        case Encap::kVlan: return "vlan";
+        case Encap::kMpls: return "mpls";
+        case Encap::kPseudowire: return "pseudowire";
+        case Encap::kIpInIp: return "ipip";
+        case Encap::kGre: return "gre";
+        case Encap::kGreTeb: return "gre_teb";
+        case Encap::kErspan1: return "erspan1";
+        case Encap::kErspan2: return "erspan2";
+        case Encap::kErspan3: return "erspan3";
+        case Encap::kVxlan: return "vxlan";
+        case Encap::kGeneve: return "geneve";
+        case Encap::kCount: break;
+    }
+    return "unknown";
+}
+
 ParseStatus parse_frame(LinkType link, std::span<const uint8_t> frame, size_t wire_length, PacketInfo& out) noexcept {
+    static constexpr ParseOptions kDefaults{};
+    return parse_frame(link, frame, wire_length, kDefaults, out);
+}
+
+ParseStatus parse_frame(LinkType link, std::span<const uint8_t> frame, size_t wire_length,
+                        const ParseOptions& options, PacketInfo& out) noexcept {
+    (void)options;
     out = PacketInfo{};
     const uint8_t* p = frame.data();
     const size_t size = frame.size();

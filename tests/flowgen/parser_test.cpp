@@ -154,10 +154,23 @@ BOOST_AUTO_TEST_CASE(single_vlan_tag_sets_count_and_id) {
     BOOST_TEST(p.info.vlan_id == 4095);
 }
 
-BOOST_AUTO_TEST_CASE(three_vlan_tags_are_malformed) {
+BOOST_AUTO_TEST_CASE(vlan_tags_up_to_the_bound_parse_and_one_more_is_malformed) {
     PacketBuilder b;
-    b.ethernet().vlan(1, 0x88A8).vlan(2).vlan(3).ipv4(v4("10.0.0.1"), v4("10.0.0.2")).icmp_echo(8, 1, 1);
-    CHECK_STATUS(parse(b.build()).status, ParseStatus::kMalformed);
+    b.ethernet();
+    for (int i = 0; i < flowgen::kMaxVlanTags; ++i) b.vlan(static_cast<uint16_t>(i + 1), i == 0 ? 0x88A8 : 0x8100);
+    b.ipv4(v4("10.0.0.1"), v4("10.0.0.2")).icmp_echo(8, 1, 1);
+    const auto p = parse(b.build());
+    CHECK_STATUS(p.status, ParseStatus::kIcmp);
+    BOOST_TEST(p.info.vlan_count == flowgen::kMaxVlanTags);
+    BOOST_TEST(p.info.vlan_id == 1);
+
+    PacketBuilder c;
+    c.ethernet();
+    for (int i = 0; i <= flowgen::kMaxVlanTags; ++i) c.vlan(static_cast<uint16_t>(i + 1));
+    c.ipv4(v4("10.0.0.1"), v4("10.0.0.2")).icmp_echo(8, 1, 1);
+    const auto q = parse(c.build());
+    CHECK_STATUS(q.status, ParseStatus::kMalformed);
+    BOOST_TEST((q.info.malformed_layer == flowgen::Encap::kVlan));
 }
 
 BOOST_AUTO_TEST_CASE(request_reply_pairs_are_recognised_by_family_and_type) {
