@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "flowgen/packet.hpp"
 #include "tests/bpf/steer_object.hpp"
 #include "tests/support/packet_builder.hpp"
 
@@ -99,6 +100,14 @@ std::vector<Case> icmp_cases() {
                  Expect::kIcmp});
     c.push_back({"4in4: icmp in ipv4 in ipv4", v4_layer(v4_layer(eth())).icmp_echo(kEchoRequest, 3, 3).build(),
                  Expect::kIcmp});
+    PacketBuilder tags = eth().vlan(1, 0x88a8);
+    for (int i = 1; i < ICMP_STEER_MAX_VLAN_TAGS; ++i) tags.vlan(static_cast<uint16_t>(i + 1));
+    c.push_back({"ipv4 echo behind exactly the bound of vlan tags",
+                 v4_layer(tags).icmp_echo(kEchoRequest, 3, 4).build(), Expect::kIcmp});
+    PacketBuilder deep = eth();
+    for (int i = 0; i <= ICMP_STEER_MAX_ENCAP; ++i) deep = v4_layer(deep);
+    c.push_back({"icmp in exactly the bound of ip-in-ip layers", deep.icmp_echo(kEchoRequest, 3, 5).build(),
+                 Expect::kIcmp});
     return c;
 }
 
@@ -121,8 +130,10 @@ std::vector<Case> other_cases() {
     c.push_back({"ipv6 no next header", v6_layer(eth()).no_next_header().build(), Expect::kOther});
     c.push_back({"arp", eth().ethertype(0x0806).payload_counting(28).pad_to(60).build(), Expect::kOther});
     c.push_back({"6in4 carrying tcp", v6_layer(v4_layer(eth())).tcp(1, 2).build(), Expect::kOther});
-    c.push_back({"icmp three ip layers deep (deeper than flowgen parses)",
-                 v4_layer(v4_layer(v4_layer(eth()))).icmp_echo(kEchoRequest, 4, 1).build(), Expect::kOther});
+    PacketBuilder deep = eth();
+    for (int i = 0; i <= ICMP_STEER_MAX_ENCAP + 1; ++i) deep = v4_layer(deep);
+    c.push_back({"icmp in one ip-in-ip layer more than the bound (deeper than flowgen parses)",
+                 deep.icmp_echo(kEchoRequest, 4, 1).build(), Expect::kOther});
     support::Ipv4Fields fragmented_tunnel;
     fragmented_tunnel.more_fragments = true;
     c.push_back({"first fragment of a 6in4 packet (inner header may be cut)",
@@ -172,8 +183,9 @@ std::vector<Case> malformed_cases() {
     g.payload_length = 16;  // the routing header says 24 bytes
     c.push_back({"ipv6 extension header running past the datagram",
                  v6_layer(eth(), g).ipv6_routing(24).icmpv6_echo(kEchoRequestV6, 1, 1).build(), Expect::kMalformed});
-    c.push_back({"three vlan tags",
-                 v4_layer(eth().vlan(1, 0x88a8).vlan(2).vlan(3)).icmp_echo(kEchoRequest, 1, 1).build(),
+    PacketBuilder tags = eth();
+    for (int i = 0; i <= ICMP_STEER_MAX_VLAN_TAGS; ++i) tags.vlan(static_cast<uint16_t>(i + 1));
+    c.push_back({"one vlan tag more than the bound", v4_layer(tags).icmp_echo(kEchoRequest, 1, 1).build(),
                  Expect::kMalformed});
     return c;
 }
@@ -187,10 +199,16 @@ const char* expect_name(Expect e) {
     return "?";
 }
 
-// Runs one frame and checks both the action and which counters moved.
+// Runs one frame and checks both the action and which counters moved, and
+// that flowgen::parse_frame (default options, as the steer object's config)
+// agrees on whether it is ICMP.
 void check(const SteerObject& steer, const Case& c, bool drop_other) {
     BOOST_TEST_CONTEXT(c.name << " (" << c.frame.size() << " bytes, expect " << expect_name(c.expect)
                               << (drop_other ? ", drop-other" : "") << ")") {
+        flowgen::PacketInfo info;
+        const flowgen::ParseStatus status =
+            flowgen::parse_frame(flowgen::LinkType::kEthernet, c.frame, 0, flowgen::ParseOptions{}, info);
+        BOOST_TEST((status == flowgen::ParseStatus::kIcmp) == (c.expect == Expect::kIcmp));
         const probe::XdpCounters before = steer.counters();
         const uint32_t action = steer.run(c.frame);
         const probe::XdpCounters d = steer.counters() - before;
