@@ -537,15 +537,36 @@ BOOST_AUTO_TEST_CASE(ip_in_ip_parses_the_inner_icmp_for_all_four_combinations) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(second_level_tunnel_is_other_with_the_tunnel_protocol) {
+BOOST_AUTO_TEST_CASE(without_decapsulation_a_second_level_tunnel_is_other_with_the_tunnel_protocol) {
     PacketBuilder b;
     b.ethernet().ipv4(v4("203.0.113.1"), v4("203.0.113.2")).ipv4(v4("10.1.1.1"), v4("10.2.2.2"));
     b.ipv6(v6("2001:db8::a"), v6("2001:db8::b")).icmpv6_echo(128, 1, 1);
+    const auto frame = b.build();
+    flowgen::ParseOptions none;
+    none.decap = false;
+    PacketInfo info;
+    const auto s = flowgen::parse_frame(LinkType::kEthernet, frame, 0, none, info);
+    CHECK_STATUS(s, ParseStatus::kOther);
+    BOOST_TEST(info.l4_protocol == 41);
+    BOOST_TEST((info.src == addr4("10.1.1.1")));
+    BOOST_TEST(info.ip_length == 20u + 40u + 8u);
+    // With decapsulation (the default) the second level is followed.
+    const auto p = parse(frame);
+    CHECK_STATUS(p.status, ParseStatus::kIcmp);
+    BOOST_TEST(p.info.tunnel_depth == 2);
+}
+
+BOOST_AUTO_TEST_CASE(tunnels_nested_beyond_the_bound_are_other_with_the_tunnel_protocol) {
+    PacketBuilder b;
+    b.ethernet();
+    for (int i = 0; i <= flowgen::kMaxDecapLayers; ++i) b.ipv4(v4("203.0.113.1"), v4("203.0.113.2"));
+    b.ipv4(v4("10.1.1.1"), v4("10.2.2.2")).icmp_echo(8, 1, 1);
     const auto p = parse(b.build());
     CHECK_STATUS(p.status, ParseStatus::kOther);
-    BOOST_TEST(p.info.l4_protocol == 41);
-    BOOST_TEST((p.info.src == addr4("10.1.1.1")));
-    BOOST_TEST(p.info.ip_length == 20u + 40u + 8u);
+    BOOST_TEST(p.info.l4_protocol == 4);
+    BOOST_TEST((p.info.src == addr4("203.0.113.1")));
+    BOOST_TEST(p.info.tunnel_depth == flowgen::kMaxDecapLayers);
+    BOOST_TEST(p.info.ip_length == 20u + 20u + 8u);  // the last header entered
 }
 
 BOOST_AUTO_TEST_CASE(fragmented_tunnel_packet_is_other) {
