@@ -26,6 +26,7 @@
 #define ETHERTYPE_VLAN 0x8100      /* IEEE 802.1Q C-tag */
 #define ETHERTYPE_QINQ 0x88A8      /* IEEE 802.1ad S-tag */
 #define ETHERTYPE_QINQ_9100 0x9100 /* pre-802.1ad S-tag, still seen on SPAN ports */
+#define ETHERTYPE_ARP 0x0806
 #define ETHERTYPE_MPLS 0x8847           /* RFC 3032 §5 */
 #define ETHERTYPE_MPLS_MULTICAST 0x8848
 #define ETHERTYPE_TEB 0x6558            /* transparent Ethernet bridging (GRE, Geneve) */
@@ -67,6 +68,7 @@
 #define ERSPAN_FT_IP 2
 #define UDP_HEADER_LEN 8
 #define VXLAN_HEADER_LEN 8      /* RFC 7348 §5 */
+#define VXLAN_FLAG_I 0x08
 #define GENEVE_HEADER_LEN 8     /* RFC 8926 §3.4, without options */
 
 /* A header starting this far into a frame is not parsed (the frame counts
@@ -74,6 +76,9 @@
  * 64 KiB-MTU device could get near, and no sane header chain does. Keeps
  * packet pointer arithmetic well inside what the verifier accepts. */
 #define MAX_HEADER_OFFSET 0x3FFF
+
+/* walk->wire_end inside a mirror tunnel: no bound (go_mirror). */
+#define WIRE_UNBOUNDED 0xFFFFFFFFu
 
 #define IPV4_FRAG_OFFSET_MASK 0x1FFF /* RFC 791 §3.1: fragment offset, 8-byte units */
 #define IPV4_FLAG_MF 0x2000
@@ -127,7 +132,8 @@ enum walk_next {
  * data_end. The cost is a few loads and stores per header. */
 struct steer_walk {
     __u32 off;    /* where the next header starts, bytes from the frame start */
-    __u32 limit;  /* end of the innermost IP datagram around it (frame end at first) */
+    __u32 limit;  /* end of the bytes there are: the frame, cut to each IP datagram around */
+    __u32 wire_end; /* how far an IP datagram starting here may say it reaches (below) */
     __u32 next;   /* enum walk_next */
     __u32 encaps; /* encapsulation headers followed so far */
     __u32 flags;  /* icmp_steer_config.flags, read once per frame */
@@ -159,6 +165,14 @@ static __always_inline int is_vlan_tpid(__u16 type)
     return type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_9100;
 }
 
+/* EtherTypes an Ethernet pseudowire plausibly carries: only to tell a
+ * control word from a destination MAC (flowgen's is_known_ethertype). */
+static __always_inline int is_pseudowire_ethertype(__u16 type)
+{
+    return type == ETHERTYPE_IPV4 || type == ETHERTYPE_IPV6 || type == ETHERTYPE_ARP || is_vlan_tpid(type) ||
+           type == ETHERTYPE_MPLS || type == ETHERTYPE_MPLS_MULTICAST;
+}
+
 /* With --decap none only IP-in-IP is followed, one level deep: the framing
  * echoflow read before it decapsulated mirrors. */
 static __always_inline __u32 encap_bound(volatile struct steer_walk *w)
@@ -166,8 +180,8 @@ static __always_inline __u32 encap_bound(volatile struct steer_walk *w)
     return (w->flags & ICMP_STEER_NO_DECAP) ? 1 : ICMP_STEER_MAX_ENCAP;
 }
 
-/* Continue the walk at `off` with a header of kind `next`, inside a datagram
- * ending at `limit`. */
+/* Continue the walk at `off` with a header of kind `next`, with bytes up to
+ * `limit`. */
 static __always_inline int go(volatile struct steer_walk *w, __u32 off, __u32 limit, __u32 next)
 {
     w->off = off;
@@ -187,6 +201,21 @@ static __always_inline int go_inner(volatile struct steer_walk *w, __u32 off, __
     return go(w, off, limit, next);
 }
 
+/* Into a frame or packet that a mirror tunnel carries (gretap, ERSPAN, VXLAN,
+ * Geneve, an MPLS pseudowire). Mirrors cut what they copy on purpose
+ * (ERSPAN's T flag, an AWS mirror session's packet length, an MTU smaller
+ * than frame plus tunnel), so the IP header inside keeps the original
+ * packet's length, which may reach past the tunnel's: like a snap length,
+ * that is not malformed (flowgen's kMirrorWire). Every read is still checked
+ * against `limit` and data_end. */
+static __always_inline int go_mirror(volatile struct steer_walk *w, __u32 off, __u32 limit, __u32 next)
+{
+    int cls = go_inner(w, off, limit, next);
+    if (cls == CLASS_CONTINUE)
+        w->wire_end = WIRE_UNBOUNDED;
+    return cls;
+}
+
 /* After an Ethernet header and its tags: the EtherType says what follows. */
 static __always_inline int go_ethertype(volatile struct steer_walk *w, __u32 off, __u32 limit, __u16 type)
 {
@@ -199,17 +228,20 @@ static __always_inline int go_ethertype(volatile struct steer_walk *w, __u32 off
     return CLASS_OTHER; /* ARP, LLDP, ... */
 }
 
-/* After an IP header: the protocol says what follows. `fragment` is set
- * for any fragment: the inner header of a fragmented tunnel packet may be
- * cut by the fragment boundary, so it is not followed (CLASS_OTHER for all
- * its fragments, as in flowgen::parse_frame). */
-static __always_inline int go_protocol(volatile struct steer_walk *w, __u32 off, __u32 limit, __u8 proto,
-                                       int fragment)
+/* After an IP header: the protocol says what follows, up to `limit` (the
+ * datagram's captured end) and `wire_end` (its stated end, which bounds
+ * an IP header carried directly inside). `fragment` is set for any
+ * fragment: the inner header of a fragmented tunnel packet may be cut by the
+ * fragment boundary, so it is not followed (CLASS_OTHER for all its
+ * fragments, as in flowgen::parse_frame). */
+static __always_inline int go_protocol(volatile struct steer_walk *w, __u32 off, __u32 limit, __u32 wire_end,
+                                       __u8 proto, int fragment)
 {
     if (proto != PROTO_IPIP && proto != PROTO_IPV6 && proto != PROTO_GRE && proto != PROTO_UDP)
         return CLASS_OTHER;
     if (fragment)
         return CLASS_OTHER;
+    w->wire_end = wire_end;
     if (proto == PROTO_IPIP)
         return go_inner(w, off, limit, WALK_IPV4);
     if (proto == PROTO_IPV6)
@@ -278,9 +310,23 @@ static __always_inline int step_mpls(const __u8 *data, const __u8 *data_end, vol
         return go(w, off, limit, WALK_IPV4);
     if (nibble == 6)
         return go(w, off, limit, WALK_IPV6);
-    if (nibble == 0)
-        off += MPLS_CONTROL_WORD_LEN;
-    return go_inner(w, off, limit, WALK_ETHER);
+    if (nibble == 1)
+        return CLASS_OTHER; /* RFC 4385 §3: pseudowire associated channel (OAM) */
+    if (nibble == 0) {
+        /* A control word, or a destination MAC that starts with nibble 0:
+         * it is a control word when an Ethernet header with an EtherType a
+         * pseudowire plausibly carries follows it. Too short for either:
+         * no frame fits. */
+        if (w->encaps >= encap_bound(w))
+            return CLASS_OTHER;
+        const __u8 *cw = data + off;
+        if (cw + MPLS_CONTROL_WORD_LEN + ETH_HEADER_LEN > data_end ||
+            off + MPLS_CONTROL_WORD_LEN + ETH_HEADER_LEN > limit)
+            return CLASS_MALFORMED;
+        if (is_pseudowire_ethertype(load_be16(cw + MPLS_CONTROL_WORD_LEN + 12)))
+            off += MPLS_CONTROL_WORD_LEN;
+    }
+    return go_mirror(w, off, limit, WALK_ETHER);
 }
 
 /* IPv4 (RFC 791). The datagram must fit in the frame (the kernel's own
@@ -293,19 +339,22 @@ static __always_inline int step_ipv4(const __u8 *data, const __u8 *data_end, vol
     __u32 off = w->off;
     if (off > MAX_HEADER_OFFSET)
         return CLASS_MALFORMED;
+    __u32 limit = w->limit;
     const __u8 *ip = data + off;
-    if (ip + IPV4_MIN_HEADER_LEN > data_end)
+    if (ip + IPV4_MIN_HEADER_LEN > data_end || off + IPV4_MIN_HEADER_LEN > limit)
         return CLASS_MALFORMED;
     if ((ip[0] >> 4) != 4)
         return CLASS_MALFORMED;
 
     __u32 header_len = (__u32)(ip[0] & 0x0F) * 4;
     __u32 total_len = load_be16(ip + 2);
-    if (header_len < IPV4_MIN_HEADER_LEN || total_len < header_len)
+    if (header_len < IPV4_MIN_HEADER_LEN || off + header_len > limit || total_len < header_len)
         return CLASS_MALFORMED;
-    __u32 end = off + total_len;
-    if (end > w->limit)
+    __u32 wire_end = off + total_len;
+    if (wire_end > w->wire_end)
         return CLASS_MALFORMED;
+    /* Bytes past the total length are link padding, not payload. */
+    __u32 end = wire_end < limit ? wire_end : limit;
 
     __u16 frag = load_be16(ip + 6);
     __u8 proto = ip[9];
@@ -315,7 +364,7 @@ static __always_inline int step_ipv4(const __u8 *data, const __u8 *data_end, vol
         return proto == PROTO_ICMP ? CLASS_ICMP : CLASS_OTHER;
     if (proto == PROTO_ICMP)
         return l4 + ICMP_HEADER_LEN <= end ? CLASS_ICMP : CLASS_MALFORMED;
-    return go_protocol(w, l4, end, proto, frag & IPV4_FLAG_MF);
+    return go_protocol(w, l4, end, wire_end, proto, frag & IPV4_FLAG_MF);
 }
 
 /* IPv6 (RFC 8200) with a walk over at most ICMP_STEER_MAX_IPV6_EXT extension
@@ -328,15 +377,17 @@ static __always_inline int step_ipv6(const __u8 *data, const __u8 *data_end, vol
     __u32 start = w->off;
     if (start > MAX_HEADER_OFFSET)
         return CLASS_MALFORMED;
+    __u32 limit = w->limit;
     const __u8 *ip = data + start;
-    if (ip + IPV6_HEADER_LEN > data_end)
+    if (ip + IPV6_HEADER_LEN > data_end || start + IPV6_HEADER_LEN > limit)
         return CLASS_MALFORMED;
     if ((ip[0] >> 4) != 6)
         return CLASS_MALFORMED;
 
-    __u32 end = start + IPV6_HEADER_LEN + load_be16(ip + 4);
-    if (end > w->limit)
+    __u32 wire_end = start + IPV6_HEADER_LEN + load_be16(ip + 4);
+    if (wire_end > w->wire_end)
         return CLASS_MALFORMED;
+    __u32 end = wire_end < limit ? wire_end : limit;
 
     __u8 next = ip[6];
     __u32 off = start + IPV6_HEADER_LEN;
@@ -388,7 +439,7 @@ static __always_inline int step_ipv6(const __u8 *data, const __u8 *data_end, vol
             break;
         }
         default:
-            return go_protocol(w, off, end, next, first_fragment);
+            return go_protocol(w, off, end, wire_end, next, first_fragment);
         }
     }
     return CLASS_MALFORMED; /* not reached: the last pass always returns */
@@ -432,21 +483,30 @@ static __always_inline int step_gre(const __u8 *data, const __u8 *data_end, vola
     case ETHERTYPE_IPV6:
         return go_inner(w, off, limit, WALK_IPV6);
     case ETHERTYPE_TEB:
-        return go_inner(w, off, limit, WALK_ETHER);
+        return go_mirror(w, off, limit, WALK_ETHER);
     case ETHERTYPE_MPLS:
     case ETHERTYPE_MPLS_MULTICAST:
         return go_inner(w, off, limit, WALK_MPLS);
-    case ETHERTYPE_ERSPAN_I_II:
-        if (flags & GRE_FLAG_SEQUENCE)
-            off += ERSPAN_II_HEADER_LEN;
-        if (off > limit)
-            return CLASS_MALFORMED;
-        return go_inner(w, off, limit, WALK_ETHER);
-    case ETHERTYPE_ERSPAN_III: {
+    case ETHERTYPE_ERSPAN_I_II: {
+        if (!(flags & GRE_FLAG_SEQUENCE))
+            return go_mirror(w, off, limit, WALK_ETHER); /* type I */
+        if (w->encaps >= encap_bound(w))
+            return CLASS_OTHER;
         if (off > MAX_HEADER_OFFSET)
             return CLASS_MALFORMED;
         const __u8 *e = data + off;
-        if (e + ERSPAN_III_HEADER_LEN > data_end || off + ERSPAN_III_HEADER_LEN > limit)
+        /* Type II: the version field must say so (1). */
+        if (e + ERSPAN_II_HEADER_LEN > data_end || off + ERSPAN_II_HEADER_LEN > limit || (e[0] >> 4) != 1)
+            return CLASS_MALFORMED;
+        return go_mirror(w, off + ERSPAN_II_HEADER_LEN, limit, WALK_ETHER);
+    }
+    case ETHERTYPE_ERSPAN_III: {
+        if (w->encaps >= encap_bound(w))
+            return CLASS_OTHER;
+        if (off > MAX_HEADER_OFFSET)
+            return CLASS_MALFORMED;
+        const __u8 *e = data + off;
+        if (e + ERSPAN_III_HEADER_LEN > data_end || off + ERSPAN_III_HEADER_LEN > limit || (e[0] >> 4) != 2)
             return CLASS_MALFORMED;
         __u8 frame_type = (e[10] >> 2) & 0x1F;
         off += ERSPAN_III_HEADER_LEN;
@@ -455,7 +515,7 @@ static __always_inline int step_gre(const __u8 *data, const __u8 *data_end, vola
         if (off > limit)
             return CLASS_MALFORMED;
         if (frame_type == ERSPAN_FT_ETHERNET)
-            return go_inner(w, off, limit, WALK_ETHER);
+            return go_mirror(w, off, limit, WALK_ETHER);
         if (frame_type != ERSPAN_FT_IP)
             return CLASS_OTHER;
         if (off > MAX_HEADER_OFFSET)
@@ -463,7 +523,11 @@ static __always_inline int step_gre(const __u8 *data, const __u8 *data_end, vola
         const __u8 *p = data + off;
         if (p + 1 > data_end || off + 1 > limit)
             return CLASS_MALFORMED;
-        return go_inner(w, off, limit, (p[0] >> 4) == 6 ? WALK_IPV6 : WALK_IPV4);
+        if ((p[0] >> 4) == 4)
+            return go_mirror(w, off, limit, WALK_IPV4);
+        if ((p[0] >> 4) == 6)
+            return go_mirror(w, off, limit, WALK_IPV6);
+        return CLASS_OTHER;
     }
     default:
         return CLASS_OTHER; /* not a payload mirrors carry */
@@ -501,28 +565,32 @@ static __always_inline int step_udp(const __u8 *data, const __u8 *data_end, vola
     off += UDP_HEADER_LEN;
     const __u8 *h = u + UDP_HEADER_LEN;
 
-    if (port == config->geneve_port && port != 0) {
-        if (h + GENEVE_HEADER_LEN > data_end || off + GENEVE_HEADER_LEN > limit)
+    if (is_vxlan_port(config, port)) {
+        if (w->encaps >= encap_bound(w))
+            return CLASS_OTHER;
+        /* RFC 7348 §5: the I flag says the VNI is valid; a header without
+         * it is not what the port promised. */
+        if (h + VXLAN_HEADER_LEN > data_end || off + VXLAN_HEADER_LEN > limit || !(h[0] & VXLAN_FLAG_I))
             return CLASS_MALFORMED;
-        if ((h[0] >> 6) != 0)
-            return CLASS_OTHER; /* a version this does not know */
-        __u16 proto = load_be16(h + 2);
-        off += GENEVE_HEADER_LEN + (__u32)(h[0] & 0x3F) * 4;
-        if (off > limit)
-            return CLASS_MALFORMED;
-        if (proto == ETHERTYPE_TEB)
-            return go_inner(w, off, limit, WALK_ETHER);
-        if (proto == ETHERTYPE_IPV4)
-            return go_inner(w, off, limit, WALK_IPV4);
-        if (proto == ETHERTYPE_IPV6)
-            return go_inner(w, off, limit, WALK_IPV6);
-        return CLASS_OTHER;
+        return go_mirror(w, off + VXLAN_HEADER_LEN, limit, WALK_ETHER);
     }
-    if (!is_vxlan_port(config, port))
+    if (port != config->geneve_port || port == 0)
         return CLASS_OTHER;
-    if (off + VXLAN_HEADER_LEN > limit)
+    if (w->encaps >= encap_bound(w))
+        return CLASS_OTHER;
+    if (h + GENEVE_HEADER_LEN > data_end || off + GENEVE_HEADER_LEN > limit || (h[0] >> 6) != 0)
+        return CLASS_MALFORMED; /* too short, or a version this does not know */
+    __u16 proto = load_be16(h + 2);
+    off += GENEVE_HEADER_LEN + (__u32)(h[0] & 0x3F) * 4;
+    if (off > limit)
         return CLASS_MALFORMED;
-    return go_inner(w, off + VXLAN_HEADER_LEN, limit, WALK_ETHER);
+    if (proto == ETHERTYPE_TEB)
+        return go_mirror(w, off, limit, WALK_ETHER);
+    if (proto == ETHERTYPE_IPV4)
+        return go_mirror(w, off, limit, WALK_IPV4);
+    if (proto == ETHERTYPE_IPV6)
+        return go_mirror(w, off, limit, WALK_IPV6);
+    return CLASS_OTHER;
 }
 
 static __always_inline int classify(const __u8 *data, const __u8 *data_end, volatile struct steer_walk *w,
@@ -530,6 +598,7 @@ static __always_inline int classify(const __u8 *data, const __u8 *data_end, vola
 {
     w->flags = config->flags;
     w->encaps = 0;
+    w->wire_end = (__u32)(data_end - data); /* a live port delivers whole frames */
     go(w, 0, (__u32)(data_end - data), WALK_ETHER);
 #pragma clang loop unroll(disable)
     for (int step = 0; step < WALK_MAX_STEPS; step++) {
