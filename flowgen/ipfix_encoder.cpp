@@ -19,6 +19,7 @@ enum Value : uint8_t {
     kVBiflowDir, kVRevOctets, kVRevPackets, kVRevMinLen, kVRevMaxLen, kVScore, kVReasons,
     kVEntropy, kVPayMin, kVPayMax, kVPayMean,
     kVRevPayMin, kVRevPayMax, kVRevPayMean, kVSignature, kVVerdict,
+    kVVlan, kVL2Segment, kVSegment,
     // options records
     kVOdid, kVExpOctets, kVExpMessages, kVExpRecords, kVObsFlows, kVIgnPackets,
     kVIgnOctets, kVNotSent, kVObsPackets, kVObsOctets,
@@ -37,11 +38,11 @@ enum Ie : uint16_t {
     kIeIcmpTypeCode6 = 139, kIeFlowId = 148, kIeOdid = 149, kIeStartMs = 152, kIeEndMs = 153,
     kIeObsFlows = 163, kIeIgnPackets = 164, kIeIgnOctets = 165, kIeNotSent = 166,
     kIeBiflowDir = 239, kIeIeId = 303, kIeIeType = 339, kIeIeName = 341,
-    kIeIeSemantics = 344, kIePen = 346,
+    kIeIeSemantics = 344, kIePen = 346, kIeVlanId = 58, kIeLayer2SegmentId = 351,
 };
 
 // RFC 5610 §3.1 / IANA "IPFIX Information Element Data Types".
-constexpr uint8_t kTypeUnsigned8 = 1, kTypeUnsigned16 = 2, kTypeUnsigned32 = 3;
+constexpr uint8_t kTypeUnsigned8 = 1, kTypeUnsigned16 = 2, kTypeUnsigned32 = 3, kTypeUnsigned64 = 4;
 // RFC 5610 §3.2 / IANA "IPFIX Information Element Semantics".
 constexpr uint8_t kSemQuantity = 1, kSemIdentifier = 4, kSemFlags = 5;
 
@@ -67,6 +68,25 @@ constexpr TypeRecord kTypeRecords[] = {
     {6 | kReverseEnterpriseBit, kTypeUnsigned16, kSemQuantity, "echoflowReversePayloadMeanOctets"},
 };
 constexpr size_t kUniflowTypeRecords = 8;
+
+// The segment element (EncoderConfig::segment_elements), announced whether
+// or not the detection elements are: SegmentType in the top byte, the VNI or
+// ERSPAN session id below.
+constexpr TypeRecord kSegmentTypeRecord = {9, kTypeUnsigned64, kSemIdentifier, "echoflowSegment"};
+// IANA layer2SegmentId (351): the top octet is the segment type, of which
+// the registry assigns 0x01 VxLAN (24-bit VNI) and 0x02 NVGRE; there is no
+// type for Geneve or ERSPAN, which therefore go out as 0 there and only in
+// echoflowSegment.
+constexpr uint64_t kLayer2SegmentVxlan = uint64_t{0x01} << 56;
+
+uint64_t layer2_segment_id(const ConversationRecord& r) {
+    return r.segment_type == SegmentType::kVxlan ? kLayer2SegmentVxlan | r.segment_id : 0;
+}
+uint64_t echoflow_segment(const ConversationRecord& r) {
+    return r.segment_type == SegmentType::kNone
+               ? 0
+               : (static_cast<uint64_t>(r.segment_type) << 56) | r.segment_id;
+}
 
 void push(TemplateLayout& t, uint16_t id, uint16_t length, uint32_t pen, uint8_t value) {
     t.fields[t.field_count++] = TemplateField{id, length, pen, value};
@@ -94,6 +114,11 @@ void build_flow_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
     push(t, kIeObsPoint, 4, 0, kVObsPoint);
     push(t, kIeFlowId, 8, 0, kVFlowId);
     push(t, kIeBiflowDir, 1, 0, kVBiflowDir);
+    if (c.segment_elements) {
+        push(t, kIeVlanId, 2, 0, kVVlan);
+        push(t, kIeLayer2SegmentId, 8, 0, kVL2Segment);
+        push(t, kSegmentTypeRecord.id, 8, c.enterprise_number, kVSegment);
+    }
     if (c.biflow) {
         // Only reverse elements that nfdump 1.7.1 maps to their own slots:
         // it stores reverse icmpTypeCode (32/139) and reverse flowStart/End
@@ -257,15 +282,20 @@ size_t IpfixEncoder::add_templates(IpfixMessage& m, size_t first) const noexcept
     return added;
 }
 
-size_t IpfixEncoder::type_record_count() const noexcept {
+size_t IpfixEncoder::detection_type_record_count() const noexcept {
     if (!config_.detection_elements) return 0;
     return config_.biflow ? std::size(kTypeRecords) : kUniflowTypeRecords;
 }
 
+size_t IpfixEncoder::type_record_count() const noexcept {
+    return detection_type_record_count() + (config_.segment_elements ? 1 : 0);
+}
+
 size_t IpfixEncoder::add_type_records(IpfixMessage& m, size_t first) const noexcept {
     size_t added = 0;
+    const size_t detection = detection_type_record_count();
     for (size_t i = first; i < type_record_count(); ++i, ++added) {
-        const TypeRecord& tr = kTypeRecords[i];
+        const TypeRecord& tr = i < detection ? kTypeRecords[i] : kSegmentTypeRecord;
         const size_t name_len = std::strlen(tr.name);  // < 255: one length octet (RFC 7011 §7)
         uint8_t* p = m.reserve(kTemplateIeType, 2 + 4 + 1 + 1 + 1 + name_len);
         if (!p) break;
@@ -365,6 +395,9 @@ bool IpfixEncoder::add_flow_record(IpfixMessage& m, const TemplateLayout& t, con
         case kVRevPayMean: store_be16(p, payload_mean(v)); break;
         case kVSignature: store_be16(p, r.detection.signature_id); break;
         case kVVerdict: *p = r.detection.verdict; break;
+        case kVVlan: store_be16(p, r.vlan_id); break;
+        case kVL2Segment: store_be64(p, layer2_segment_id(r)); break;
+        case kVSegment: store_be64(p, echoflow_segment(r)); break;
         default: std::memset(p, 0, fld.length); break;
         }
         p += fld.length;

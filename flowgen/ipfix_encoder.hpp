@@ -79,6 +79,12 @@ struct EncoderConfig {
     bool biflow = false;
     bool detection_elements = true;
     uint32_t enterprise_number = 32473;
+    // vlanId (58), layer2SegmentId (351) and the enterprise element
+    // echoflowSegment (9) in the flow templates: the segment a conversation
+    // was mirrored from (ConversationRecord::vlan_id, segment_*). Off by
+    // default here so that the encoder's plain form stays as it was; the
+    // probe turns it on.
+    bool segment_elements = false;
 };
 
 // One message being written into a caller-owned buffer. begin() reserves the

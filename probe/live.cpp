@@ -183,7 +183,7 @@ int worker_main(void* arg) {
                 rte_mbuf* m = pkts[i];
                 ParsedFrame& f = parsed[kept];
                 const std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m));
-                f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet, frame, f.info);
+                f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet, frame, 0, w.parse_options(), f.info);
                 if (f.status == flowgen::ParseStatus::kIcmp) {
                     const unsigned owner = owner_of(f.info, nworkers);
                     if (owner != slot.index) {
@@ -207,7 +207,8 @@ int worker_main(void* arg) {
                 ParsedFrame& f = parsed[i];
                 f.frame_bytes = rte_pktmbuf_data_len(m);
                 f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet,
-                                                {rte_pktmbuf_mtod(m, const uint8_t*), f.frame_bytes}, f.info);
+                                                {rte_pktmbuf_mtod(m, const uint8_t*), f.frame_bytes}, 0,
+                                                w.parse_options(), f.info);
                 f.port = m->port;
             }
             w.handle_parsed_burst(parsed, n, now_ms);
@@ -357,6 +358,8 @@ int run_live(const Config& config, const LiveOptions& options) {
             ws.cache = config.cache;
             ws.detect = config.detect;
             ws.detection = &config.detection;
+            ws.parse = config.parse;
+            ws.dedup_window_ms = config.dedup_window_ms;
             s->worker = std::make_unique<Worker>(ws);
             if (flowgen::Status st = s->worker->init(); !st.ok()) return st.prefix("worker " + std::to_string(i));
             L->workers.push_back(s->worker.get());

@@ -37,9 +37,14 @@ void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunSt
         s.other_ip_packets += ws.other_ip_packets.get();
         s.non_ip_packets += ws.non_ip_packets.get();
         s.unattributed_fragments += ws.unattributed_fragments.get();
+        s.mirror_duplicates += ws.mirror_duplicates.get();
         s.flows_dropped += ws.records_dropped.get();
         s.alerts += ws.alerts.get();
         s.alerts_dropped += ws.alerts_dropped.get();
+        for (int k = 1; k < flowgen::kEncapCount; ++k) {
+            s.encap_packets[k] += ws.encap_packets[k].get();
+            s.encap_malformed[k] += ws.encap_malformed[k].get();
+        }
         // Each counter is exact at some instant while the worker runs (not a
         // consistent snapshot across counters), exact once it has stopped.
         const flowgen::FlowCacheStats& cs = w->cache_stats();
@@ -56,6 +61,34 @@ void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunSt
         s.export_errors = es->export_errors.get();
         s.records_not_sent = es->records_not_sent.get();
     }
+}
+
+std::string decap_counters_json(const RunStats& s) {
+    std::string out;
+    char buf[96];
+    for (int k = 1; k < flowgen::kEncapCount; ++k) {
+        const char* name = flowgen::encap_name(static_cast<flowgen::Encap>(k));
+        std::snprintf(buf, sizeof buf, ",\"decap_%s_packets\":%" PRIu64 ",\"decap_%s_malformed\":%" PRIu64, name,
+                      s.encap_packets[k], name, s.encap_malformed[k]);
+        out += buf;
+    }
+    return out;
+}
+
+std::string decap_counters_text(const RunStats& s) {
+    std::string out;
+    char buf[96];
+    for (int k = 1; k < flowgen::kEncapCount; ++k) {
+        if (s.encap_packets[k] == 0 && s.encap_malformed[k] == 0) continue;
+        std::snprintf(buf, sizeof buf, " %s %" PRIu64, flowgen::encap_name(static_cast<flowgen::Encap>(k)),
+                      s.encap_packets[k]);
+        out += buf;
+        if (s.encap_malformed[k]) {
+            std::snprintf(buf, sizeof buf, " (%" PRIu64 " malformed)", s.encap_malformed[k]);
+            out += buf;
+        }
+    }
+    return out;
 }
 
 flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
@@ -79,6 +112,8 @@ flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
     if (s.have_xdp)
         std::fprintf(f, ",\"xdp_redirected\":%" PRIu64 ",\"xdp_passed\":%" PRIu64 ",\"xdp_dropped\":%" PRIu64,
                      s.xdp_redirected, s.xdp_passed, s.xdp_dropped);
+    std::fprintf(f, ",\"mirror_duplicates\":%" PRIu64, s.mirror_duplicates);
+    std::fputs(decap_counters_json(s).c_str(), f);
     std::fprintf(f, ",\"elapsed_seconds\":%.6f}\n", s.elapsed_seconds);
     const bool ok = std::ferror(f) == 0;
     if (std::fclose(f) != 0 || !ok) return flowgen::Status::error("stats json " + path + ": write failed");
@@ -101,6 +136,9 @@ void print_summary(std::FILE* out, const RunStats& s) {
     if (s.have_xdp)
         std::fprintf(out, "  xdp        %" PRIu64 " redirected, %" PRIu64 " passed, %" PRIu64 " dropped\n",
                      s.xdp_redirected, s.xdp_passed, s.xdp_dropped);
+    if (const std::string decap = decap_counters_text(s); !decap.empty() || s.mirror_duplicates)
+        std::fprintf(out, "  decap     %s, %" PRIu64 " mirror duplicates dropped\n", decap.empty() ? " none" : decap.c_str(),
+                     s.mirror_duplicates);
     std::fprintf(out,
                  "  flows      %" PRIu64 " conversations, %" PRIu64 " evicted (cache full), %" PRIu64
                  " records exported, %" PRIu64 " lost to a full queue\n"
@@ -123,7 +161,10 @@ std::string progress_line(const RunStats& now, const RunStats& before, double se
                   (now.icmp_packets - before.icmp_packets) / seconds / 1e6, now.nic_missed + now.nic_no_mbuf,
                   now.malformed_packets, now.flows_active, now.flows_exported, now.flows_evicted, now.alerts,
                   now.records_exported, now.export_errors);
-    return buf;
+    std::string line = buf;
+    if (const std::string decap = decap_counters_text(now); !decap.empty()) line += ", decap" + decap;
+    if (now.mirror_duplicates) line += ", mirror duplicates " + std::to_string(now.mirror_duplicates);
+    return line;
 }
 
 ProgressReport::ProgressReport(uint32_t interval_s, double now_s) : interval_s_(interval_s), last_s_(now_s) {}

@@ -3,7 +3,7 @@
 // a one-line progress report (--stats-interval).
 //
 // Accounting identity, checked by the integration tests:
-//   rx_packets = icmp_packets + other_packets + malformed_packets
+//   rx_packets = icmp_packets + other_packets + malformed_packets + mirror_duplicates
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 
+#include "flowgen/packet.hpp"
 #include "flowgen/status.hpp"
 
 namespace probe {
@@ -31,6 +32,7 @@ struct RunStats {
     uint64_t other_ip_packets = 0;
     uint64_t non_ip_packets = 0;
     uint64_t unattributed_fragments = 0;
+    uint64_t mirror_duplicates = 0;  // second mirrored copies dropped (--dedup-window)
     uint64_t flows_created = 0;
     uint64_t flows_active = 0;
     uint64_t flows_evicted = 0;
@@ -53,7 +55,16 @@ struct RunStats {
     uint64_t xdp_passed = 0;
     uint64_t xdp_dropped = 0;
     double elapsed_seconds = 0;
+    // Per flowgen::Encap kind (index 0 unused): frames that went through a
+    // header of that kind, and malformed frames whose bad header was of it.
+    uint64_t encap_packets[flowgen::kEncapCount] = {};
+    uint64_t encap_malformed[flowgen::kEncapCount] = {};
 };
+
+// The per-kind counters as `,"decap_vxlan_packets":N,...` (JSON) or
+// ` vxlan N (M malformed)` for the kinds seen (text); empty when none.
+std::string decap_counters_json(const RunStats& s);
+std::string decap_counters_text(const RunStats& s);
 
 // Sums the workers' and the exporter's counters (workers may still run:
 // each counter is read atomically, the sum is a snapshot).

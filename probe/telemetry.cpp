@@ -35,6 +35,12 @@ int stats_command(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_add_dict_u64(d, "icmp_packets", s.icmp_packets);
     rte_tel_data_add_dict_u64(d, "other_packets", s.other_packets);
     rte_tel_data_add_dict_u64(d, "malformed_packets", s.malformed_packets);
+    rte_tel_data_add_dict_u64(d, "mirror_duplicates", s.mirror_duplicates);
+    for (int k = 1; k < flowgen::kEncapCount; ++k) {
+        const std::string name = std::string("decap_") + flowgen::encap_name(static_cast<flowgen::Encap>(k));
+        rte_tel_data_add_dict_u64(d, (name + "_packets").c_str(), s.encap_packets[k]);
+        rte_tel_data_add_dict_u64(d, (name + "_malformed").c_str(), s.encap_malformed[k]);
+    }
     rte_tel_data_add_dict_u64(d, "flows_created", s.flows_created);
     rte_tel_data_add_dict_u64(d, "flows_active", s.flows_active);
     rte_tel_data_add_dict_u64(d, "flows_evicted", s.flows_evicted);

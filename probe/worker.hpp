@@ -18,6 +18,7 @@
 
 #include "detect/pipeline.hpp"
 #include "flowgen/flow_cache.hpp"
+#include "flowgen/mirror_dedup.hpp"
 #include "flowgen/packet.hpp"
 #include "flowgen/relaxed_counter.hpp"
 #include "flowgen/spsc_queue.hpp"
@@ -45,6 +46,12 @@ struct WorkerStats {
     Counter records_dropped;    // exporter queue full (live ports only)
     Counter alerts;             // alerts raised
     Counter alerts_dropped;     // alert queue full
+    Counter mirror_duplicates;  // ICMP packets dropped as a second mirrored copy (not in icmp_packets)
+    // Per flowgen::Encap kind: frames that went through at least one header
+    // of that kind (any status), and malformed frames whose bad header was
+    // of that kind.
+    Counter encap_packets[flowgen::kEncapCount];
+    Counter encap_malformed[flowgen::kEncapCount];
 };
 
 // An alert as the worker raises it: a snapshot of the conversation with its
@@ -88,6 +95,8 @@ struct WorkerSettings {
     const detect::Config* detection = nullptr;  // required when detect
     uint32_t record_queue = 1u << 16;
     uint32_t alert_queue = 1u << 12;
+    flowgen::ParseOptions parse;  // --decap, --vxlan-port
+    uint32_t dedup_window_ms = 10;  // --dedup-window: 0 = keep mirror duplicates
 };
 
 class alignas(64) Worker {
@@ -114,8 +123,7 @@ public:
     void handle(flowgen::LinkType link, std::span<const uint8_t> frame, uint64_t now_ms, uint16_t port,
                 size_t wire_length = 0) noexcept {
         flowgen::PacketInfo p;
-        const flowgen::ParseStatus status = wire_length ? flowgen::parse_frame(link, frame, wire_length, p)
-                                                        : flowgen::parse_frame(link, frame, p);
+        const flowgen::ParseStatus status = flowgen::parse_frame(link, frame, wire_length, settings_.parse, p);
         handle_parsed(p, status, frame.size(), now_ms, port);
     }
 
@@ -170,10 +178,19 @@ public:
     uint32_t cache_slots() const noexcept { return cache_.capacity(); }
     const detect::Pipeline& detectors() const noexcept { return detectors_; }
     uint16_t id() const noexcept { return settings_.id; }
+    const flowgen::ParseOptions& parse_options() const noexcept { return settings_.parse; }
 
 private:
     // Counts a frame that is not ICMP by kind (most of a SPAN port).
     void count_other(const flowgen::PacketInfo& p, flowgen::ParseStatus status) noexcept;
+    // Counts the encapsulation kinds a frame went through (bare frames: one test).
+    void count_encapsulations(const flowgen::PacketInfo& p, flowgen::ParseStatus status) noexcept {
+        if (__builtin_expect(p.encapsulations == 0 && p.malformed_layer == flowgen::Encap::kNone, 1)) return;
+        for (int k = 1; k < flowgen::kEncapCount; ++k)
+            if (p.encapsulations & (1u << k)) stats_.encap_packets[k].add();
+        if (status == flowgen::ParseStatus::kMalformed && p.malformed_layer != flowgen::Encap::kNone)
+            stats_.encap_malformed[static_cast<int>(p.malformed_layer)].add();
+    }
     // The conversation key of an ICMP packet (fragments: via the fragment
     // map, in arrival order). Returns true for the reply half of a pair.
     bool key_of(const flowgen::PacketInfo& p, flowgen::FlowKey& key) noexcept;
@@ -202,6 +219,7 @@ private:
     WorkerSettings settings_;
     flowgen::FlowCache cache_;
     flowgen::FragmentMap fragments_;
+    flowgen::MirrorDedup dedup_;
     detect::Pipeline detectors_;
     flowgen::TableMemory<detect::ConversationState> detect_state_;
     std::unique_ptr<RecordQueue> records_;
