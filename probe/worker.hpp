@@ -22,6 +22,7 @@
 #include "flowgen/packet.hpp"
 #include "flowgen/relaxed_counter.hpp"
 #include "flowgen/spsc_queue.hpp"
+#include "probe/counters.hpp"
 
 namespace probe {
 
@@ -29,30 +30,35 @@ namespace probe {
 // (a plain mov on x86), never a locked read-modify-write.
 using Counter = flowgen::RelaxedCounter;
 
+// The counters of probe/counters.hpp's worker group; only this worker's
+// lcore writes them.
 struct WorkerStats {
-    Counter rx_packets;         // frames handed to handle()
-    Counter rx_bytes;           // their captured length
-    Counter icmp_packets;       // = kIcmp
-    Counter icmp_octets;        // their IP octets (IPFIX meaning)
-    Counter icmp_frame_bytes;   // their captured length
-    Counter other_packets;      // = kOther + kNotIp (tcp + udp + other_ip + non_ip)
-    Counter malformed_packets;  // = kMalformed
-    Counter tcp_packets;
-    Counter udp_packets;
-    Counter other_ip_packets;
-    Counter non_ip_packets;
-    Counter unattributed_fragments;
-    Counter records_queued;     // conversation records handed to the exporter
-    Counter records_dropped;    // exporter queue full (live ports only)
-    Counter alerts;             // alerts raised
-    Counter alerts_dropped;     // alert queue full
-    Counter mirror_duplicates;  // ICMP packets dropped as a second mirrored copy (not in icmp_packets)
-    // Per flowgen::Encap kind: frames that went through at least one header
-    // of that kind (any status), and malformed frames whose bad header was
-    // of that kind.
-    Counter encap_packets[flowgen::kEncapCount];
-    Counter encap_malformed[flowgen::kEncapCount];
+#define ECHOFLOW_FIELD(name, description) Counter name;
+    ECHOFLOW_WORKER_COUNTERS(ECHOFLOW_FIELD)
+#undef ECHOFLOW_FIELD
 };
+
+// The decap_* counters of each flowgen::Encap kind (index 0, kNone, has
+// none; IP-in-IP has no malformed counter).
+struct EncapCounters {
+    Counter WorkerStats::*packets;
+    Counter WorkerStats::*malformed;
+};
+inline constexpr EncapCounters kEncapCounters[flowgen::kEncapCount] = {
+    {nullptr, nullptr},
+    {&WorkerStats::decap_vlan_packets, &WorkerStats::decap_vlan_malformed},
+    {&WorkerStats::decap_mpls_packets, &WorkerStats::decap_mpls_malformed},
+    {&WorkerStats::decap_pseudowire_packets, &WorkerStats::decap_pseudowire_malformed},
+    {&WorkerStats::decap_ipip_packets, nullptr},
+    {&WorkerStats::decap_gre_packets, &WorkerStats::decap_gre_malformed},
+    {&WorkerStats::decap_gre_teb_packets, &WorkerStats::decap_gre_teb_malformed},
+    {&WorkerStats::decap_erspan1_packets, &WorkerStats::decap_erspan1_malformed},
+    {&WorkerStats::decap_erspan2_packets, &WorkerStats::decap_erspan2_malformed},
+    {&WorkerStats::decap_erspan3_packets, &WorkerStats::decap_erspan3_malformed},
+    {&WorkerStats::decap_vxlan_packets, &WorkerStats::decap_vxlan_malformed},
+    {&WorkerStats::decap_geneve_packets, &WorkerStats::decap_geneve_malformed},
+};
+static_assert(flowgen::kEncapCount == 12, "a row of kEncapCounters (and counters.hpp) per flowgen::Encap kind");
 
 // An alert as the worker raises it: a snapshot of the conversation with its
 // verdict; formatted as JSON by the exporter thread, never on the worker.
@@ -187,9 +193,11 @@ private:
     void count_encapsulations(const flowgen::PacketInfo& p, flowgen::ParseStatus status) noexcept {
         if (__builtin_expect(p.encapsulations == 0 && p.malformed_layer == flowgen::Encap::kNone, 1)) return;
         for (int k = 1; k < flowgen::kEncapCount; ++k)
-            if (p.encapsulations & (1u << k)) stats_.encap_packets[k].add();
-        if (status == flowgen::ParseStatus::kMalformed && p.malformed_layer != flowgen::Encap::kNone)
-            stats_.encap_malformed[static_cast<int>(p.malformed_layer)].add();
+            if (p.encapsulations & (1u << k)) (stats_.*kEncapCounters[k].packets).add();
+        if (status == flowgen::ParseStatus::kMalformed) {
+            Counter WorkerStats::*m = kEncapCounters[static_cast<int>(p.malformed_layer)].malformed;
+            if (m != nullptr) (stats_.*m).add();
+        }
     }
     // The conversation key of an ICMP packet (fragments: via the fragment
     // map, in arrival order). Returns true for the reply half of a pair.
