@@ -21,6 +21,7 @@
 #include <span>
 
 #include "flowgen/flow_record.hpp"
+#include "flowgen/ipfix_elements.hpp"
 
 namespace flowgen {
 
@@ -43,20 +44,8 @@ inline constexpr uint32_t kReversePen = 29305;
 // element number with bit 14 (0x4000) set, under the same PEN.
 inline constexpr uint16_t kReverseEnterpriseBit = 0x4000;
 
-// Our enterprise-specific elements (numbers under EncoderConfig::enterprise_number).
-enum class EchoflowIe : uint16_t {
-    kDetectionScore = 1,      // unsigned16, 0..1000
-    kReasonFlags = 2,         // unsigned32, bit set of detect::Reason
-    kPayloadEntropyMilli = 3, // unsigned16, bits/byte * 1000
-    kPayloadMinOctets = 4,    // unsigned16, ICMP data bytes after the 8-byte header
-    kPayloadMaxOctets = 5,    // unsigned16
-    kPayloadMeanOctets = 6,   // unsigned16, rounded down
-    kSignatureId = 7,         // unsigned16, 0 = none
-    kVerdict = 8,             // unsigned8: 0 benign/unknown, 1 suspicious, 2 tunnel
-};
-
 // Metering and exporting process statistics, sent in the options record of
-// template 260 (RFC 7011 §4.1/§4.2 suggest these elements).
+// template 260 (RFC 7011 §4.1/§4.2 suggest these elements; flowgen/ipfix_elements.hpp).
 struct ProcessStats {
     uint64_t observed_packets = 0;  // IE 86 packetTotalCount (ICMP packets metered)
     uint64_t observed_octets = 0;   // IE 85 octetTotalCount
@@ -79,6 +68,12 @@ struct EncoderConfig {
     bool biflow = false;
     bool detection_elements = true;
     uint32_t enterprise_number = 32473;
+    // vlanId (58), layer2SegmentId (351) and the enterprise element
+    // echoflowSegment (9) in the flow templates: the segment a conversation
+    // was mirrored from (ConversationRecord::vlan_id, segment_*). Off by
+    // default here so that the encoder's plain form stays as it was; the
+    // probe turns it on.
+    bool segment_elements = false;
 };
 
 // One message being written into a caller-owned buffer. begin() reserves the
@@ -146,7 +141,7 @@ public:
 
     // RFC 5610 type records (template 261) for our enterprise elements,
     // starting at index `first`; returns how many were added. Zero records
-    // exist when detection_elements is off.
+    // exist when detection_elements and segment_elements are off.
     size_t add_type_records(IpfixMessage& m, size_t first = 0) const noexcept;
     size_t type_record_count() const noexcept;
 
@@ -163,6 +158,7 @@ public:
     const TemplateLayout& layout(uint16_t template_id) const noexcept;
 
 private:
+    bool announces(uint16_t type_record_id) const noexcept;
     bool add_flow_record(IpfixMessage& m, const TemplateLayout& t, const ConversationRecord& r,
                          int fwd) const noexcept;
     bool add_template(IpfixMessage& m, const TemplateLayout& t) const noexcept;

@@ -139,6 +139,10 @@ struct PacketInfo {
     const uint8_t* payload = nullptr;
     uint16_t payload_length = 0;   // bytes available at `payload`
     uint16_t payload_wire_length = 0;  // bytes the IP header says the ICMP data has (>= payload_length)
+    // The innermost IP header parsed (points into the frame) and the bytes
+    // captured from it on, within ip_length: for the mirror deduplicator.
+    const uint8_t* ip_header = nullptr;
+    uint32_t ip_captured = 0;
 };
 
 // Parse one frame. On kIcmp every field above is set; on kOther family,

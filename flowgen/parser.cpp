@@ -374,6 +374,7 @@ ParseStatus parse_ipv4(const uint8_t* p, size_t captured, size_t wire, Walk& w) 
     set_ipv4_address(out.dst, p + 16);
     out.l4_protocol = protocol;
     out.ip_length = static_cast<uint32_t>(total);
+    out.ip_header = p;
 
     const uint16_t flags_offset = load_be16(p + 6);
     const bool fragment = (flags_offset & (kIpv4MoreFragments | kIpv4OffsetMask)) != 0;
@@ -383,6 +384,7 @@ ParseStatus parse_ipv4(const uint8_t* p, size_t captured, size_t wire, Walk& w) 
 
     // Bytes beyond total_length are link padding, not IP payload.
     const size_t end = captured < total ? captured : total;
+    out.ip_captured = static_cast<uint32_t>(end);
     const uint8_t* l4 = p + header;
     const size_t avail = end - header;
 
@@ -408,6 +410,8 @@ ParseStatus parse_ipv6(const uint8_t* p, size_t captured, size_t wire, Walk& w) 
     out.fragment_id = 0;
 
     const size_t end = captured < total ? captured : total;
+    out.ip_header = p;
+    out.ip_captured = static_cast<uint32_t>(end);
     uint8_t next = p[6];
     size_t off = kIpv6Header;
     bool first_fragment = true;

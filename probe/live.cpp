@@ -133,15 +133,13 @@ inline unsigned owner_of(const flowgen::PacketInfo& p, unsigned workers) noexcep
     return static_cast<unsigned>(h % workers);
 }
 
-void add_nic_stats(Live& L);
-
 // Returns the number of records and alerts taken from the workers' queues.
 size_t export_step(Live& L, uint64_t now_ms, double& next_poll, ProgressReport& progress) {
     const size_t popped = L.exporter.drain(L.workers, now_ms);
     const double t = monotonic_seconds();
     if (t < next_poll) return popped;
     next_poll = t + 0.01;
-    add_nic_stats(L);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
+    read_port_counters(L.ports, L.totals);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
     collect(L.workers, L.exporter, L.totals);
     L.exporter.poll(now_ms, L.totals);
     progress.maybe_print(L.totals, t);
@@ -183,7 +181,7 @@ int worker_main(void* arg) {
                 rte_mbuf* m = pkts[i];
                 ParsedFrame& f = parsed[kept];
                 const std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m));
-                f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet, frame, f.info);
+                f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet, frame, 0, w.parse_options(), f.info);
                 if (f.status == flowgen::ParseStatus::kIcmp) {
                     const unsigned owner = owner_of(f.info, nworkers);
                     if (owner != slot.index) {
@@ -207,7 +205,8 @@ int worker_main(void* arg) {
                 ParsedFrame& f = parsed[i];
                 f.frame_bytes = rte_pktmbuf_data_len(m);
                 f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet,
-                                                {rte_pktmbuf_mtod(m, const uint8_t*), f.frame_bytes}, f.info);
+                                                {rte_pktmbuf_mtod(m, const uint8_t*), f.frame_bytes}, 0,
+                                                w.parse_options(), f.info);
                 f.port = m->port;
             }
             w.handle_parsed_burst(parsed, n, now_ms);
@@ -296,19 +295,29 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& 
     return {};
 }
 
-void add_nic_stats(Live& L) {
-    L.totals.nic_missed = L.totals.nic_errors = L.totals.nic_no_mbuf = 0;
-    for (uint16_t port : L.ports) {
+}  // namespace
+
+void read_port_counters(std::span<const uint16_t> ports, RunStats& out) {
+    out.nic_missed = out.nic_errors = out.nic_no_mbuf = 0;
+    for (uint16_t port : ports) {
         rte_eth_stats s;
         if (rte_eth_stats_get(port, &s) == 0) {
-            L.totals.nic_missed += s.imissed;
-            L.totals.nic_errors += s.ierrors;
-            L.totals.nic_no_mbuf += s.rx_nombuf;
+            out.nic_missed += s.imissed;
+            out.nic_errors += s.ierrors;
+            out.nic_no_mbuf += s.rx_nombuf;
         }
     }
 }
 
-}  // namespace
+void read_xdp_group(const std::string& ifname, RunStats& out) {
+    if (ifname.empty()) return;
+    XdpCounters xc;
+    if (!read_xdp_counters(ifname, xc).ok()) return;
+    out.have_xdp = true;
+    out.xdp_redirected = xc.redirected;
+    out.xdp_passed = xc.passed;
+    out.xdp_dropped = xc.dropped;
+}
 
 int run_live(const Config& config, const LiveOptions& options) {
     std::vector<char*> argv;
@@ -357,6 +366,8 @@ int run_live(const Config& config, const LiveOptions& options) {
             ws.cache = config.cache;
             ws.detect = config.detect;
             ws.detection = &config.detection;
+            ws.parse = config.parse;
+            ws.dedup_window_ms = config.dedup_window_ms;
             s->worker = std::make_unique<Worker>(ws);
             if (flowgen::Status st = s->worker->init(); !st.ok()) return st.prefix("worker " + std::to_string(i));
             L->workers.push_back(s->worker.get());
@@ -407,7 +418,7 @@ int run_live(const Config& config, const LiveOptions& options) {
         fail(st.message());
         exit_code = 1;
     } else {
-        register_telemetry(L->workers, L->exporter);
+        register_telemetry(L->workers, L->exporter, L->ports, L->xdp_interface);
         L->clock.start();
         // Each lcore re-anchors its own copy (now_ms() writes it): the
         // workers copy L->clock as they start, so the main lcore never
@@ -441,16 +452,8 @@ int run_live(const Config& config, const LiveOptions& options) {
         L->exporter.drain_all(L->workers, now);
         L->totals.elapsed_seconds = monotonic_seconds() - t0;
         for (uint16_t p : L->ports) rte_eth_dev_stop(p);
-        add_nic_stats(*L);
-        if (!L->xdp_interface.empty()) {
-            XdpCounters xc;
-            if (read_xdp_counters(L->xdp_interface, xc).ok()) {
-                L->totals.have_xdp = true;
-                L->totals.xdp_redirected = xc.redirected;
-                L->totals.xdp_passed = xc.passed;
-                L->totals.xdp_dropped = xc.dropped;
-            }
-        }
+        read_port_counters(L->ports, L->totals);
+        read_xdp_group(L->xdp_interface, L->totals);
         // Telemetry reads the workers and the exporter: detach it first.
         unregister_telemetry();
         if (flowgen::Status st = end_of_run(config, L->workers, L->exporter, now, L->totals); !st.ok()) {

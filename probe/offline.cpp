@@ -58,6 +58,8 @@ int run_offline(const Config& config) {
     ws.record_queue = 4096;
     ws.detect = config.detect;
     ws.detection = &config.detection;
+    ws.parse = config.parse;
+    ws.dedup_window_ms = config.dedup_window_ms;
     Worker worker(ws);
     if (flowgen::Status s = worker.init(); !s.ok()) {
         fail(s.message());
@@ -82,6 +84,7 @@ int run_offline(const Config& config) {
     RunStats totals;
     bool stopped = false;
     const flowgen::LinkType link = reader.link();
+    const flowgen::ParseOptions& parse = config.parse;
     ParsedFrame parsed[Worker::kMaxBurst];
     auto account = [&](const CaptureBatch& batch) {
         // Runs of frames with the same capture millisecond are parsed and go
@@ -111,7 +114,7 @@ int run_offline(const Config& config) {
                 }
                 const CaptureBatch::Frame& f = batch.frames[k];
                 ParsedFrame& p = parsed[k - i];
-                p.status = flowgen::parse_frame(link, {batch.arena + f.offset, f.caplen}, f.wire_len, p.info);
+                p.status = flowgen::parse_frame(link, {batch.arena + f.offset, f.caplen}, f.wire_len, parse, p.info);
                 p.port = 0;
                 p.frame_bytes = f.caplen;
             }

@@ -24,6 +24,7 @@ Worker::Worker(const WorkerSettings& settings) : settings_(settings) {}
 flowgen::Status Worker::init() {
     settings_.cache.worker_id = settings_.id;
     if (flowgen::Status s = cache_.init(settings_.cache); !s.ok()) return s;
+    if (flowgen::Status s = dedup_.init(settings_.dedup_window_ms); !s.ok()) return s;
     if (settings_.detect) {
         if (!settings_.detection) return flowgen::Status::error("worker: detection enabled without a configuration");
         if (flowgen::Status s = detectors_.init(*settings_.detection); !s.ok()) return s;
@@ -80,7 +81,7 @@ void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
         stats_.records_queued.add();
         return;
     }
-    stats_.records_dropped.add();
+    stats_.flows_dropped.add();
 }
 
 void Worker::raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept {
@@ -166,8 +167,13 @@ void Worker::handle_parsed(const flowgen::PacketInfo& p, ParseStatus status, siz
                            uint16_t port) noexcept {
     stats_.rx_packets.add();
     stats_.rx_bytes.add(frame_bytes);
+    count_encapsulations(p, status);
     if (__builtin_expect(status != ParseStatus::kIcmp, 0)) {
         count_other(p, status);
+        return;
+    }
+    if (dedup_.enabled() && dedup_.duplicate(p, now_ms)) {
+        stats_.mirror_duplicates.add();
         return;
     }
     stats_.icmp_packets.add();
@@ -238,10 +244,15 @@ void Worker::handle_burst(flowgen::LinkType link, const std::span<const uint8_t>
         for (unsigned i = 0; i < m; ++i) {
             // A frame that is not ICMP leaves its PacketInfo slot to the next.
             flowgen::PacketInfo& p = info[np];
-            const ParseStatus status = flowgen::parse_frame(link, frames[i], p);
+            const ParseStatus status = flowgen::parse_frame(link, frames[i], 0, settings_.parse, p);
             rx_bytes += frames[i].size();
+            count_encapsulations(p, status);
             if (__builtin_expect(status != ParseStatus::kIcmp, 0)) {
                 count_other(p, status);
+                continue;
+            }
+            if (dedup_.enabled() && dedup_.duplicate(p, now_ms)) {
+                stats_.mirror_duplicates.add();
                 continue;
             }
             icmp_octets += p.ip_length;
@@ -263,8 +274,13 @@ void Worker::handle_parsed_burst(const ParsedFrame* frames, unsigned n, uint64_t
         for (unsigned i = 0; i < m; ++i) {
             const ParsedFrame& f = frames[i];
             rx_bytes += f.frame_bytes;
+            count_encapsulations(f.info, f.status);
             if (__builtin_expect(f.status != ParseStatus::kIcmp, 0)) {
                 count_other(f.info, f.status);
+                continue;
+            }
+            if (dedup_.enabled() && dedup_.duplicate(f.info, now_ms)) {
+                stats_.mirror_duplicates.add();
                 continue;
             }
             icmp_octets += f.info.ip_length;

@@ -18,9 +18,11 @@
 
 #include "detect/pipeline.hpp"
 #include "flowgen/flow_cache.hpp"
+#include "flowgen/mirror_dedup.hpp"
 #include "flowgen/packet.hpp"
 #include "flowgen/relaxed_counter.hpp"
 #include "flowgen/spsc_queue.hpp"
+#include "probe/counters.hpp"
 
 namespace probe {
 
@@ -28,24 +30,35 @@ namespace probe {
 // (a plain mov on x86), never a locked read-modify-write.
 using Counter = flowgen::RelaxedCounter;
 
+// The counters of probe/counters.hpp's worker group; only this worker's
+// lcore writes them.
 struct WorkerStats {
-    Counter rx_packets;         // frames handed to handle()
-    Counter rx_bytes;           // their captured length
-    Counter icmp_packets;       // = kIcmp
-    Counter icmp_octets;        // their IP octets (IPFIX meaning)
-    Counter icmp_frame_bytes;   // their captured length
-    Counter other_packets;      // = kOther + kNotIp (tcp + udp + other_ip + non_ip)
-    Counter malformed_packets;  // = kMalformed
-    Counter tcp_packets;
-    Counter udp_packets;
-    Counter other_ip_packets;
-    Counter non_ip_packets;
-    Counter unattributed_fragments;
-    Counter records_queued;     // conversation records handed to the exporter
-    Counter records_dropped;    // exporter queue full (live ports only)
-    Counter alerts;             // alerts raised
-    Counter alerts_dropped;     // alert queue full
+#define ECHOFLOW_FIELD(name, description) Counter name;
+    ECHOFLOW_WORKER_COUNTERS(ECHOFLOW_FIELD)
+#undef ECHOFLOW_FIELD
 };
+
+// The decap_* counters of each flowgen::Encap kind (index 0, kNone, has
+// none; IP-in-IP has no malformed counter).
+struct EncapCounters {
+    Counter WorkerStats::*packets;
+    Counter WorkerStats::*malformed;
+};
+inline constexpr EncapCounters kEncapCounters[flowgen::kEncapCount] = {
+    {nullptr, nullptr},
+    {&WorkerStats::decap_vlan_packets, &WorkerStats::decap_vlan_malformed},
+    {&WorkerStats::decap_mpls_packets, &WorkerStats::decap_mpls_malformed},
+    {&WorkerStats::decap_pseudowire_packets, &WorkerStats::decap_pseudowire_malformed},
+    {&WorkerStats::decap_ipip_packets, nullptr},
+    {&WorkerStats::decap_gre_packets, &WorkerStats::decap_gre_malformed},
+    {&WorkerStats::decap_gre_teb_packets, &WorkerStats::decap_gre_teb_malformed},
+    {&WorkerStats::decap_erspan1_packets, &WorkerStats::decap_erspan1_malformed},
+    {&WorkerStats::decap_erspan2_packets, &WorkerStats::decap_erspan2_malformed},
+    {&WorkerStats::decap_erspan3_packets, &WorkerStats::decap_erspan3_malformed},
+    {&WorkerStats::decap_vxlan_packets, &WorkerStats::decap_vxlan_malformed},
+    {&WorkerStats::decap_geneve_packets, &WorkerStats::decap_geneve_malformed},
+};
+static_assert(flowgen::kEncapCount == 12, "a row of kEncapCounters (and counters.hpp) per flowgen::Encap kind");
 
 // An alert as the worker raises it: a snapshot of the conversation with its
 // verdict; formatted as JSON by the exporter thread, never on the worker.
@@ -88,6 +101,8 @@ struct WorkerSettings {
     const detect::Config* detection = nullptr;  // required when detect
     uint32_t record_queue = 1u << 16;
     uint32_t alert_queue = 1u << 12;
+    flowgen::ParseOptions parse;  // --decap, --vxlan-port
+    uint32_t dedup_window_ms = 10;  // --dedup-window: 0 = keep mirror duplicates
 };
 
 class alignas(64) Worker {
@@ -114,8 +129,7 @@ public:
     void handle(flowgen::LinkType link, std::span<const uint8_t> frame, uint64_t now_ms, uint16_t port,
                 size_t wire_length = 0) noexcept {
         flowgen::PacketInfo p;
-        const flowgen::ParseStatus status = wire_length ? flowgen::parse_frame(link, frame, wire_length, p)
-                                                        : flowgen::parse_frame(link, frame, p);
+        const flowgen::ParseStatus status = flowgen::parse_frame(link, frame, wire_length, settings_.parse, p);
         handle_parsed(p, status, frame.size(), now_ms, port);
     }
 
@@ -170,10 +184,21 @@ public:
     uint32_t cache_slots() const noexcept { return cache_.capacity(); }
     const detect::Pipeline& detectors() const noexcept { return detectors_; }
     uint16_t id() const noexcept { return settings_.id; }
+    const flowgen::ParseOptions& parse_options() const noexcept { return settings_.parse; }
 
 private:
     // Counts a frame that is not ICMP by kind (most of a SPAN port).
     void count_other(const flowgen::PacketInfo& p, flowgen::ParseStatus status) noexcept;
+    // Counts the encapsulation kinds a frame went through (bare frames: one test).
+    void count_encapsulations(const flowgen::PacketInfo& p, flowgen::ParseStatus status) noexcept {
+        if (__builtin_expect(p.encapsulations == 0 && p.malformed_layer == flowgen::Encap::kNone, 1)) return;
+        for (int k = 1; k < flowgen::kEncapCount; ++k)
+            if (p.encapsulations & (1u << k)) (stats_.*kEncapCounters[k].packets).add();
+        if (status == flowgen::ParseStatus::kMalformed) {
+            Counter WorkerStats::*m = kEncapCounters[static_cast<int>(p.malformed_layer)].malformed;
+            if (m != nullptr) (stats_.*m).add();
+        }
+    }
     // The conversation key of an ICMP packet (fragments: via the fragment
     // map, in arrival order). Returns true for the reply half of a pair.
     bool key_of(const flowgen::PacketInfo& p, flowgen::FlowKey& key) noexcept;
@@ -202,6 +227,7 @@ private:
     WorkerSettings settings_;
     flowgen::FlowCache cache_;
     flowgen::FragmentMap fragments_;
+    flowgen::MirrorDedup dedup_;
     detect::Pipeline detectors_;
     flowgen::TableMemory<detect::ConversationState> detect_state_;
     std::unique_ptr<RecordQueue> records_;

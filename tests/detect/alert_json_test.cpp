@@ -5,6 +5,7 @@
 
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "detect/alert_json.hpp"
 #include "tests/detect/payloads.hpp"
@@ -85,6 +86,13 @@ BOOST_AUTO_TEST_CASE(alert_line_is_one_json_object_with_the_issue_fields) {
     for (const auto& r : j.get_child("reasons")) reasons += r.second.get_value<std::string>() + ",";
     BOOST_TEST(reasons.find("tunnel-signature,") != std::string::npos);
     BOOST_TEST(reasons.find("tunnel-framing,") != std::string::npos);
+    // One explanation per reason, in the same order, from the reason table.
+    std::vector<std::string> names, explanations;
+    for (const auto& r : j.get_child("reasons")) names.push_back(r.second.get_value<std::string>());
+    for (const auto& e : j.get_child("explanations")) explanations.push_back(e.second.get_value<std::string>());
+    BOOST_TEST_REQUIRE(explanations.size() == names.size());
+    for (size_t i = 0; i < names.size(); ++i)
+        BOOST_TEST(explanations[i] == detect::reason_info(detect::reason_index(names[i]))->description);
     BOOST_TEST(j.count("payload_hex") == 0u);  // no raw bytes unless asked
 }
 
@@ -127,6 +135,29 @@ BOOST_AUTO_TEST_CASE(fingerprint_names_the_ping_program_of_the_alerting_packet) 
     out.clear();
     format_alert_json(a.record, a.pipeline, 0, out, a.trigger, a.pipeline.fingerprint(a.trigger));
     BOOST_TEST(a.parse(out).get<std::string>("fingerprint") == "null");
+}
+
+BOOST_AUTO_TEST_CASE(mirrored_conversation_names_its_vlan_and_segment_bare_one_neither) {
+    Alerted a(false);
+    std::string bare;
+    format_alert_json(a.record, a.pipeline, 1'764'128'000'250, bare, a.trigger);
+    const pt::ptree b = a.parse(bare);
+    BOOST_TEST(!b.get_child_optional("vlan"));
+    BOOST_TEST(!b.get_child_optional("segment"));
+
+    struct Row { flowgen::SegmentType type; const char* name; };
+    for (const Row r : {Row{flowgen::SegmentType::kVxlan, "vxlan"}, Row{flowgen::SegmentType::kGeneve, "geneve"},
+                        Row{flowgen::SegmentType::kErspan, "erspan"}}) {
+        a.record.vlan_id = 300;
+        a.record.segment_type = r.type;
+        a.record.segment_id = 4242;
+        std::string out;
+        format_alert_json(a.record, a.pipeline, 1'764'128'000'250, out, a.trigger);
+        const pt::ptree j = a.parse(out);
+        BOOST_TEST(j.get<int>("vlan") == 300);
+        BOOST_TEST(j.get<std::string>("segment.type") == r.name);
+        BOOST_TEST(j.get<int>("segment.id") == 4242);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
