@@ -36,6 +36,8 @@
     X(alerts, "alerts raised")                                                                 \
     X(alerts_dropped, "alerts lost to a full alert queue")                                     \
     X(mirror_duplicates, "ICMP packets dropped as a mirror's second copy (--dedup-window), not in icmp_packets") \
+    X(spread_software_packets, "ICMP frames assigned to a worker by software from their (inner) addresses") \
+    X(spread_software_tunnelled, "of those, frames in a tunnel or behind MPLS (RSS saw only the outer header)") \
     ECHOFLOW_DECAP_COUNTERS(X)
 
 // Per encapsulation kind, in flowgen::Encap order (README "Remote and cloud
@@ -86,11 +88,14 @@
     X(records_not_sent, es->records_not_sent.get(), "IPFIX data records never delivered")
 
 // Set by the live modes from the ports (rte_eth_stats, probe/live.cpp
-// read_port_counters); 0 with --pcap.
+// read_port_counters; the rss_* ones once, when the ports are set up,
+// probe/spread.hpp); 0 with --pcap.
 #define ECHOFLOW_PORT_COUNTERS(X)                                                              \
     X(nic_missed, "frames the NIC dropped for lack of room in the RX ring (imissed)")          \
     X(nic_errors, "erroneous frames the NIC received (ierrors)")                               \
-    X(nic_no_mbuf, "frames dropped for lack of an mbuf (rx_nombuf)")
+    X(nic_no_mbuf, "frames dropped for lack of an mbuf (rx_nombuf)")                          \
+    X(rss_inner_ports, "ports whose NIC spreads tunnelled frames by the inner header (RSS level innermost)") \
+    X(rss_outer_ports, "ports with RSS on the outer header only: tunnelled ICMP is spread in software")
 
 // Set with --interface from the XDP program's counters (probe/xdp_stats.cpp);
 // written only when RunStats::have_xdp.

@@ -185,6 +185,12 @@ public:
     const detect::Pipeline& detectors() const noexcept { return detectors_; }
     uint16_t id() const noexcept { return settings_.id; }
     const flowgen::ParseOptions& parse_options() const noexcept { return settings_.parse; }
+    // A frame this worker assigned to a worker by owner_of() (probe/spread.hpp);
+    // `tunnelled`: its addresses were inside a tunnel or behind MPLS.
+    void count_software_spread(bool tunnelled) noexcept {
+        stats_.spread_software_packets.add();
+        if (tunnelled) stats_.spread_software_tunnelled.add();
+    }
 
 private:
     // Counts a frame that is not ICMP by kind (most of a SPAN port).
