@@ -139,6 +139,15 @@ class Mirrors(unittest.TestCase):
         self.assertEqual(flows, [])
         self.assertEqual(stats["decap_vxlan_packets"], 0)
 
+    def test_bad_decap_options_are_one_line_and_exit_2(self):
+        too_many = [a for port in range(5000, 5007) for a in ("--vxlan-port", str(port))]
+        for args in (["--decap", "maybe"], ["--vxlan-port", "0"], ["--vxlan-port", "70000"],
+                     ["--dedup-window", "soon"], too_many):
+            with self.subTest(args=args[:2]):
+                proc, _ = harness.run_echoflow(["--pcap", BARE, "--quiet"] + args, check=False)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
+
     def test_third_party_mirror_captures_show_their_inner_icmp(self):
         if not os.path.isdir(EXTERNAL):
             self.skipTest("third-party corpus absent (%s)" % EXTERNAL)
