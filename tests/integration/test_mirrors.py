@@ -24,7 +24,7 @@ KINDS = ("qinq", "mpls", "mpls-pw", "gre", "gre-teb", "erspan1", "erspan2", "ers
 SEGMENTS = {"erspan2": ("erspan", 5), "erspan3": ("erspan", 6), "vxlan": ("vxlan", 4242), "geneve": ("geneve", 77)}
 EXTERNAL = os.path.join(harness.SOURCE, "..", "shared", "corpus", "external")
 # ICMP packets inside the third-party captures (tshark, which decodes them).
-EXTERNAL_INNER = {"zeek__erspan.pcap": 84, "tcpdump__vxlan.pcap": 8}
+EXTERNAL_INNER = {"zeek__erspan.pcap": 84, "tcpdump__vxlan.pcap": 8, "tcpdump__various_gre.pcap": 10}
 
 # Filled by the tests, printed at the end: kind -> path -> text.
 TABLE = {}
