@@ -62,9 +62,14 @@ bool MirrorDedup::duplicate(const PacketInfo& p, uint64_t now_ms) noexcept {
     if (window_ms_ == 0) return false;
     const uint64_t h = mirror_hash(p);
     Entry& e = entries_[static_cast<uint32_t>(h >> 32) & mask_];
-    if (e.hash == h && now_ms - e.time_ms <= window_ms_) return true;
-    // The first copy's time is kept for later copies: a third copy more
-    // than a window after the first is a new packet.
+    const uint64_t first_ms = e.time_ms & ~kDropped;
+    if (e.hash == h && now_ms - first_ms <= window_ms_) {
+        if (e.time_ms & kDropped) return false;  // a third copy: the sender repeats itself
+        e.time_ms |= kDropped;
+        return true;
+    }
+    // The first copy's time is kept for later copies: a copy more than a
+    // window after the first is a new packet.
     e.hash = h;
     e.time_ms = now_ms;
     return false;

@@ -8,9 +8,13 @@
 // packet (after decapsulation), for ICMP only: the outer headers, the
 // IPv4 TTL, TOS and header checksum, and the IPv6 hop limit and traffic
 // class are left out, the rest of the IP header and up to kHashedBytes of
-// the packet are hashed. ICMP never legitimately repeats a packet byte for
-// byte within milliseconds: echo requests differ in sequence number,
-// errors quote different packets.
+// the packet are hashed. Hosts rarely repeat a packet byte for byte
+// within milliseconds (echo requests differ in sequence number, errors
+// quote different packets) but floods do: rsmurf6 sends one echo request
+// a thousand times in 8 ms. So at most one copy of a packet is dropped: a
+// mirror delivers a packet twice, a third identical packet within the
+// window means the sender repeats itself, and from then on every copy
+// counts (a flood of N identical packets counts N - 1).
 //
 // A fixed, direct-mapped table of the hashes seen recently and when: one
 // per worker lcore, no allocation after init(), no lock. A collision
@@ -29,7 +33,7 @@ namespace flowgen {
 
 class MirrorDedup {
 public:
-    static constexpr uint32_t kDefaultEntries = 1u << 16;  // 1 MiB; 10 ms at 6 Mpps per worker
+    static constexpr uint32_t kDefaultEntries = 1u << 16;  // 1 MiB per worker
     static constexpr uint32_t kHashedBytes = 128;          // of the inner IP packet
 
     // window_ms 0 disables the deduplicator (duplicate() is always false and
@@ -38,8 +42,9 @@ public:
     bool enabled() const noexcept { return window_ms_ != 0; }
     uint32_t window_ms() const noexcept { return window_ms_; }
 
-    // True when the same inner packet was seen at most window_ms before
-    // `now_ms` (the caller drops and counts it); otherwise remembers it.
+    // True when the same inner packet was seen once, at most window_ms
+    // before `now_ms` (the caller drops and counts it); otherwise remembers
+    // it. A packet seen a third time within the window is not a duplicate.
     // `p` must come from parse_frame (ip_header set). Times must not go
     // backwards. Called by the owning lcore only.
     bool duplicate(const PacketInfo& p, uint64_t now_ms) noexcept;
@@ -47,8 +52,9 @@ public:
 private:
     struct Entry {
         uint64_t hash;     // 0: empty
-        uint64_t time_ms;  // when the first copy was seen
+        uint64_t time_ms;  // when the first copy was seen; bit 63: a copy was dropped
     };
+    static constexpr uint64_t kDropped = uint64_t{1} << 63;
     std::unique_ptr<Entry[]> entries_;
     uint32_t mask_ = 0;
     uint32_t window_ms_ = 0;

@@ -21,8 +21,9 @@
 //    fragmented tunnel packet is kOther (protocol 4/41/47/17) for all its
 //    fragments, so no conversation ever gets only some of its fragments.
 //  - GRE with the routing bit (RFC 1701) or a version other than 0 (1 is
-//    PPTP) and GRE protocol types other than IPv4, IPv6, MPLS, 0x6558 and
-//    ERSPAN are kOther: well-formed, not mirror traffic.
+//    PPTP) and GRE protocol types other than IPv4, IPv6, MPLS, 0x6558,
+//    ERSPAN and Cisco MetaData (an SGT tag before IPv4/IPv6) are kOther:
+//    well-formed, not something that carries a mirrored packet.
 //  - A VXLAN header without the I flag, a Geneve header with a version other
 //    than 0, an ERSPAN header whose version does not match its GRE protocol
 //    type are kMalformed with that kind: the sender is not what the port or
@@ -53,6 +54,7 @@ constexpr uint16_t kEtherTypeMplsMulticast = 0x8848;  // RFC 5332
 constexpr uint16_t kGreTransparentEthernet = 0x6558;  // also Geneve's "Ethernet" protocol type
 constexpr uint16_t kGreErspan12 = 0x88BE;             // ERSPAN type I and II
 constexpr uint16_t kGreErspan3 = 0x22EB;              // ERSPAN type III
+constexpr uint16_t kGreCiscoMetadata = 0x8909;        // Cisco MetaData (TrustSec SGT), draft-smith-kandula-sxp
 
 constexpr uint16_t kGreChecksum = 0x8000;     // RFC 2784 §2.1 C
 constexpr uint16_t kGreRouting = 0x4000;      // RFC 1701 R
@@ -76,6 +78,7 @@ constexpr size_t kErspan3Header = 12;    // draft-foschiano-erspan §4.3
 constexpr size_t kErspan3Platform = 8;   // the optional platform-specific sub-header
 constexpr size_t kVxlanHeader = 8;       // RFC 7348 §5
 constexpr size_t kGeneveHeader = 8;      // RFC 8926 §3.4
+constexpr size_t kCiscoMetadata = 8;     // in GRE: EtherType, version, length, option, SGT
 
 // The wire length given to a frame that a mirror tunnel carries. Mirrors
 // cut frames on purpose (ERSPAN's T flag, the packet length of an AWS
@@ -271,6 +274,20 @@ ParseStatus parse_gre(const uint8_t* p, size_t captured, size_t wire, Walk& w) n
             if (type == kEtherTypeIpv4) return parse_ipv4(q, cap, wr, w);
             if (type == kEtherTypeIpv6) return parse_ipv6(q, cap, wr, w);
             return parse_mpls(q, cap, wr, w);
+        case kGreCiscoMetadata: {
+            // Cisco TrustSec tunnels tag GRE payloads with the source's
+            // security group: the carried EtherType comes first, then
+            // version, length, option and SGT, then the packet.
+            if (!enter(w, Encap::kGre)) return ParseStatus::kOther;
+            if (cap < kCiscoMetadata) return malformed(w, Encap::kGre);
+            const uint16_t inner = load_be16(q);
+            const uint8_t* r = q + kCiscoMetadata;
+            const size_t rcap = cap - kCiscoMetadata;
+            const size_t rwire = wr - kCiscoMetadata;
+            if (inner == kEtherTypeIpv4) return parse_ipv4(r, rcap, rwire, w);
+            if (inner == kEtherTypeIpv6) return parse_ipv6(r, rcap, rwire, w);
+            return ParseStatus::kOther;
+        }
         case kGreTransparentEthernet:
             if (!enter(w, Encap::kGreTeb)) return ParseStatus::kOther;
             return parse_ethernet(q, cap, kMirrorWire, w, Encap::kGreTeb);

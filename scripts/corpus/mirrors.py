@@ -70,7 +70,7 @@ def wrap(kind, frame, seq):
         return outer() / GRE(proto=0x88BE) / frame
     if kind == "erspan2":
         return outer() / GRE(proto=0x88BE, seqnum_present=1, sequence_number=seq) / \
-            ERSPAN_II(session_id=5, index=1) / frame
+            ERSPAN_II(ver=1, session_id=5, index=1) / frame
     if kind == "erspan3":
         return outer() / GRE(proto=0x22EB, seqnum_present=1, sequence_number=seq) / \
             ERSPAN_III(session_id=6, timestamp=seq, o=1) / ERSPAN_PlatformSpecific(platf_id=3) / frame
@@ -113,9 +113,9 @@ def write_all(bare_path, out_dir):
     out = []
     for i, f in enumerate(frames):
         a = outer(SOURCES[0]) / GRE(proto=0x88BE, seqnum_present=1, sequence_number=i) / \
-            ERSPAN_II(session_id=5, index=1) / f
+            ERSPAN_II(ver=1, session_id=5, index=1) / f
         b = outer(SOURCES[1]) / GRE(proto=0x88BE, seqnum_present=1, sequence_number=i) / \
-            ERSPAN_II(session_id=5, index=2) / hop_later(f)
+            ERSPAN_II(ver=1, session_id=5, index=2) / hop_later(f)
         a.time = f.time
         b.time = f.time + 0.00002
         out += [a, b]

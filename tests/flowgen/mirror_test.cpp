@@ -123,9 +123,19 @@ BOOST_AUTO_TEST_CASE(second_copy_within_the_window_is_a_duplicate_whatever_its_t
     const Parsed hop_later = parse(vxlan_echo(200, 63));  // another tunnel, one router later
     BOOST_TEST(!dedup.duplicate(first.info, kT0));
     BOOST_TEST(dedup.duplicate(hop_later.info, kT0 + 3));
-    BOOST_TEST(dedup.duplicate(first.info, kT0 + 10));
-    // A window after the first copy the same bytes are a new packet.
+    // A window after the first copy the same bytes are a new packet, and
+    // its mirror copy a duplicate again.
     BOOST_TEST(!dedup.duplicate(first.info, kT0 + 11));
+    BOOST_TEST(dedup.duplicate(first.info, kT0 + 21));
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_of_identical_packets_loses_only_one) {
+    MirrorDedup dedup;
+    BOOST_REQUIRE(dedup.init(10).ok());
+    const Parsed p = parse(vxlan_echo(1));
+    unsigned dropped = 0;
+    for (int i = 0; i < 1000; ++i) dropped += dedup.duplicate(p.info, kT0 + i / 200);
+    BOOST_TEST(dropped == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(distinct_packets_are_never_duplicates) {

@@ -24,7 +24,7 @@ KINDS = ("qinq", "mpls", "mpls-pw", "gre", "gre-teb", "erspan1", "erspan2", "ers
 SEGMENTS = {"erspan2": ("erspan", 5), "erspan3": ("erspan", 6), "vxlan": ("vxlan", 4242), "geneve": ("geneve", 77)}
 EXTERNAL = os.path.join(harness.SOURCE, "..", "shared", "corpus", "external")
 # ICMP packets inside the third-party captures (tshark, which decodes them).
-EXTERNAL_INNER = {"zeek__erspan.pcap": 84, "tcpdump__vxlan.pcap": 8}
+EXTERNAL_INNER = {"zeek__erspan.pcap": 84, "tcpdump__vxlan.pcap": 8, "tcpdump__various_gre.pcap": 10}
 
 # Filled by the tests, printed at the end: kind -> path -> text.
 TABLE = {}
@@ -138,6 +138,15 @@ class Mirrors(unittest.TestCase):
         self.assertEqual(stats["icmp_packets"], 0)
         self.assertEqual(flows, [])
         self.assertEqual(stats["decap_vxlan_packets"], 0)
+
+    def test_bad_decap_options_are_one_line_and_exit_2(self):
+        too_many = [a for port in range(5000, 5007) for a in ("--vxlan-port", str(port))]
+        for args in (["--decap", "maybe"], ["--vxlan-port", "0"], ["--vxlan-port", "70000"],
+                     ["--dedup-window", "soon"], too_many):
+            with self.subTest(args=args[:2]):
+                proc, _ = harness.run_echoflow(["--pcap", BARE, "--quiet"] + args, check=False)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
 
     def test_third_party_mirror_captures_show_their_inner_icmp(self):
         if not os.path.isdir(EXTERNAL):

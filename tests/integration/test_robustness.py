@@ -27,7 +27,8 @@ class BadPackets(unittest.TestCase):
                 self.assertEqual(proc.returncode, 0)
                 self.assertEqual(stats["rx_packets"], frames, name + ": every frame is accounted for")
                 self.assertEqual(stats["rx_packets"],
-                                 stats["icmp_packets"] + stats["other_packets"] + stats["malformed_packets"])
+                                 stats["icmp_packets"] + stats["other_packets"] + stats["malformed_packets"] +
+                                 stats["mirror_duplicates"])
 
     def test_badpackets_yield_no_flows(self):
         _, stats = harness.run_echoflow(["--pcap", os.path.join(harness.CORPUS, "badpackets.pcap"), "--quiet"])

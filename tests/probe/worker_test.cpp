@@ -1,5 +1,5 @@
-// probe::Worker: the burst entry points (handle_burst, handle_parsed_burst)
-// must give exactly what handle() gives frame by frame: the same counters,
+// probe::Worker: handle() on a burst of parsed frames must give exactly what
+// it gives frame by frame: the same counters,
 // the same conversation records in the same order (evictions included), the
 // same detector verdicts. The burst path reorders work (all frames parsed and
 // hashed first, then the cache), so this pins that the reordering is
@@ -151,34 +151,29 @@ BOOST_AUTO_TEST_CASE(burst_handling_gives_exactly_what_frame_by_frame_handling_g
     detect::Config detection;
     detection.patterns_path = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
     const std::vector<Frame> frames = mixed_frames();
-    Run single(detection), burst(detection), parsed(detection);
+    Run single(detection), burst(detection);
 
-    // Bursts of uneven sizes, including one beyond Worker::kMaxBurst.
-    const unsigned sizes[] = {1, 7, 32, 5, 100, 64, 3, 31};
+    // Bursts of uneven sizes, including ones beyond a pass of the worker.
+    const unsigned sizes[] = {1, 7, 32, 5, 100, 64, 3, 31, 300};
     uint64_t now = 1'764'128'000'000ULL;
     size_t at = 0;
     for (unsigned k = 0; at < frames.size(); ++k) {
-        const size_t n = std::min<size_t>(sizes[k % 8], frames.size() - at);
-        std::vector<std::span<const uint8_t>> spans;
+        const size_t n = std::min<size_t>(sizes[k % std::size(sizes)], frames.size() - at);
         std::vector<probe::ParsedFrame> pf(n);
         for (size_t i = 0; i < n; ++i) {
             const Frame& f = frames[at + i];
-            spans.emplace_back(f.data(), f.size());
-            single.worker->handle(flowgen::LinkType::kEthernet, spans.back(), now, 2);
-            pf[i].status = flowgen::parse_frame(flowgen::LinkType::kEthernet, spans.back(), pf[i].info);
-            pf[i].port = 2;
-            pf[i].frame_bytes = static_cast<uint32_t>(f.size());
+            single.worker->handle(flowgen::LinkType::kEthernet, {f.data(), f.size()}, now, 2);
+            probe::parse_into(pf[i], flowgen::LinkType::kEthernet, {f.data(), f.size()}, 2);
         }
-        burst.worker->handle_burst(flowgen::LinkType::kEthernet, spans.data(), static_cast<unsigned>(n), now, 2);
-        parsed.worker->handle_parsed_burst(pf.data(), static_cast<unsigned>(n), now);
-        for (Run* r : {&single, &burst, &parsed}) {
+        burst.worker->handle(pf.data(), static_cast<unsigned>(n), now);
+        for (Run* r : {&single, &burst}) {
             r->worker->expire(now);
             r->drain();
         }
         at += n;
         now += 7 + (k % 3) * 400;  // time passes: some conversations go idle
     }
-    for (Run* r : {&single, &burst, &parsed}) {
+    for (Run* r : {&single, &burst}) {
         r->worker->flush(now, flowgen::EndReason::kForcedEnd);
         r->drain();
     }
@@ -193,7 +188,7 @@ BOOST_AUTO_TEST_CASE(burst_handling_gives_exactly_what_frame_by_frame_handling_g
     BOOST_TEST_REQUIRE(s.unattributed_fragments.get() > 0u);
     BOOST_TEST(s.rx_packets.get() == frames.size());
 
-    for (Run* r : {&burst, &parsed}) {
+    for (Run* r : {&burst}) {
         const probe::WorkerStats& t = r->worker->stats();
         BOOST_TEST(t.rx_packets.get() == s.rx_packets.get());
         BOOST_TEST(t.rx_bytes.get() == s.rx_bytes.get());
@@ -257,6 +252,51 @@ BOOST_AUTO_TEST_CASE(a_growing_cache_carries_the_detector_state_along) {
     std::sort(grown.records.begin(), grown.records.end(), by_flow);
     BOOST_TEST_REQUIRE(grown.records.size() == whole.records.size());
     for (size_t i = 0; i < whole.records.size(); ++i) check_same_record(grown.records[i], whole.records[i]);
+}
+
+BOOST_AUTO_TEST_CASE(a_double_mirror_counts_once_frame_by_frame_and_in_a_burst_with_its_encapsulation_counters) {
+    detect::Config detection;
+    detection.patterns_path = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
+    // 20 echo requests, each delivered twice: in VXLAN from one mirror
+    // source and in ERSPAN II from another, one router hop later (TTL - 1).
+    std::vector<Frame> frames;
+    for (uint16_t seq = 0; seq < 20; ++seq) {
+        for (int copy = 0; copy < 2; ++copy) {
+            PacketBuilder b;
+            b.ethernet().ipv4(tests::support::v4("198.18.0.1"), tests::support::v4("198.18.0.2"));
+            if (copy == 0) b.udp(40000, 4789).vxlan(7).ethernet();
+            else b.gre(std::nullopt, seq).erspan2(5).ethernet();
+            Ipv4Fields inner;
+            inner.ttl = static_cast<uint8_t>(64 - copy);
+            b.ipv4(host(1), tests::support::v4("192.0.2.1"), inner).icmp_echo(8, 0x77, seq).payload_counting(56);
+            frames.push_back(b.with_checksums().build());
+        }
+    }
+    // A VXLAN header cut short (the IP and UDP lengths agree with the frame).
+    frames.push_back(PacketBuilder{}.ethernet().ipv4(tests::support::v4("198.18.0.1"), tests::support::v4("198.18.0.2"))
+                         .udp(40000, 4789).payload_fill(4, 0x08).build());
+    Run single(detection), burst(detection);
+    const uint64_t now = 1'764'128'000'000ULL;
+    std::vector<probe::ParsedFrame> pf(frames.size());
+    for (size_t i = 0; i < frames.size(); ++i) {
+        single.worker->handle(flowgen::LinkType::kEthernet, {frames[i].data(), frames[i].size()}, now, 0);
+        probe::parse_into(pf[i], flowgen::LinkType::kEthernet, {frames[i].data(), frames[i].size()}, 0, 0,
+                          burst.worker->parse_options());
+    }
+    burst.worker->handle(pf.data(), static_cast<unsigned>(pf.size()), now);
+    for (Run* r : {&single, &burst}) {
+        const probe::WorkerStats& t = r->worker->stats();
+        BOOST_TEST(t.rx_packets.get() == 41u);
+        BOOST_TEST(t.icmp_packets.get() == 20u);
+        BOOST_TEST(t.mirror_duplicates.get() == 20u);
+        BOOST_TEST(t.malformed_packets.get() == 1u);
+        BOOST_TEST(t.decap_vxlan_packets.get() == 21u);
+        BOOST_TEST(t.decap_vxlan_malformed.get() == 1u);
+        BOOST_TEST(t.decap_erspan2_packets.get() == 20u);
+        BOOST_TEST(t.decap_gre_packets.get() == 0u);
+        BOOST_TEST(t.rx_packets.get() ==
+                   t.icmp_packets.get() + t.other_packets.get() + t.malformed_packets.get() + t.mirror_duplicates.get());
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
