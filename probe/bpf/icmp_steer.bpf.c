@@ -32,6 +32,7 @@
 #define ETHERTYPE_TEB 0x6558            /* transparent Ethernet bridging (GRE, Geneve) */
 #define ETHERTYPE_ERSPAN_I_II 0x88BE    /* draft-foschiano-erspan §4.1, §4.2 */
 #define ETHERTYPE_ERSPAN_III 0x22EB     /* draft-foschiano-erspan §4.3 */
+#define ETHERTYPE_CISCO_METADATA 0x8909 /* Cisco MetaData (TrustSec SGT) */
 
 /* IP protocol / IPv6 next-header numbers (IANA "protocol-numbers"). */
 #define PROTO_HOPOPTS 0   /* RFC 8200 §4.3 */
@@ -61,6 +62,7 @@
 #define GRE_FLAG_KEY 0x20       /* RFC 2890 §2 */
 #define GRE_FLAG_SEQUENCE 0x10
 #define GRE_VERSION_MASK 0x07
+#define CISCO_METADATA_LEN 8
 #define ERSPAN_II_HEADER_LEN 8
 #define ERSPAN_III_HEADER_LEN 12
 #define ERSPAN_III_PLATFORM_LEN 8
@@ -482,6 +484,24 @@ static __always_inline int step_gre(const __u8 *data, const __u8 *data_end, vola
         return go_inner(w, off, limit, WALK_IPV4);
     case ETHERTYPE_IPV6:
         return go_inner(w, off, limit, WALK_IPV6);
+    case ETHERTYPE_CISCO_METADATA: {
+        /* Cisco TrustSec tags GRE payloads with the source's security group
+         * (draft-smith-kandula-sxp): the carried EtherType, version, length,
+         * option and SGT, 8 octets, then the IPv4 or IPv6 packet. */
+        if (w->encaps >= encap_bound(w))
+            return CLASS_OTHER;
+        if (off > MAX_HEADER_OFFSET)
+            return CLASS_MALFORMED;
+        const __u8 *md = data + off;
+        if (md + CISCO_METADATA_LEN > data_end || off + CISCO_METADATA_LEN > limit)
+            return CLASS_MALFORMED;
+        __u16 inner = load_be16(md);
+        if (inner == ETHERTYPE_IPV4)
+            return go_inner(w, off + CISCO_METADATA_LEN, limit, WALK_IPV4);
+        if (inner == ETHERTYPE_IPV6)
+            return go_inner(w, off + CISCO_METADATA_LEN, limit, WALK_IPV6);
+        return CLASS_OTHER;
+    }
     case ETHERTYPE_TEB:
         return go_mirror(w, off, limit, WALK_ETHER);
     case ETHERTYPE_MPLS:

@@ -6,7 +6,8 @@
  * What the program does, in one paragraph: it parses Ethernet, VLAN tags,
  * MPLS label stacks, IPv4 or IPv6 (bounded extension-header walk) and the
  * encapsulations remote and cloud mirrors use (IP-in-IP, GRE with IPv4, IPv6,
- * transparent Ethernet bridging, MPLS and ERSPAN type I/II/III payloads,
+ * Cisco MetaData, transparent Ethernet bridging, MPLS and ERSPAN type I/II/III
+ * payloads,
  * VXLAN on the configured UDP ports, Geneve), a bounded number of layers deep:
  * the same framing flowgen::parse_frame accepts. A frame whose innermost packet
  * is ICMP or ICMPv6, including a non-first fragment whose protocol field says
