@@ -62,9 +62,10 @@ def run_net_pcap(pcap, extra=()):
     with tempfile.TemporaryDirectory(prefix="ef-mirror-") as d:
         alerts_path = os.path.join(d, "alerts.jsonl")
         with harness.nfcapd() as collector:
+            # Not --quiet: run_live waits for the start line.
             rc, err, stats = run_live(["-l", "0", "--vdev", "net_pcap0,rx_pcap=" + pcap],
-                                      ["--collector", collector.address, "--alerts", alerts_path, "--quiet"] +
-                                      list(extra), seconds=2.0)
+                                      ["--collector", collector.address, "--alerts", alerts_path] + list(extra),
+                                      seconds=2.0)
             flows = collector.flows()
         if rc != 0:
             raise AssertionError("echoflow on net_pcap %s: exit %d: %s" % (pcap, rc, err))
