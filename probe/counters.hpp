@@ -87,7 +87,7 @@
     X(export_errors, es->export_errors.get(), "IPFIX messages a collector did not take")       \
     X(records_not_sent, es->records_not_sent.get(), "IPFIX data records never delivered")
 
-// Set by the live modes from the ports (rte_eth_stats, probe/live.cpp
+// Set by the live modes from the ports (rte_eth_stats, probe/dpdk/live.cpp
 // read_port_counters; the rss_* ones once, when the ports are set up,
 // probe/spread.hpp); 0 with --pcap.
 #define ECHOFLOW_PORT_COUNTERS(X)                                                              \
@@ -97,7 +97,7 @@
     X(rss_inner_ports, "ports whose NIC spreads tunnelled frames by the inner header (RSS level innermost)") \
     X(rss_outer_ports, "ports with RSS on the outer header only: tunnelled ICMP is spread in software")
 
-// Set with --interface from the XDP program's counters (probe/xdp_stats.cpp);
+// Set with --interface from the XDP program's counters (probe/dpdk/xdp_stats.cpp);
 // written only when RunStats::have_xdp.
 #define ECHOFLOW_XDP_COUNTERS(X)                                                               \
     X(xdp_redirected, "frames the XDP program sent to the AF_XDP sockets")                     \
