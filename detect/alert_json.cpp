@@ -40,6 +40,16 @@ void append_pattern_name(const Pipeline& p, uint16_t id, std::string& out) {
 
 }  // namespace
 
+const char* segment_type_name(flowgen::SegmentType type) noexcept {
+    switch (type) {
+        case flowgen::SegmentType::kVxlan: return "vxlan";
+        case flowgen::SegmentType::kGeneve: return "geneve";
+        case flowgen::SegmentType::kErspan: return "erspan";
+        case flowgen::SegmentType::kNone: break;
+    }
+    return nullptr;
+}
+
 void append_rfc3339(uint64_t epoch_ms, std::string& out) {
     const std::time_t seconds = static_cast<std::time_t>(epoch_ms / 1000);
     std::tm tm{};
@@ -70,9 +80,7 @@ void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, 
     }
     if (r.segment_type != flowgen::SegmentType::kNone) {
         out += ",\"segment\":{\"type\":\"";
-        out += r.segment_type == flowgen::SegmentType::kVxlan    ? "vxlan"
-               : r.segment_type == flowgen::SegmentType::kGeneve ? "geneve"
-                                                                 : "erspan";
+        out += segment_type_name(r.segment_type);
         out += "\",\"id\":";
         append_uint(r.segment_id, out);
         out += '}';

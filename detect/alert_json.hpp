@@ -29,6 +29,10 @@ namespace detect {
 void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, uint64_t now_ms, std::string& out,
                        std::span<const uint8_t> payload = {}, uint16_t fingerprint_id = 0);
 
+// The overlay segment of a record as alerts and the conversation log name
+// it: "vxlan", "geneve", "erspan"; nullptr for SegmentType::kNone.
+const char* segment_type_name(flowgen::SegmentType type) noexcept;
+
 // "2026-11-26T03:41:35.123Z" for Unix epoch milliseconds, appended to out.
 void append_rfc3339(uint64_t epoch_ms, std::string& out);
 

@@ -61,10 +61,30 @@ size_t utf8_sequence(std::string_view s, size_t i) {
     return n;
 }
 
-// The segment the conversation was seen on (VLAN, VXLAN VNI, ERSPAN
-// session). The record does not carry one yet: null holds the field's
-// place, so that consumers can rely on the key being present.
-void append_segment(const flowgen::ConversationRecord&, std::string& out) { out += "null"; }
+// The segment the conversation was seen on (part of its key: README
+// "Remote and cloud mirrors"): {"vlan": N|null, "type": "vxlan"|"geneve"|
+// "erspan"|null, "id": N|null}, or null for bare untagged traffic. The key
+// is always present so that consumers can rely on it.
+void append_segment(const flowgen::ConversationRecord& r, std::string& out) {
+    const char* type = segment_type_name(r.segment_type);
+    if (r.vlan_id == 0 && !type) {
+        out += "null";
+        return;
+    }
+    out += "{\"vlan\":";
+    if (r.vlan_id != 0) append_uint(r.vlan_id, out);
+    else out += "null";
+    out += ",\"type\":";
+    if (type) {
+        out += '"';
+        out += type;
+        out += "\",\"id\":";
+        append_uint(r.segment_id, out);
+    } else {
+        out += "null,\"id\":null";
+    }
+    out += '}';
+}
 
 }  // namespace
 

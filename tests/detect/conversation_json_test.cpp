@@ -168,6 +168,41 @@ BOOST_AUTO_TEST_CASE(tunnel_conversation_carries_signature_reasons_and_unexplain
     BOOST_TEST(j.get<std::string>("end_reason") == "idle-timeout");
 }
 
+BOOST_AUTO_TEST_CASE(segment_names_the_vlan_and_the_overlay_it_was_seen_on) {
+    PingConversation c;
+    std::string out;
+    c.record.vlan_id = 100;
+    c.record.segment_type = flowgen::SegmentType::kVxlan;
+    c.record.segment_id = 4243;
+    format_conversation_json(c.record, &c.pipeline, 0, out);
+    pt::ptree j = parse(out);
+    BOOST_TEST(j.get<int>("segment.vlan") == 100);
+    BOOST_TEST(j.get<std::string>("segment.type") == "vxlan");
+    BOOST_TEST(j.get<int>("segment.id") == 4243);
+    BOOST_TEST(j.size() == 27u);
+
+    // A VLAN alone: the overlay half is null.
+    c.record.segment_type = flowgen::SegmentType::kNone;
+    c.record.segment_id = 0;
+    out.clear();
+    format_conversation_json(c.record, &c.pipeline, 0, out);
+    j = parse(out);
+    BOOST_TEST(j.get<int>("segment.vlan") == 100);
+    BOOST_TEST(j.get<std::string>("segment.type") == "null");
+    BOOST_TEST(j.get<std::string>("segment.id") == "null");
+
+    // An ERSPAN session on untagged underlay.
+    c.record.vlan_id = 0;
+    c.record.segment_type = flowgen::SegmentType::kErspan;
+    c.record.segment_id = 7;
+    out.clear();
+    format_conversation_json(c.record, &c.pipeline, 0, out);
+    j = parse(out);
+    BOOST_TEST(j.get<std::string>("segment.vlan") == "null");
+    BOOST_TEST(j.get<std::string>("segment.type") == "erspan");
+    BOOST_TEST(j.get<int>("segment.id") == 7);
+}
+
 BOOST_AUTO_TEST_CASE(without_detection_the_verdict_fields_are_null) {
     flowgen::ConversationRecord r;
     r.family = flowgen::Family::kIpv6;
