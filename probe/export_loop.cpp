@@ -49,9 +49,31 @@ const flowgen::ExporterStats* ExportLoop::exporter_stats() const noexcept {
     return exporter_ ? &exporter_->stats() : nullptr;
 }
 
+void ExportLoop::set_wall_offset_ms(int64_t offset_ms) noexcept {
+    wall_offset_ms_ = offset_ms;
+    if (exporter_) exporter_->set_wall_offset_ms(offset_ms);
+}
+
+namespace {
+void shift_times(flowgen::ConversationRecord& r, int64_t offset_ms) noexcept {
+    for (flowgen::DirectionCounters& d : r.dir) {
+        if (d.packets == 0) continue;  // 0 means "no packets", not a time
+        d.first_ms += static_cast<uint64_t>(offset_ms);
+        d.last_ms += static_cast<uint64_t>(offset_ms);
+    }
+}
+}  // namespace
+
 void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_ms) {
     flows_exported_.add();
-    if (exporter_) exporter_->add(r, now_ms);
+    if (!exporter_) return;
+    if (wall_offset_ms_ == 0) {
+        exporter_->add(r, now_ms);
+        return;
+    }
+    flowgen::ConversationRecord wall = r;
+    shift_times(wall, wall_offset_ms_);
+    exporter_->add(wall, now_ms);
 }
 
 bool ExportLoop::have_token() noexcept {
@@ -89,8 +111,10 @@ void ExportLoop::write_alert(const AlertEvent& ev) {
     alerts_written_.add();
     if (!alerts_ && !alerts_syslog_) return;
     line_.clear();
-    detect::format_alert_json(ev.conversation, *names_, ev.time_ms, line_, {ev.payload, ev.payload_length},
-                              ev.fingerprint_id);
+    flowgen::ConversationRecord conversation = ev.conversation;
+    shift_times(conversation, wall_offset_ms_);
+    detect::format_alert_json(conversation, *names_, ev.time_ms + static_cast<uint64_t>(wall_offset_ms_), line_,
+                              {ev.payload, ev.payload_length}, ev.fingerprint_id);
     if (alerts_) {
         std::fwrite(line_.data(), 1, line_.size(), alerts_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.

@@ -56,36 +56,36 @@ struct QueueRef {
     bool distribute;  // the port has one queue for several workers: spread by software hash
 };
 
-// Epoch milliseconds from the TSC: one rdtsc and a multiply per burst (the
-// three 64-bit divisions this used to take cost ~3 ns/packet at 32-packet
-// bursts, measured with scripts/bench's discard input). rte_get_tsc_hz() is
-// an estimate (off by 1.5e-3 on the development VM: two minutes a day), so
-// each copy re-anchors on the wall clock once a second (a vDSO read, no
-// syscall), and never goes backwards when the wall clock is stepped back.
-// One copy per lcore: not shared.
+// Probe time on live ports: milliseconds on the TSC, which the wall clock
+// cannot step (NTP, an operator, a VM resume) and libfaketime cannot
+// touch. Expiry, timeouts, the export timers and elapsed_seconds run on it;
+// it starts at the wall clock's epoch ms, and ExportLoop::set_wall_offset_ms
+// turns it back into wall-clock time for what is exported. One rdtsc and a
+// multiply per burst. rte_get_tsc_hz() is an estimate (DPDK calibrates it at
+// start): its error stretches timeouts by the same small ratio and is
+// corrected in timestamps by the wall offset. Read-only after start():
+// every lcore may call now_ms() on the same object.
 struct TscClock {
     uint64_t base_ms = 0;
     uint64_t base_tsc = 0;
-    uint64_t reanchor_ticks = 0;
-    uint64_t last_ms = 0;
     double ms_per_tick = 0;
+    double seconds_per_tick = 0;
     void start() {
         const uint64_t hz = rte_get_tsc_hz();
         ms_per_tick = 1000.0 / static_cast<double>(hz);
-        reanchor_ticks = hz;
+        seconds_per_tick = 1.0 / static_cast<double>(hz);
         base_tsc = rte_rdtsc();
         base_ms = wall_clock_ms();
     }
-    uint64_t now_ms() noexcept {
-        const uint64_t tsc = rte_rdtsc();
-        if (tsc - base_tsc >= reanchor_ticks) {
-            base_tsc = tsc;
-            base_ms = wall_clock_ms();
-        }
-        uint64_t now = base_ms + static_cast<uint64_t>(static_cast<double>(tsc - base_tsc) * ms_per_tick);
-        if (now < last_ms) now = last_ms;
-        last_ms = now;
-        return now;
+    uint64_t now_ms() const noexcept {
+        return base_ms + static_cast<uint64_t>(static_cast<double>(rte_rdtsc() - base_tsc) * ms_per_tick);
+    }
+    double elapsed_seconds() const noexcept {
+        return static_cast<double>(rte_rdtsc() - base_tsc) * seconds_per_tick;
+    }
+    // Wall clock minus probe time now: what exported times are shifted by.
+    int64_t wall_offset_ms() const noexcept {
+        return static_cast<int64_t>(wall_clock_ms()) - static_cast<int64_t>(now_ms());
     }
 };
 
@@ -138,9 +138,10 @@ void add_nic_stats(Live& L);
 // Returns the number of records and alerts taken from the workers' queues.
 size_t export_step(Live& L, uint64_t now_ms, double& next_poll, ProgressReport& progress) {
     const size_t popped = L.exporter.drain(L.workers, now_ms);
-    const double t = monotonic_seconds();
+    const double t = L.clock.elapsed_seconds();
     if (t < next_poll) return popped;
     next_poll = t + 0.01;
+    L.exporter.set_wall_offset_ms(L.clock.wall_offset_ms());
     add_nic_stats(L);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
     collect(L.workers, L.exporter, L.totals);
     L.exporter.poll(now_ms, L.totals);
@@ -156,20 +157,31 @@ int worker_main(void* arg) {
     const unsigned nworkers = static_cast<unsigned>(L.slots.size());
     rte_mbuf* pkts[kMaxBurst];
     rte_mbuf* keep[kMaxBurst];
-    TscClock clock = L.clock;  // this lcore's own copy
+    const TscClock clock = L.clock;  // read-only: a copy on this lcore's own lines
     double next_poll = 0;
-    ProgressReport progress(L.config->stats_interval_s, monotonic_seconds());
+    ProgressReport progress(L.config->stats_interval_s, L.clock.elapsed_seconds());
 
     // Frames go to the worker a burst at a time (Worker::handle_burst:
     // parse and hash all, prefetch, then update; pipeline_bench showed
     // 39 -> 30 ns/packet for pings, 158 -> 85 with 512k conversations).
     std::span<const uint8_t> frames[kMaxBurst];
     ParsedFrame parsed[kMaxBurst];
+    // A burst is dated when it has been taken (one rdtsc), and expiry runs
+    // up to that time before it is accounted: after a stall longer than the
+    // idle timeout (VM steal, SIGSTOP, a page-fault storm) the conversations
+    // idle through it end by idle timeout, and the frames that waited in the
+    // ring start new ones, as a capture read in order would have it.
+    uint64_t now_ms = clock.now_ms();
+    auto advance = [&] {
+        now_ms = clock.now_ms();
+        w.expire(now_ms);
+    };
     while (!stop_requested()) {
-        const uint64_t now_ms = clock.now_ms();
+        advance();
         for (const QueueRef& q : slot.queues) {
             const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, static_cast<uint16_t>(burst));
             if (n == 0) continue;
+            advance();
             if (!q.distribute) {
                 for (uint16_t i = 0; i < n; ++i)
                     frames[i] = {rte_pktmbuf_mtod(pkts[i], const uint8_t*), rte_pktmbuf_data_len(pkts[i])};
@@ -202,6 +214,7 @@ int worker_main(void* arg) {
         for (rte_ring* r : slot.inbox) {
             const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), burst, nullptr);
             if (n == 0) continue;
+            advance();
             for (unsigned i = 0; i < n; ++i) {
                 rte_mbuf* m = pkts[i];
                 ParsedFrame& f = parsed[i];
@@ -213,7 +226,6 @@ int worker_main(void* arg) {
             w.handle_parsed_burst(parsed, n, now_ms);
             rte_pktmbuf_free_bulk(pkts, n);
         }
-        w.expire(now_ms);
         w.serve_top(now_ms);
         if (L.single_thread) export_step(L, now_ms, next_poll, progress);
     }
@@ -221,7 +233,7 @@ int worker_main(void* arg) {
     // Stop. Other workers may still hand over frames from their last burst:
     // keep taking them until every worker has stopped receiving, then once
     // more. Every frame handed over is counted by its owner and freed.
-    const uint64_t now_ms = clock.now_ms();
+    now_ms = clock.now_ms();
     auto drain_inbox = [&] {
         for (rte_ring* r : slot.inbox) {
             unsigned n;
@@ -409,12 +421,8 @@ int run_live(const Config& config, const LiveOptions& options) {
     } else {
         register_telemetry(L->workers, L->exporter);
         L->clock.start();
-        // Each lcore re-anchors its own copy (now_ms() writes it): the
-        // workers copy L->clock as they start, so the main lcore never
-        // touches it again (ThreadSanitizer: a worker copying it while the
-        // main loop re-anchored it was a data race).
-        TscClock main_clock = L->clock;
-        const double t0 = monotonic_seconds();
+        L->exporter.set_wall_offset_ms(L->clock.wall_offset_ms());
+        const TscClock& main_clock = L->clock;
         if (!config.quiet)
             std::fprintf(stderr, "echoflow: %zu port(s), %u worker(s)%s; stop with Ctrl-C\n", L->ports.size(),
                          nworkers, L->single_thread ? " on the main lcore" : "");
@@ -423,7 +431,7 @@ int run_live(const Config& config, const LiveOptions& options) {
         } else {
             for (auto& s : L->slots) rte_eal_remote_launch(worker_main, s.get(), s->lcore);
             double next_poll = 0;
-            ProgressReport progress(config.stats_interval_s, monotonic_seconds());
+            ProgressReport progress(config.stats_interval_s, main_clock.elapsed_seconds());
             auto all_done = [&] {
                 for (auto& s : L->slots)
                     if (!s->done.load(std::memory_order_acquire)) return false;
@@ -439,7 +447,7 @@ int run_live(const Config& config, const LiveOptions& options) {
         }
         const uint64_t now = main_clock.now_ms();
         L->exporter.drain_all(L->workers, now);
-        L->totals.elapsed_seconds = monotonic_seconds() - t0;
+        L->totals.elapsed_seconds = main_clock.elapsed_seconds();
         for (uint16_t p : L->ports) rte_eth_dev_stop(p);
         add_nic_stats(*L);
         if (!L->xdp_interface.empty()) {
