@@ -157,8 +157,10 @@ flowgen::ProcessStats process_stats(const RunStats& t) {
     p.observed_packets = t.icmp_packets;
     p.observed_octets = t.icmp_octets;
     p.ignored_packets = t.other_packets + t.malformed_packets;
-    // Captured bytes: ignored frames have no IP length to speak of.
-    p.ignored_octets = t.rx_bytes - t.icmp_frame_bytes;
+    // IP octets, as observedOctetTotalCount counts them (IANA IE 165:
+    // "octets ... ignored by the Metering Process", octets being IP octets
+    // throughout RFC 7012); frames without IP (ARP, malformed) add none.
+    p.ignored_octets = t.other_ip_octets;
     p.observed_flows = t.flows_created;
     p.not_sent_flows = t.flows_dropped;
     return p;

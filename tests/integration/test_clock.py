@@ -255,5 +255,92 @@ class Clock(unittest.TestCase):
             self.assertGreaterEqual(duration, 0, src)
 
 
+def template_lifetime_violations(datagrams, lifetime_s):
+    """Data sets whose message export time is more than lifetime_s after the
+    last (re)send of their template: what a UDP collector that forgets
+    templates after their lifetime (RFC 7011 §8.4; ipfixcol2: 30 min) could
+    not decode. Returns [(export time, template id)]."""
+    sent = {}
+    late = []
+    for dg in datagrams:
+        export_time = int.from_bytes(dg[4:8], "big")
+        off = 16
+        while off + 4 <= len(dg):
+            set_id = int.from_bytes(dg[off:off + 2], "big")
+            set_len = int.from_bytes(dg[off + 2:off + 4], "big")
+            body = dg[off + 4:off + set_len]
+            if set_id in (2, 3):
+                p = 0
+                while p + 4 <= len(body):
+                    tid, count = int.from_bytes(body[p:p + 2], "big"), int.from_bytes(body[p + 2:p + 4], "big")
+                    p += 6 if set_id == 3 else 4
+                    for _ in range(count):
+                        ie = int.from_bytes(body[p:p + 2], "big")
+                        p += 8 if ie & 0x8000 else 4
+                    sent[tid] = export_time
+            elif set_id >= 256 and (set_id not in sent or export_time - sent[set_id] > lifetime_s):
+                late.append((export_time, set_id))
+            off += set_len
+    return late
+
+
+class CaptureTime(unittest.TestCase):
+    """--pcap: the capture's clock drives export; a quiet gap must not let
+    data outrun its templates, and the metering counters mean IP octets."""
+
+    def run_pcap(self, packets, extra=()):
+        from scapy.all import wrpcap  # python3-scapy
+        with tempfile.TemporaryDirectory(prefix="ef-clock-") as d:
+            pcap = os.path.join(d, "in.pcap")
+            wrpcap(pcap, packets)
+            rx = Receiver()
+            try:
+                _, stats = harness.run_echoflow(["--pcap", pcap, "--collector", "127.0.0.1:%d" % rx.port,
+                                                 "--quiet"] + list(extra))
+            finally:
+                time.sleep(0.2)
+                rx.stop()
+        return rx.datagrams, stats
+
+    def test_templates_precede_data_after_a_two_hour_gap(self):
+        from scapy.all import ICMP, IP, Ether
+        packets = []
+        t0 = 1_700_000_000.0
+        for phase, start in enumerate([t0, t0 + 2 * 3600]):
+            for seq in range(4):
+                for n in range(200):
+                    p = (Ether() / IP(src="10.8.%d.%d" % (phase, n // 200 + 1), dst="10.8.255.%d" % (n % 200 + 1)) /
+                         ICMP(type=8, id=n, seq=seq) / (b"\x10" * 56))
+                    p.time = start + seq + n / 1000.0
+                    packets.append(p)
+        datagrams, stats = self.run_pcap(packets)
+        self.assertEqual(template_lifetime_violations(datagrams, 1800), [],
+                         "a collector with a 30 min template lifetime decodes every data set")
+        _, records, _ = decode(datagrams)
+        flow_records = [r for v in records.values() for r in v if (2, None) in r]
+        self.assertEqual(len(flow_records), stats["records_exported"])
+        self.assertEqual(len(flow_records), 400)
+        self.assertEqual(sum(int.from_bytes(r[(2, None)], "big") for r in flow_records), len(packets))
+
+    def test_ignored_octets_are_ip_octets(self):
+        from scapy.all import ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, Padding
+        packets = [
+            Ether() / IP(src="10.7.0.1", dst="10.7.0.2") / ICMP(id=1) / (b"\x10" * 56),
+            Ether() / IP(src="10.7.0.1", dst="10.7.0.2") / UDP(sport=1, dport=2) / Padding(b"\0" * 18),  # ip 28
+            Ether() / Dot1Q(vlan=5) / IP(src="10.7.0.1", dst="10.7.0.2") / TCP() / (b"y" * 100),  # ip 140
+            Ether() / IP(src="10.7.0.1", dst="10.7.0.2", proto=47) / (b"z" * 30),  # ip 50
+            Ether() / ARP(),
+        ]
+        for i, p in enumerate(packets):
+            p.time = 1_700_000_000 + i
+        expected = 28 + 140 + 50
+        datagrams, stats = self.run_pcap(packets)
+        _, records, _ = decode(datagrams)
+        ignored = [int.from_bytes(r[(165, None)], "big") for v in records.values() for r in v if (165, None) in r]
+        self.assertTrue(ignored, "the metering statistics record was exported")
+        self.assertEqual(ignored[-1], expected)
+        self.assertEqual(stats["other_ip_octets"], expected)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
