@@ -34,6 +34,7 @@ namespace {
 
 constexpr uint16_t kRxDescriptors = 1024;
 constexpr unsigned kRingSize = 4096;
+constexpr unsigned kPoolCache = 256;  // mbufs each lcore keeps of the pool (rte_mempool cache)
 constexpr unsigned kPrefetchAhead = 4;
 
 // Symmetric Toeplitz key: with the 16-bit pattern repeated, the hash of
@@ -266,16 +267,24 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& 
     rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
     if (rc != 0) return flowgen::Status::error("rte_eth_dev_adjust_nb_rx_tx_desc: " + errstr(rc));
     const int socket = rte_eth_dev_socket_id(port);
+    // A driver may take mbufs from the pool at queue setup or start (net_pcap
+    // infinite_rx=1 copies the whole capture into mbufs): when it fails,
+    // say how full the pool is and how to make it bigger.
+    auto pool_hint = [&L] {
+        return "; mbuf pool: " + std::to_string(rte_mempool_avail_count(L.pool)) + " of " +
+               std::to_string(L.pool->size) + " free (raise --mbufs if the driver needs more)";
+    };
     for (uint16_t q = 0; q < queues; ++q) {
         rc = rte_eth_rx_queue_setup(port, q, rxd, socket < 0 ? SOCKET_ID_ANY : socket, nullptr, L.pool);
-        if (rc != 0) return flowgen::Status::error("rx queue " + std::to_string(q) + ": " + errstr(rc));
+        if (rc != 0)
+            return flowgen::Status::error("rx queue " + std::to_string(q) + ": " + errstr(rc) + pool_hint());
     }
     for (uint16_t q = 0; q < txq; ++q) {
         rc = rte_eth_tx_queue_setup(port, q, txd, socket < 0 ? SOCKET_ID_ANY : socket, nullptr);
         if (rc != 0) return flowgen::Status::error("tx queue " + std::to_string(q) + ": " + errstr(rc));
     }
     rc = rte_eth_dev_start(port);
-    if (rc != 0) return flowgen::Status::error("rte_eth_dev_start: " + errstr(rc));
+    if (rc != 0) return flowgen::Status::error("rte_eth_dev_start: " + errstr(rc) + pool_hint());
     // A SPAN/TAP port sees other hosts' frames: promiscuous is required.
     // Switched back off at exit if echoflow switched it on (an af_xdp port
     // is a kernel interface: its PROMISC flag would otherwise outlive us).
@@ -339,14 +348,21 @@ int run_live(const Config& config, const LiveOptions& options) {
         if (L->ports.empty())
             return flowgen::Status::error(
                 "no ports: bind a NIC to vfio-pci (dpdk-devbind.py) or add a --vdev (net_pcap, net_af_xdp, ...)");
-        // RX rings of every queue, a burst in flight per worker, and every
-        // hand-over ring between workers full.
-        const unsigned mbufs = std::max<unsigned>(
-            8191, static_cast<unsigned>(L->ports.size()) * nworkers * (kRxDescriptors + Worker::kMaxBurst) +
-                      nworkers * (nworkers - 1) * kRingSize + nworkers * Worker::kMaxBurst);
-        L->pool = rte_pktmbuf_pool_create("echoflow_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+        // RX rings of every queue (up to one per worker per port), a burst
+        // in flight per worker, every hand-over ring between workers full,
+        // and the per-lcore caches of the pool (mbufs parked there are not
+        // available to other lcores). --mbufs replaces the estimate: a
+        // driver that holds more than its ring (net_pcap infinite_rx=1
+        // copies the whole capture into mbufs) needs it.
+        const unsigned estimate = static_cast<unsigned>(L->ports.size()) * nworkers *
+                                      (kRxDescriptors + Worker::kMaxBurst) +
+                                  nworkers * (nworkers - 1) * kRingSize + (nworkers + 1) * kPoolCache;
+        const unsigned mbufs = config.mbufs ? config.mbufs : std::max<unsigned>(8191, estimate);
+        L->pool = rte_pktmbuf_pool_create("echoflow_mbufs", mbufs, kPoolCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                           static_cast<int>(rte_socket_id()));
-        if (!L->pool) return flowgen::Status::error(std::string("mbuf pool: ") + rte_strerror(rte_errno));
+        if (!L->pool)
+            return flowgen::Status::error("mbuf pool of " + std::to_string(mbufs) + " mbufs: " +
+                                          rte_strerror(rte_errno) + " (hugepages? lower --mbufs)");
 
         for (unsigned i = 0; i < nworkers; ++i) {
             auto s = std::make_unique<WorkerSlot>();
@@ -405,11 +421,12 @@ int run_live(const Config& config, const LiveOptions& options) {
         return {};
     };
 
-    if (flowgen::Status st = startup(); !st.ok()) {
+    flowgen::Status started = startup();
+    if (started.ok()) started = register_telemetry(L->workers, L->exporter, L->ports, L->xdp_interface);
+    if (flowgen::Status st = started; !st.ok()) {
         fail(st.message());
         exit_code = 1;
     } else {
-        register_telemetry(L->workers, L->exporter, L->ports, L->xdp_interface);
         L->clock.start();
         L->exporter.set_wall_offset_ms(L->clock.wall_offset_ms());
         const TscClock& main_clock = L->clock;
@@ -419,7 +436,22 @@ int run_live(const Config& config, const LiveOptions& options) {
         if (L->single_thread) {
             worker_main(L->slots[0].get());
         } else {
-            for (auto& s : L->slots) rte_eal_remote_launch(worker_main, s.get(), s->lcore);
+            for (size_t i = 0; i < L->slots.size(); ++i) {
+                WorkerSlot& s = *L->slots[i];
+                const int rc = rte_eal_remote_launch(worker_main, &s, s.lcore);
+                if (rc == 0) continue;
+                // The workers already launched stop, drain and flush; this
+                // one and those after it never run: they count as stopped
+                // and done, so that nothing waits for them.
+                fail("lcore " + std::to_string(s.lcore) + ": rte_eal_remote_launch: " + errstr(rc));
+                exit_code = 1;
+                request_stop();
+                for (size_t j = i; j < L->slots.size(); ++j) {
+                    L->rx_stopped.fetch_add(1, std::memory_order_acq_rel);
+                    L->slots[j]->done.store(true, std::memory_order_release);
+                }
+                break;
+            }
             double next_poll = 0;
             ProgressReport progress(config.stats_interval_s, main_clock.elapsed_seconds());
             auto all_done = [&] {
@@ -438,7 +470,9 @@ int run_live(const Config& config, const LiveOptions& options) {
         const uint64_t now = main_clock.now_ms();
         L->exporter.drain_all(L->workers, now);
         L->totals.elapsed_seconds = main_clock.elapsed_seconds();
-        for (uint16_t p : L->ports) rte_eth_dev_stop(p);
+        for (uint16_t p : L->ports)
+            if (const int rc = rte_eth_dev_stop(p); rc != 0)
+                fail("port " + std::to_string(p) + ": rte_eth_dev_stop: " + errstr(rc));
         read_port_counters(L->ports, L->totals);
         read_xdp_group(L->xdp_interface, L->totals);
         // Telemetry reads the workers and the exporter: detach it first.
@@ -450,7 +484,9 @@ int run_live(const Config& config, const LiveOptions& options) {
     }
     // Also after a failed start-up: ports switched on before it failed.
     for (uint16_t p : L->promiscuous_set) (void)rte_eth_promiscuous_disable(p);
-    for (uint16_t p : L->ports) rte_eth_dev_close(p);
+    for (uint16_t p : L->ports)
+        if (const int rc = rte_eth_dev_close(p); rc != 0)
+            fail("port " + std::to_string(p) + ": rte_eth_dev_close: " + errstr(rc));
     L.reset();
     rte_eal_cleanup();
     return exit_code;
