@@ -176,13 +176,18 @@ int worker_main(void* arg) {
         now_ms = clock.now_ms();
         w.expire(now_ms);
     };
+    // Frames handed over by other workers: their own arrays, because a
+    // worker also takes them while it waits on a full ring in the middle
+    // of its own burst.
+    ParsedFrame handed[Worker::kMaxBurst];
+    rte_mbuf* handed_mbufs[Worker::kMaxBurst];
     auto take_handed = [&](rte_ring* r, bool dated_now) {
-        const unsigned n = rte_ring_sc_dequeue_burst_elem(r, parsed, sizeof(ParsedFrame), burst, nullptr);
+        const unsigned n = rte_ring_sc_dequeue_burst_elem(r, handed, sizeof(ParsedFrame), burst, nullptr);
         if (n == 0) return 0u;
         if (dated_now) advance();
-        w.handle(parsed, n, now_ms);
-        for (unsigned i = 0; i < n; ++i) pkts[i] = static_cast<rte_mbuf*>(parsed[i].buffer);
-        rte_pktmbuf_free_bulk(pkts, n);
+        w.handle(handed, n, now_ms);
+        for (unsigned i = 0; i < n; ++i) handed_mbufs[i] = static_cast<rte_mbuf*>(handed[i].buffer);
+        rte_pktmbuf_free_bulk(handed_mbufs, n);
         return n;
     };
     while (!stop_requested()) {
@@ -201,10 +206,22 @@ int worker_main(void* arg) {
                 if (q.distribute && f.status == flowgen::ParseStatus::kIcmp) {
                     const unsigned owner = owner_of(f.info, nworkers);
                     if (owner != slot.index) {
-                        // The owner frees it. A full ring: handled here
-                        // rather than lost (its conversation splits, counted).
+                        // The owner frees it. A full ring (the owner was
+                        // descheduled, or is slower): wait for room rather
+                        // than account the frame here, which would split its
+                        // conversation and make the results depend on the
+                        // number of workers. Meanwhile take what others hand
+                        // to this worker, so that two workers waiting on each
+                        // other both progress (owners drain their inbox until
+                        // every worker has stopped, also after Ctrl-C). The
+                        // port's own RX ring absorbs the wait; beyond it the
+                        // NIC drops and counts (nic_missed).
                         f.buffer = m;
-                        if (rte_ring_sp_enqueue_elem(slot.outbox[owner], &f, sizeof(ParsedFrame)) == 0) continue;
+                        while (rte_ring_sp_enqueue_elem(slot.outbox[owner], &f, sizeof(ParsedFrame)) != 0) {
+                            for (rte_ring* r : slot.inbox) take_handed(r, false);
+                            rte_pause();
+                        }
+                        continue;
                     }
                 }
                 keep[kept++] = m;

@@ -3,6 +3,7 @@
 --mbufs when a driver holds more than its ring, and a pool too small for it
 is one clear line naming the option, exit status 1, never a hang."""
 import os
+import json
 import signal
 import subprocess
 import sys
@@ -49,14 +50,18 @@ class Startup(unittest.TestCase):
         with tempfile.TemporaryDirectory(prefix="ef-startup-") as d:
             stats_path = os.path.join(d, "stats.json")
             proc = subprocess.Popen(eal("ef-startup-%d" % os.getpid(), self.pcap) +
-                                    ["--mbufs", "20000", "--quiet", "--no-detect", "--stats-json", stats_path],
+                                    ["--mbufs", "20000", "--no-detect", "--stats-json", stats_path],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            started = proc.stderr.readline()
-            self.assertIn("port(s)", started)
+            lines = []
+            while not lines or "port(s)" not in lines[-1]:
+                line = proc.stderr.readline()
+                if not line:
+                    break
+                lines.append(line)
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=60)
+            self.assertIn("port(s)", "".join(lines), "started: " + "".join(lines) + err)
             self.assertEqual(proc.returncode, 0, err)
-            import json
             with open(stats_path) as f:
                 stats = json.load(f)
         self.assertGreater(stats["icmp_packets"], 0)
