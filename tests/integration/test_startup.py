@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -58,6 +59,7 @@ class Startup(unittest.TestCase):
                 if not line:
                     break
                 lines.append(line)
+            time.sleep(2)  # infinite_rx: frames keep coming until the stop
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=60)
             self.assertIn("port(s)", "".join(lines), "started: " + "".join(lines) + err)
