@@ -27,6 +27,8 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         flowgen::ExporterConfig ec = config.exporter;
         // Without detection there is no verdict to carry.
         if (!config.detect) ec.detection_elements = false;
+        // The segment of mirrored traffic (README "Remote and cloud mirrors").
+        ec.segment_elements = true;
         if (flowgen::Status s = exporter_->open(ec); !s.ok()) return s;
     }
     if (!config.alerts_path.empty())
@@ -73,7 +75,7 @@ void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_m
         out = &wall;
     }
     if (exporter_) exporter_->add(*out, now_ms);
-    if (conversations_.is_open()) {
+    if (conversations_.enabled()) {
         line_.clear();
         detect::format_conversation_json(*out, names_, now_ms + static_cast<uint64_t>(wall_offset_ms_), line_);
         conversations_.write(line_);
@@ -122,13 +124,13 @@ void ExportLoop::overflow_to_exporter(void* self, const flowgen::ConversationRec
 
 void ExportLoop::write_alert(const AlertEvent& ev) {
     alerts_written_.add();
-    if (!alerts_.is_open() && !alerts_syslog_) return;
+    if (!alerts_.enabled() && !alerts_syslog_) return;
     line_.clear();
     flowgen::ConversationRecord conversation = ev.conversation;
     shift_times(conversation, wall_offset_ms_);
     detect::format_alert_json(conversation, *names_, ev.time_ms + static_cast<uint64_t>(wall_offset_ms_), line_,
                               {ev.payload, ev.payload_length}, ev.fingerprint_id);
-    if (alerts_.is_open()) {
+    if (alerts_.enabled()) {
         alerts_.write(line_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.
         alerts_.flush();
@@ -169,7 +171,7 @@ flowgen::ProcessStats process_stats(const RunStats& t) {
     flowgen::ProcessStats p{};
     p.observed_packets = t.icmp_packets;
     p.observed_octets = t.icmp_octets;
-    p.ignored_packets = t.other_packets + t.malformed_packets;
+    p.ignored_packets = t.other_packets + t.malformed_packets + t.mirror_duplicates;
     // IP octets, as observedOctetTotalCount counts them (IANA IE 165:
     // "octets ... ignored by the Metering Process", octets being IP octets
     // throughout RFC 7012); frames without IP (ARP, malformed) add none.

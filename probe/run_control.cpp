@@ -62,6 +62,5 @@ void request_stop() noexcept {
 }
 
 uint32_t reopen_generation() noexcept { return g_reopen.load(std::memory_order_relaxed); }
-void request_reopen() noexcept { g_reopen.fetch_add(1, std::memory_order_relaxed); }
 
 }  // namespace probe
