@@ -264,12 +264,20 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
         // conversation seen before went idle meanwhile. End them all as of
         // the moment they were due, so that their stored 32-bit times are
         // read against a clock less than 2^32 ms away, however long the jump.
+        // A conversation that took a packet after the last scan (a live
+        // worker that accounts a burst before it expires) is active now,
+        // not idle: ending it "as of" `due` would date its end before its
+        // own packets. Such times lie less than 2^31 ms after the last scan
+        // on live ports (a stall of 24 days), so the signed distance tells.
         const uint64_t due = scan_time_ms_ + idle_ms_ + kScanPeriodMs;
         const uint32_t due32 = static_cast<uint32_t>(due);
+        const uint32_t scan32 = static_cast<uint32_t>(scan_time_ms_);
         for (uint32_t slot = 0; slot < capacity_; ++slot) {
             Bucket& bucket = buckets_[slot / kWays];
             const uint32_t w = slot % kWays;
-            if (bucket.sig[w] == 0 || due32 - bucket.last_seen[w] < idle_ms_) continue;
+            if (bucket.sig[w] == 0 || static_cast<int32_t>(bucket.last_seen[w] - scan32) > 0 ||
+                due32 - bucket.last_seen[w] < idle_ms_)
+                continue;
             exported += end(slot, due, EndReason::kIdleTimeout, export_sink);
         }
     }

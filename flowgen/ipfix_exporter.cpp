@@ -322,7 +322,8 @@ void IpfixExporter::begin_message() {
 // it, so the collector sees the loss as a gap.
 void IpfixExporter::flush(uint64_t now_ms) {
     if (message_.empty()) return;
-    const size_t len = message_.finish(export_time_from_ms(now_ms), sequence_, config_.observation_domain_id);
+    const size_t len =
+        message_.finish(export_time_from_ms(now_ms + wall_offset_ms_), sequence_, config_.observation_domain_id);
     sequence_ += message_.data_records();
     for (auto& l : links_) {
         if (!l->tcp()) {
@@ -365,7 +366,7 @@ void IpfixExporter::send_templates_to(CollectorLink& l, uint64_t now_ms) {
     const uint32_t seq = l.q_count > 0 ? load_be32(l.out.data() + l.head + 8) : sequence_;
     std::vector<uint8_t> bytes;
     std::vector<uint32_t> sizes;
-    encode_templates(*encoder_, scratch_, export_time_from_ms(now_ms), seq, config_.observation_domain_id,
+    encode_templates(*encoder_, scratch_, export_time_from_ms(now_ms + wall_offset_ms_), seq, config_.observation_domain_id,
                      bytes, sizes);
     l.prepend(bytes, sizes);
     l.needs_templates = false;
@@ -381,7 +382,7 @@ void IpfixExporter::send_setup(uint64_t now_ms, bool udp_templates, bool type_re
     if (udp_templates) {
         std::vector<uint8_t> bytes;
         std::vector<uint32_t> sizes;
-        encode_templates(*encoder_, scratch_, export_time_from_ms(now_ms), sequence_,
+        encode_templates(*encoder_, scratch_, export_time_from_ms(now_ms + wall_offset_ms_), sequence_,
                          config_.observation_domain_id, bytes, sizes);
         for (auto& l : links_) {
             if (l->tcp()) continue;
@@ -414,9 +415,21 @@ void IpfixExporter::send_setup(uint64_t now_ms, bool udp_templates, bool type_re
     next_refresh_ms_ = now_ms + uint64_t(config_.template_refresh_s) * 1000;
 }
 
+// RFC 7011 §8.4: over UDP a collector forgets a template after its
+// lifetime (in export time); the refresh must precede the first data set
+// exported after it is due, also when the clock jumps (a capture with a
+// quiet gap): a record added after the gap must not go out in a message
+// stamped long after the last template. The message already started goes
+// first, stamped with the time it was started (within the refresh).
+void IpfixExporter::refresh_if_due(uint64_t now_ms) {
+    if (setup_sent_ && now_ms < next_refresh_ms_) return;
+    if (!message_.empty() && message_started_ms_ < now_ms) flush(message_started_ms_);
+    send_setup(now_ms, true, true);
+}
+
 void IpfixExporter::add(const ConversationRecord& r, uint64_t now_ms) {
     if (!open_) return;
-    if (!setup_sent_) send_setup(now_ms, true, true);
+    refresh_if_due(now_ms);
     if (message_.empty()) message_started_ms_ = now_ms;
     int n = encoder_->add_conversation(message_, r);
     if (n < 0) {
@@ -435,7 +448,7 @@ void IpfixExporter::add(const ConversationRecord& r, uint64_t now_ms) {
 
 void IpfixExporter::poll(uint64_t now_ms) {
     if (!open_) return;
-    if (!setup_sent_ || now_ms >= next_refresh_ms_) send_setup(now_ms, true, true);
+    refresh_if_due(now_ms);
     if (!message_.empty() && now_ms - message_started_ms_ >= config_.flush_interval_ms) flush(now_ms);
     for (auto& l : links_) {
         if (!l->tcp()) continue;

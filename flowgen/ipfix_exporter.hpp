@@ -98,6 +98,13 @@ public:
     // drains TCP buffers. Call at least every few hundred milliseconds.
     void poll(uint64_t now_ms);
 
+    // Milliseconds added to `now_ms` to make a message's export time
+    // (epoch seconds, RFC 7011 §3.1) when the caller's clock is monotonic
+    // rather than the wall clock (live ports); 0 when `now_ms` is already
+    // epoch time (captures). Timers (refresh, flush, reconnect) stay on
+    // `now_ms`, so a step of the wall clock never delays or rushes them.
+    void set_wall_offset_ms(int64_t offset_ms) noexcept { wall_offset_ms_ = offset_ms; }
+
     // Values for the next process-statistics options record.
     void set_process_stats(const ProcessStats& stats) { process_ = stats; }
 
@@ -111,6 +118,7 @@ private:
     void send_setup(uint64_t now_ms, bool udp_templates, bool type_records);
     void send_templates_to(CollectorLink& link, uint64_t now_ms);
     void flush(uint64_t now_ms);
+    void refresh_if_due(uint64_t now_ms);
     void begin_message();
 
     ExporterConfig config_;
@@ -122,6 +130,7 @@ private:
     uint32_t message_flow_records_ = 0;
     uint64_t message_started_ms_ = 0;
     uint64_t next_refresh_ms_ = 0;
+    int64_t wall_offset_ms_ = 0;
     uint32_t sequence_ = 0;           // data records sent in this domain, mod 2^32
     bool setup_sent_ = false;
     bool open_ = false;

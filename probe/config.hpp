@@ -43,6 +43,7 @@ struct Config {
     std::string stats_json_path;    // --stats-json PATH
     uint32_t stats_interval_s = 0;  // --stats-interval: periodic one-line report on stderr, 0 = off
     uint32_t burst_size = 32;       // --burst
+    uint32_t mbufs = 0;             // --mbufs: live mbuf pool size, 0 = what the ports and queues need
     uint32_t export_rate = 0;       // --export-rate: conversation records per second, 0 = as fast as possible
     bool quiet = false;             // --quiet: no end-of-run summary on stderr
 

@@ -29,6 +29,7 @@
     X(tcp_packets, "TCP packets (ignored)")                                                    \
     X(udp_packets, "UDP packets (ignored)")                                                    \
     X(other_ip_packets, "IP packets of other protocols (ignored)")                             \
+    X(other_ip_octets, "IP octets of the tcp, udp and other_ip packets (ignoredOctetTotalCount)") \
     X(non_ip_packets, "frames that carry no IP (ignored)")                                     \
     X(unattributed_fragments, "non-first fragments whose first fragment was not seen")         \
     X(records_queued, "conversation records handed to the exporter")                           \

@@ -50,12 +50,34 @@ const flowgen::ExporterStats* ExportLoop::exporter_stats() const noexcept {
     return exporter_ ? &exporter_->stats() : nullptr;
 }
 
+void ExportLoop::set_wall_offset_ms(int64_t offset_ms) noexcept {
+    wall_offset_ms_ = offset_ms;
+    if (exporter_) exporter_->set_wall_offset_ms(offset_ms);
+}
+
+namespace {
+void shift_times(flowgen::ConversationRecord& r, int64_t offset_ms) noexcept {
+    for (flowgen::DirectionCounters& d : r.dir) {
+        if (d.packets == 0) continue;  // 0 means "no packets", not a time
+        d.first_ms += static_cast<uint64_t>(offset_ms);
+        d.last_ms += static_cast<uint64_t>(offset_ms);
+    }
+}
+}  // namespace
+
 void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_ms) {
     flows_exported_.add();
-    if (exporter_) exporter_->add(r, now_ms);
+    const flowgen::ConversationRecord* out = &r;
+    flowgen::ConversationRecord wall;
+    if (wall_offset_ms_ != 0) {
+        wall = r;
+        shift_times(wall, wall_offset_ms_);
+        out = &wall;
+    }
+    if (exporter_) exporter_->add(*out, now_ms);
     if (conversations_.enabled()) {
         line_.clear();
-        detect::format_conversation_json(r, names_, now_ms, line_);
+        detect::format_conversation_json(*out, names_, now_ms + static_cast<uint64_t>(wall_offset_ms_), line_);
         conversations_.write(line_);
     }
 }
@@ -104,8 +126,10 @@ void ExportLoop::write_alert(const AlertEvent& ev) {
     alerts_written_.add();
     if (!alerts_.enabled() && !alerts_syslog_) return;
     line_.clear();
-    detect::format_alert_json(ev.conversation, *names_, ev.time_ms, line_, {ev.payload, ev.payload_length},
-                              ev.fingerprint_id);
+    flowgen::ConversationRecord conversation = ev.conversation;
+    shift_times(conversation, wall_offset_ms_);
+    detect::format_alert_json(conversation, *names_, ev.time_ms + static_cast<uint64_t>(wall_offset_ms_), line_,
+                              {ev.payload, ev.payload_length}, ev.fingerprint_id);
     if (alerts_.enabled()) {
         alerts_.write(line_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.
@@ -148,8 +172,10 @@ flowgen::ProcessStats process_stats(const RunStats& t) {
     p.observed_packets = t.icmp_packets;
     p.observed_octets = t.icmp_octets;
     p.ignored_packets = t.other_packets + t.malformed_packets + t.mirror_duplicates;
-    // Captured bytes: ignored frames have no IP length to speak of.
-    p.ignored_octets = t.rx_bytes - t.icmp_frame_bytes;
+    // IP octets, as observedOctetTotalCount counts them (IANA IE 165:
+    // "octets ... ignored by the Metering Process", octets being IP octets
+    // throughout RFC 7012); frames without IP (ARP, malformed) add none.
+    p.ignored_octets = t.other_ip_octets;
     p.observed_flows = t.flows_created;
     p.not_sent_flows = t.flows_dropped;
     return p;

@@ -36,6 +36,14 @@ public:
     // pipeline: they share one pattern file); nullptr without detection.
     flowgen::Status open(const Config& config, const detect::Pipeline* names);
 
+    // Live ports run on a monotonic clock (probe time, which never steps);
+    // records, alerts and export times go out on the wall clock: this many
+    // ms are added to every time they carry. The main loop sets it from
+    // the wall clock as it runs, so a step of the wall clock changes the
+    // timestamps of what is exported after it, never when anything expires.
+    // 0 (the default) for captures, whose times are already epoch times.
+    void set_wall_offset_ms(int64_t offset_ms) noexcept;
+
     // One conversation record to the exporter and the conversation log (and counters).
     void add_record(const flowgen::ConversationRecord& r, uint64_t now_ms);
 
@@ -86,6 +94,7 @@ private:
     bool alerts_syslog_ = false;
     std::string line_;
     uint64_t last_now_ms_ = 0;
+    int64_t wall_offset_ms_ = 0;
     double rate_ = 0;          // records per second, 0 = unlimited
     double tokens_ = 0;
     double refilled_at_ = 0;   // monotonic seconds

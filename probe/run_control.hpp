@@ -12,6 +12,8 @@ namespace probe {
 // first exits at once, without the final export.
 void install_stop_handlers();
 bool stop_requested() noexcept;
+// The same request from the program (a start-up failure after workers ran).
+void request_stop() noexcept;
 
 // SIGHUP asks for the log files (--alerts, --conversations) to be reopened
 // (logrotate): each signal bumps this generation. install_stop_handlers()

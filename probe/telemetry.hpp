@@ -8,6 +8,8 @@
 #include <span>
 #include <string>
 
+#include "flowgen/status.hpp"
+
 namespace probe {
 
 class Worker;
@@ -15,9 +17,10 @@ class ExportLoop;
 
 // /echoflow/stats answers every counter of probe/counters.hpp: the workers'
 // and the exporter's, the `ports`' NIC counters, and with a non-empty
-// `xdp_interface` its XDP program's.
-void register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter,
-                        std::span<const uint16_t> ports, const std::string& xdp_interface);
+// `xdp_interface` its XDP program's. Fails when DPDK refuses a command
+// (the message names it).
+flowgen::Status register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter,
+                                   std::span<const uint16_t> ports, const std::string& xdp_interface);
 // Detaches the callbacks from the objects (DPDK cannot unregister a command:
 // afterwards they answer with an error).
 void unregister_telemetry();

@@ -124,6 +124,7 @@ void Worker::count_other(const flowgen::PacketInfo& p, ParseStatus status) noexc
     switch (status) {
     case ParseStatus::kOther:
         stats_.other_packets.add();
+        stats_.other_ip_octets.add(p.ip_length);  // the parser sets it for kOther
         if (p.l4_protocol == 6)
             stats_.tcp_packets.add();
         else if (p.l4_protocol == 17)

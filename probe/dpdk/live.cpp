@@ -35,6 +35,7 @@ namespace {
 
 constexpr uint16_t kRxDescriptors = 1024;
 constexpr unsigned kRingSize = 4096;
+constexpr unsigned kPoolCache = 256;  // mbufs each lcore keeps of the pool (rte_mempool cache)
 constexpr unsigned kPrefetchAhead = 4;
 
 // Symmetric Toeplitz key: with the 16-bit pattern repeated, the hash of
@@ -56,36 +57,36 @@ struct QueueRef {
     Spread spread;  // which ICMP frames go to their owning worker by software hash
 };
 
-// Epoch milliseconds from the TSC: one rdtsc and a multiply per burst (64-bit
-// divisions cost measurably per packet: docs/performance.md). rte_get_tsc_hz()
-// is an estimate (calibrated at start; an error of 1e-3 is a minute and a half
-// a day), so
-// each copy re-anchors on the wall clock once a second (a vDSO read, no
-// syscall), and never goes backwards when the wall clock is stepped back.
-// One copy per lcore: not shared.
+// Probe time on live ports: milliseconds on the TSC, which the wall clock
+// cannot step (NTP, an operator, a VM resume) and libfaketime cannot
+// touch. Expiry, timeouts, the export timers and elapsed_seconds run on it;
+// it starts at the wall clock's epoch ms, and ExportLoop::set_wall_offset_ms
+// turns it back into wall-clock time for what is exported. One rdtsc and a
+// multiply per burst. rte_get_tsc_hz() is an estimate (DPDK calibrates it at
+// start): its error stretches timeouts by the same small ratio and is
+// corrected in timestamps by the wall offset. Read-only after start():
+// every lcore may call now_ms() on the same object.
 struct TscClock {
     uint64_t base_ms = 0;
     uint64_t base_tsc = 0;
-    uint64_t reanchor_ticks = 0;
-    uint64_t last_ms = 0;
     double ms_per_tick = 0;
+    double seconds_per_tick = 0;
     void start() {
         const uint64_t hz = rte_get_tsc_hz();
         ms_per_tick = 1000.0 / static_cast<double>(hz);
-        reanchor_ticks = hz;
+        seconds_per_tick = 1.0 / static_cast<double>(hz);
         base_tsc = rte_rdtsc();
         base_ms = wall_clock_ms();
     }
-    uint64_t now_ms() noexcept {
-        const uint64_t tsc = rte_rdtsc();
-        if (tsc - base_tsc >= reanchor_ticks) {
-            base_tsc = tsc;
-            base_ms = wall_clock_ms();
-        }
-        uint64_t now = base_ms + static_cast<uint64_t>(static_cast<double>(tsc - base_tsc) * ms_per_tick);
-        if (now < last_ms) now = last_ms;
-        last_ms = now;
-        return now;
+    uint64_t now_ms() const noexcept {
+        return base_ms + static_cast<uint64_t>(static_cast<double>(rte_rdtsc() - base_tsc) * ms_per_tick);
+    }
+    double elapsed_seconds() const noexcept {
+        return static_cast<double>(rte_rdtsc() - base_tsc) * seconds_per_tick;
+    }
+    // Wall clock minus probe time now: what exported times are shifted by.
+    int64_t wall_offset_ms() const noexcept {
+        return static_cast<int64_t>(wall_clock_ms()) - static_cast<int64_t>(now_ms());
     }
 };
 
@@ -120,9 +121,10 @@ struct Live {
 // Returns the number of records and alerts taken from the workers' queues.
 size_t export_step(Live& L, uint64_t now_ms, double& next_poll, ProgressReport& progress) {
     const size_t popped = L.exporter.drain(L.workers, now_ms);
-    const double t = monotonic_seconds();
+    const double t = L.clock.elapsed_seconds();
     if (t < next_poll) return popped;
     next_poll = t + 0.01;
+    L.exporter.set_wall_offset_ms(L.clock.wall_offset_ms());
     read_port_counters(L.ports, L.totals);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
     collect(L.workers, L.exporter, L.totals);
     L.exporter.poll(now_ms, L.totals);
@@ -138,9 +140,9 @@ int worker_main(void* arg) {
     const unsigned nworkers = static_cast<unsigned>(L.slots.size());
     rte_mbuf* pkts[Worker::kMaxBurst];
     rte_mbuf* keep[Worker::kMaxBurst];
-    TscClock clock = L.clock;  // this lcore's own copy
+    const TscClock clock = L.clock;  // read-only: a copy on this lcore's own lines
     double next_poll = 0;
-    ProgressReport progress(L.config->stats_interval_s, monotonic_seconds());
+    ProgressReport progress(L.config->stats_interval_s, L.clock.elapsed_seconds());
 
     // Every frame is parsed once, by the lcore that received it, and goes
     // to its worker a burst at a time (Worker::handle: key and hash all,
@@ -149,19 +151,36 @@ int worker_main(void* arg) {
     // mbuf in ParsedFrame::buffer; the owner frees it.
     static_assert(sizeof(ParsedFrame) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
     ParsedFrame parsed[Worker::kMaxBurst];
-    auto take_handed = [&](rte_ring* r, uint64_t now_ms) {
-        const unsigned n = rte_ring_sc_dequeue_burst_elem(r, parsed, sizeof(ParsedFrame), burst, nullptr);
+    // A burst is dated when it has been taken (one rdtsc), and expiry runs
+    // up to that time before it is accounted: after a stall longer than the
+    // idle timeout (VM steal, SIGSTOP, a page-fault storm) the conversations
+    // idle through it end by idle timeout, and the frames that waited in the
+    // ring start new ones, as a capture read in order would have it.
+    uint64_t now_ms = clock.now_ms();
+    auto advance = [&] {
+        now_ms = clock.now_ms();
+        w.expire(now_ms);
+    };
+    // Frames handed over by other workers: their own arrays, because a
+    // worker also takes them while it waits on a full ring in the middle
+    // of its own burst.
+    ParsedFrame handed[Worker::kMaxBurst];
+    rte_mbuf* handed_mbufs[Worker::kMaxBurst];
+    auto take_handed = [&](rte_ring* r, bool dated_now) {
+        const unsigned n = rte_ring_sc_dequeue_burst_elem(r, handed, sizeof(ParsedFrame), burst, nullptr);
         if (n == 0) return 0u;
-        w.handle(parsed, n, now_ms);
-        for (unsigned i = 0; i < n; ++i) pkts[i] = static_cast<rte_mbuf*>(parsed[i].buffer);
-        rte_pktmbuf_free_bulk(pkts, n);
+        if (dated_now) advance();
+        w.handle(handed, n, now_ms);
+        for (unsigned i = 0; i < n; ++i) handed_mbufs[i] = static_cast<rte_mbuf*>(handed[i].buffer);
+        rte_pktmbuf_free_bulk(handed_mbufs, n);
         return n;
     };
     while (!stop_requested()) {
-        const uint64_t now_ms = clock.now_ms();
+        advance();
         for (const QueueRef& q : slot.queues) {
             const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, static_cast<uint16_t>(burst));
             if (n == 0) continue;
+            advance();
             unsigned kept = 0;
             for (uint16_t i = 0; i < n; ++i) {
                 if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
@@ -174,10 +193,22 @@ int worker_main(void* arg) {
                     w.count_software_spread(is_tunnelled(f.info));
                     const unsigned owner = owner_of(f.info, nworkers);
                     if (owner != slot.index) {
-                        // The owner frees it. A full ring: handled here
-                        // rather than lost (its conversation splits, counted).
+                        // The owner frees it. A full ring (the owner was
+                        // descheduled, or is slower): wait for room rather
+                        // than account the frame here, which would split its
+                        // conversation and make the results depend on the
+                        // number of workers. Meanwhile take what others hand
+                        // to this worker, so that two workers waiting on each
+                        // other both progress (owners drain their inbox until
+                        // every worker has stopped, also after Ctrl-C). The
+                        // port's own RX ring absorbs the wait; beyond it the
+                        // NIC drops and counts (nic_missed).
                         f.buffer = m;
-                        if (rte_ring_sp_enqueue_elem(slot.outbox[owner], &f, sizeof(ParsedFrame)) == 0) continue;
+                        while (rte_ring_sp_enqueue_elem(slot.outbox[owner], &f, sizeof(ParsedFrame)) != 0) {
+                            for (rte_ring* r : slot.inbox) take_handed(r, false);
+                            rte_pause();
+                        }
+                        continue;
                     }
                 }
                 keep[kept++] = m;
@@ -185,8 +216,7 @@ int worker_main(void* arg) {
             w.handle(parsed, kept, now_ms);
             if (kept) rte_pktmbuf_free_bulk(keep, kept);
         }
-        for (rte_ring* r : slot.inbox) take_handed(r, now_ms);
-        w.expire(now_ms);
+        for (rte_ring* r : slot.inbox) take_handed(r, true);
         w.serve_top(now_ms);
         if (L.single_thread) export_step(L, now_ms, next_poll, progress);
     }
@@ -194,10 +224,10 @@ int worker_main(void* arg) {
     // Stop. Other workers may still hand over frames from their last burst:
     // keep taking them until every worker has stopped receiving, then once
     // more. Every frame handed over is counted by its owner and freed.
-    const uint64_t now_ms = clock.now_ms();
+    now_ms = clock.now_ms();
     auto drain_inbox = [&] {
         for (rte_ring* r : slot.inbox)
-            while (take_handed(r, now_ms) > 0) {
+            while (take_handed(r, false) > 0) {
             }
     };
     L.rx_stopped.fetch_add(1, std::memory_order_acq_rel);
@@ -244,16 +274,24 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, PortSpread
     rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
     if (rc != 0) return flowgen::Status::error("rte_eth_dev_adjust_nb_rx_tx_desc: " + errstr(rc));
     const int socket = rte_eth_dev_socket_id(port);
+    // A driver may take mbufs from the pool at queue setup or start (net_pcap
+    // infinite_rx=1 copies the whole capture into mbufs): when it fails,
+    // say how full the pool is and how to make it bigger.
+    auto pool_hint = [&L] {
+        return "; mbuf pool: " + std::to_string(rte_mempool_avail_count(L.pool)) + " of " +
+               std::to_string(L.pool->size) + " free (raise --mbufs if the driver needs more)";
+    };
     for (uint16_t q = 0; q < queues; ++q) {
         rc = rte_eth_rx_queue_setup(port, q, rxd, socket < 0 ? SOCKET_ID_ANY : socket, nullptr, L.pool);
-        if (rc != 0) return flowgen::Status::error("rx queue " + std::to_string(q) + ": " + errstr(rc));
+        if (rc != 0)
+            return flowgen::Status::error("rx queue " + std::to_string(q) + ": " + errstr(rc) + pool_hint());
     }
     for (uint16_t q = 0; q < txq; ++q) {
         rc = rte_eth_tx_queue_setup(port, q, txd, socket < 0 ? SOCKET_ID_ANY : socket, nullptr);
         if (rc != 0) return flowgen::Status::error("tx queue " + std::to_string(q) + ": " + errstr(rc));
     }
     rc = rte_eth_dev_start(port);
-    if (rc != 0) return flowgen::Status::error("rte_eth_dev_start: " + errstr(rc));
+    if (rc != 0) return flowgen::Status::error("rte_eth_dev_start: " + errstr(rc) + pool_hint());
     // A SPAN/TAP port sees other hosts' frames: promiscuous is required.
     // Switched back off at exit if echoflow switched it on (an af_xdp port
     // is a kernel interface: its PROMISC flag would otherwise outlive us).
@@ -317,14 +355,21 @@ int run_live(const Config& config, const LiveOptions& options) {
         if (L->ports.empty())
             return flowgen::Status::error(
                 "no ports: bind a NIC to vfio-pci (dpdk-devbind.py) or add a --vdev (net_pcap, net_af_xdp, ...)");
-        // RX rings of every queue, a burst in flight per worker, and every
-        // hand-over ring between workers full.
-        const unsigned mbufs = std::max<unsigned>(
-            8191, static_cast<unsigned>(L->ports.size()) * nworkers * (kRxDescriptors + Worker::kMaxBurst) +
-                      nworkers * (nworkers - 1) * kRingSize + nworkers * Worker::kMaxBurst);
-        L->pool = rte_pktmbuf_pool_create("echoflow_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+        // RX rings of every queue (up to one per worker per port), a burst
+        // in flight per worker, every hand-over ring between workers full,
+        // and the per-lcore caches of the pool (mbufs parked there are not
+        // available to other lcores). --mbufs replaces the estimate: a
+        // driver that holds more than its ring (net_pcap infinite_rx=1
+        // copies the whole capture into mbufs) needs it.
+        const unsigned estimate = static_cast<unsigned>(L->ports.size()) * nworkers *
+                                      (kRxDescriptors + Worker::kMaxBurst) +
+                                  nworkers * (nworkers - 1) * kRingSize + (nworkers + 1) * kPoolCache;
+        const unsigned mbufs = config.mbufs ? config.mbufs : std::max<unsigned>(8191, estimate);
+        L->pool = rte_pktmbuf_pool_create("echoflow_mbufs", mbufs, kPoolCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                           static_cast<int>(rte_socket_id()));
-        if (!L->pool) return flowgen::Status::error(std::string("mbuf pool: ") + rte_strerror(rte_errno));
+        if (!L->pool)
+            return flowgen::Status::error("mbuf pool of " + std::to_string(mbufs) + " mbufs: " +
+                                          rte_strerror(rte_errno) + " (hugepages? lower --mbufs)");
 
         for (unsigned i = 0; i < nworkers; ++i) {
             auto s = std::make_unique<WorkerSlot>();
@@ -386,27 +431,39 @@ int run_live(const Config& config, const LiveOptions& options) {
         return {};
     };
 
-    if (flowgen::Status st = startup(); !st.ok()) {
+    flowgen::Status started = startup();
+    if (started.ok()) started = register_telemetry(L->workers, L->exporter, L->ports, L->xdp_interface);
+    if (flowgen::Status st = started; !st.ok()) {
         fail(st.message());
         exit_code = 1;
     } else {
-        register_telemetry(L->workers, L->exporter, L->ports, L->xdp_interface);
         L->clock.start();
-        // Each lcore re-anchors its own copy (now_ms() writes it): the
-        // workers copy L->clock as they start, so the main lcore never
-        // touches it again (a worker copying it while the main loop
-        // re-anchors it would be a data race).
-        TscClock main_clock = L->clock;
-        const double t0 = monotonic_seconds();
+        L->exporter.set_wall_offset_ms(L->clock.wall_offset_ms());
+        const TscClock& main_clock = L->clock;
         if (!config.quiet)
             std::fprintf(stderr, "echoflow: %zu port(s), %u worker(s)%s; stop with Ctrl-C\n", L->ports.size(),
                          nworkers, L->single_thread ? " on the main lcore" : "");
         if (L->single_thread) {
             worker_main(L->slots[0].get());
         } else {
-            for (auto& s : L->slots) rte_eal_remote_launch(worker_main, s.get(), s->lcore);
+            for (size_t i = 0; i < L->slots.size(); ++i) {
+                WorkerSlot& s = *L->slots[i];
+                const int rc = rte_eal_remote_launch(worker_main, &s, s.lcore);
+                if (rc == 0) continue;
+                // The workers already launched stop, drain and flush; this
+                // one and those after it never run: they count as stopped
+                // and done, so that nothing waits for them.
+                fail("lcore " + std::to_string(s.lcore) + ": rte_eal_remote_launch: " + errstr(rc));
+                exit_code = 1;
+                request_stop();
+                for (size_t j = i; j < L->slots.size(); ++j) {
+                    L->rx_stopped.fetch_add(1, std::memory_order_acq_rel);
+                    L->slots[j]->done.store(true, std::memory_order_release);
+                }
+                break;
+            }
             double next_poll = 0;
-            ProgressReport progress(config.stats_interval_s, monotonic_seconds());
+            ProgressReport progress(config.stats_interval_s, main_clock.elapsed_seconds());
             auto all_done = [&] {
                 for (auto& s : L->slots)
                     if (!s->done.load(std::memory_order_acquire)) return false;
@@ -422,8 +479,10 @@ int run_live(const Config& config, const LiveOptions& options) {
         }
         const uint64_t now = main_clock.now_ms();
         L->exporter.drain_all(L->workers, now);
-        L->totals.elapsed_seconds = monotonic_seconds() - t0;
-        for (uint16_t p : L->ports) rte_eth_dev_stop(p);
+        L->totals.elapsed_seconds = main_clock.elapsed_seconds();
+        for (uint16_t p : L->ports)
+            if (const int rc = rte_eth_dev_stop(p); rc != 0)
+                fail("port " + std::to_string(p) + ": rte_eth_dev_stop: " + errstr(rc));
         read_port_counters(L->ports, L->totals);
         read_xdp_group(L->xdp_interface, L->totals);
         // Telemetry reads the workers and the exporter: detach it first.
@@ -435,7 +494,9 @@ int run_live(const Config& config, const LiveOptions& options) {
     }
     // Also after a failed start-up: ports switched on before it failed.
     for (uint16_t p : L->promiscuous_set) (void)rte_eth_promiscuous_disable(p);
-    for (uint16_t p : L->ports) rte_eth_dev_close(p);
+    for (uint16_t p : L->ports)
+        if (const int rc = rte_eth_dev_close(p); rc != 0)
+            fail("port " + std::to_string(p) + ": rte_eth_dev_close: " + errstr(rc));
     L.reset();
     rte_eal_cleanup();
     return exit_code;

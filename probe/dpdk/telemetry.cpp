@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -87,21 +88,28 @@ int top_command(const char*, const char*, rte_tel_data* d) {
 
 }  // namespace
 
-void register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter,
-                        std::span<const uint16_t> ports, const std::string& xdp_interface) {
+flowgen::Status register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter,
+                                   std::span<const uint16_t> ports, const std::string& xdp_interface) {
     std::lock_guard<std::mutex> lock(g_mutex);
     g_workers.assign(workers.begin(), workers.end());
     g_ports.assign(ports.begin(), ports.end());
     g_xdp_interface = xdp_interface;
     g_exporter = &exporter;
     if (!g_registered) {
-        rte_telemetry_register_cmd("/echoflow/stats", stats_command,
-                                   "echoflow counters: packets, flows, export, alerts. No parameters.");
-        rte_telemetry_register_cmd("/echoflow/top", top_command,
-                                   "The 10 conversations with the most octets now: addresses, id, packets, bytes, "
-                                   "score. No parameters.");
+        int rc = rte_telemetry_register_cmd("/echoflow/stats", stats_command,
+                                            "echoflow counters: packets, flows, export, alerts. No parameters.");
+        if (rc != 0)
+            return flowgen::Status::error("telemetry: /echoflow/stats: " + std::to_string(rc) + " (" +
+                                          std::strerror(-rc) + ")");
+        rc = rte_telemetry_register_cmd("/echoflow/top", top_command,
+                                        "The 10 conversations with the most octets now: addresses, id, packets, "
+                                        "bytes, score. No parameters.");
+        if (rc != 0)
+            return flowgen::Status::error("telemetry: /echoflow/top: " + std::to_string(rc) + " (" +
+                                          std::strerror(-rc) + ")");
         g_registered = true;
     }
+    return {};
 }
 
 void unregister_telemetry() {

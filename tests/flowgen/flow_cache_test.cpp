@@ -339,6 +339,49 @@ BOOST_AUTO_TEST_CASE(a_pause_longer_than_49_days_ends_conversations_with_their_o
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_stalled_caller_that_accounts_before_it_expires_never_ends_a_flow_before_it_starts) {
+    // A live worker that did not run for longer than the idle timeout (a VM
+    // steal, SIGSTOP) accounts the burst that waited in the NIC ring, then
+    // expires. The conversations of that burst are active: neither ended as
+    // idle nor dated before their own packets.
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 1000, .active_timeout_ms = 60000}).ok());
+    const auto a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+    for (const uint64_t stall : {3'000ULL, 600'000ULL, 20ULL * 86400 * 1000}) {
+        const uint64_t later = kT0 + stall;
+        f.out.records.clear();
+        BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 1000, .active_timeout_ms = 60000}).ok());
+        f.feed(echo(a, b, false, 1), kT0);  // idle through the stall
+        f.feed(echo(a, b, false, 2), kT0);  // idle, then seen again after it
+        f.cache.expire(kT0, f.out);
+        f.feed(echo(a, b, false, 2), later);
+        f.feed(echo(a, b, false, 3), later);  // new after the stall
+        f.cache.expire(later, f.out);
+        for (const auto& r : f.out.records) {
+            BOOST_TEST(r.dir[0].last_ms >= r.dir[0].first_ms);
+            BOOST_TEST(r.dir[0].last_ms <= later);
+            BOOST_TEST(r.icmp_id != 3, "the conversation opened after the stall is not ended");
+        }
+        f.cache.flush_all(later + 1, EndReason::kForcedEnd, f.out);
+        uint64_t packets = 0;
+        for (const auto& r : f.out.records) {
+            BOOST_TEST(r.dir[0].first_ms >= kT0);
+            BOOST_TEST(r.dir[0].last_ms >= r.dir[0].first_ms);
+            BOOST_TEST(r.dir[0].last_ms <= later);
+            if (r.icmp_id == 1) {
+                BOOST_TEST(r.end_reason == EndReason::kIdleTimeout);
+                BOOST_TEST(r.dir[0].last_ms == kT0);
+            }
+            if (r.icmp_id == 3) {
+                BOOST_TEST(r.end_reason == EndReason::kForcedEnd);
+                BOOST_TEST(r.dir[0].first_ms == later);
+            }
+            packets += r.dir[0].packets;
+        }
+        BOOST_TEST(packets == 4u);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_conversation_silent_after_an_active_export_ends_without_an_empty_record) {
     Fixture f;
     BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 5000, .active_timeout_ms = 10000}).ok());
