@@ -11,7 +11,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "detect/pipeline.hpp"
@@ -59,9 +61,18 @@ struct ParsedArgs {
 // appears, then applies the command line over it.
 flowgen::Status parse_args(int argc, char** argv, ParsedArgs& out);
 
+// A configuration file is a few kilobytes of `key = value` lines; anything
+// larger is a mistake (a device, a log file), refused before it fills memory.
+inline constexpr size_t kMaxConfigFileBytes = 1u << 20;
+
 // Parses a configuration file into `config` (used by parse_args; exposed
-// for tests). Errors name the file, the line and the key.
+// for tests). Errors name the file, the line and the key; a file that cannot
+// be read, a directory, or one larger than kMaxConfigFileBytes is an error.
 flowgen::Status load_config_file(const std::string& path, Config& config);
+
+// The same for configuration text already in memory; `origin` names it in
+// errors ("FILE:LINE: ..."). A NUL byte anywhere in a line is an error.
+flowgen::Status parse_config_text(std::string_view text, const std::string& origin, Config& config);
 
 // Cross-field checks (inputs, ranges); also runs the libraries' validate().
 flowgen::Status validate(const Config& config, bool have_eal_args);

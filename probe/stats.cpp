@@ -1,5 +1,8 @@
 #include "probe/stats.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -56,6 +59,26 @@ void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunSt
         s.export_errors = es->export_errors.get();
         s.records_not_sent = es->records_not_sent.get();
     }
+}
+
+flowgen::Status check_stats_json_path(const std::string& path) {
+    const std::string where = "stats json " + path;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return flowgen::Status::error(where + ": is a directory");
+        if (::access(path.c_str(), W_OK) != 0) return flowgen::Status::error(where + ": " + std::strerror(errno));
+        return {};
+    }
+    if (errno != ENOENT) return flowgen::Status::error(where + ": " + std::strerror(errno));
+    // The file is created at the end: its directory must exist and take it.
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    if (::stat(dir.c_str(), &st) != 0)
+        return flowgen::Status::error(where + ": directory " + dir + ": " + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return flowgen::Status::error(where + ": " + dir + " is not a directory");
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        return flowgen::Status::error(where + ": directory " + dir + ": " + std::strerror(errno));
+    return {};
 }
 
 flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {

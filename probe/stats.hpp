@@ -61,6 +61,11 @@ void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunSt
 
 flowgen::Status write_stats_json(const std::string& path, const RunStats& s);
 
+// At start-up, so that a run does not learn at its end that its counters
+// cannot be kept: `path` is writable, or does not exist and its directory
+// does and is writable. The error names the path and the cause.
+flowgen::Status check_stats_json_path(const std::string& path);
+
 struct Config;
 
 // The end of every run, once the workers have flushed and their queues are
