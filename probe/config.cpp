@@ -102,8 +102,11 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) {
          return parse_number<uint32_t>(v, 1, UINT32_MAX, c.exporter.enterprise_number);
      }},
-    {"export-rate", "N", false, "export at most N conversation records per second (default 0: as fast as they come; a collector with a small socket buffer loses the end-of-run burst)",
-     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 0, 100'000'000, c.export_rate); }},
+    {"export-rate", "N", false, "export at most N conversation records per second; 0: as fast as they come (default 10000 with a UDP collector, whose socket buffer would lose an end-of-run burst; none over TCP)",
+     [](Config& c, std::string_view v) {
+         c.export_rate_chosen = true;
+         return parse_number<uint32_t>(v, 0, 100'000'000, c.export_rate);
+     }},
     {"mtu", "BYTES", false, "largest IPFIX message (default 1472, a 1500-byte link)",
      [](Config& c, std::string_view v) {
          return parse_number<uint16_t>(v, flowgen::kMinMessageBytes, 65000, c.exporter.max_message_bytes);
@@ -329,6 +332,13 @@ Status validate(const Config& c, bool have_eal_args) {
     if (c.detect)
         if (Status s = detect::validate(c.detection); !s.ok()) return s;
     return {};
+}
+
+uint32_t export_rate_for(const Config& c) {
+    if (c.export_rate_chosen) return c.export_rate;
+    for (const flowgen::CollectorAddress& a : c.exporter.collectors)
+        if (a.transport == flowgen::CollectorAddress::Transport::kUdp) return kDefaultUdpExportRate;
+    return 0;
 }
 
 std::string usage() {

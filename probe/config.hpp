@@ -43,6 +43,7 @@ struct Config {
     uint32_t stats_interval_s = 0;  // --stats-interval: periodic one-line report on stderr, 0 = off
     uint32_t burst_size = 32;       // --burst
     uint32_t export_rate = 0;       // --export-rate: conversation records per second, 0 = as fast as possible
+    bool export_rate_chosen = false;  // --export-rate given; else export_rate_for() picks the default
     bool quiet = false;             // --quiet: no end-of-run summary on stderr
 
     bool check_only = false;        // --check: validate the configuration and exit
@@ -76,6 +77,21 @@ flowgen::Status parse_config_text(std::string_view text, const std::string& orig
 
 // Cross-field checks (inputs, ranges); also runs the libraries' validate().
 flowgen::Status validate(const Config& config, bool have_eal_args);
+
+// The export pace when --export-rate is not given: a UDP collector gets at
+// most this many conversation records per second (about twice as many IPFIX
+// records without --biflow). UDP has no flow control: an end-of-run burst
+// or a flood of short conversations overflows a collector's default socket
+// buffer (Linux net.core.rmem_default, 208 KiB: ~90 full datagrams) within
+// milliseconds and the loss is invisible to the exporter. At this pace the
+// buffer holds ~75 ms of export, enough for a busy collector to be
+// scheduled (measured: docs/performance.md, "Export pace").
+inline constexpr uint32_t kDefaultUdpExportRate = 10'000;
+
+// Conversation records per second the exporter may send, 0 = no limit:
+// --export-rate if given, else kDefaultUdpExportRate with any UDP
+// collector, else none (TCP is paced by its own flow control).
+uint32_t export_rate_for(const Config& config);
 
 // The --help text, generated from the option table so it cannot drift.
 std::string usage();

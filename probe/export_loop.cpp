@@ -38,7 +38,7 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         }
     }
     alerts_syslog_ = config.alerts_syslog;
-    rate_ = config.export_rate;
+    rate_ = export_rate_for(config);
     tokens_ = rate_ * kBurstSeconds;
     refilled_at_ = monotonic_seconds();
     if (alerts_syslog_) openlog("echoflow", LOG_PID, LOG_DAEMON);
@@ -51,6 +51,7 @@ const flowgen::ExporterStats* ExportLoop::exporter_stats() const noexcept {
 
 void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_ms) {
     flows_exported_.add();
+    if (behind_) records_paced_.add();
     if (exporter_) exporter_->add(r, now_ms);
 }
 
@@ -69,6 +70,7 @@ void ExportLoop::spend_token() noexcept {
 }
 
 void ExportLoop::wait_for_token() noexcept {
+    if (!have_token()) behind_ = true;
     while (!have_token()) {
         // The time one token takes, at most 1 ms: the loop wakes in time.
         const double wait_s = std::min(0.001, (1 - tokens_) / rate_);
@@ -112,6 +114,16 @@ size_t ExportLoop::drain(std::span<Worker* const> workers, uint64_t now_ms) {
             add_record(r, now_ms);
         }
         for (int i = 0; i < 256 && w->alerts().pop(ev); ++i, ++popped) write_alert(ev);
+    }
+    if (rate_ > 0) {
+        // Records left waiting for the rate are late; once every queue has
+        // run empty the export has caught up with the traffic.
+        bool waiting = false;
+        for (Worker* w : workers) waiting = waiting || w->records().size() > 0;
+        if (!waiting)
+            behind_ = false;
+        else if (!have_token())
+            behind_ = true;
     }
     return popped;
 }

@@ -53,6 +53,7 @@ void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunSt
         s.cache_doublings += cs.grown.get();
     }
     s.flows_exported = exporter.flows_exported();
+    s.records_paced = exporter.records_paced();
     if (const flowgen::ExporterStats* es = exporter.exporter_stats()) {
         s.records_exported = es->records_exported.get();
         s.messages_sent = es->messages_sent.get();
@@ -93,12 +94,12 @@ flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
                  ",\"records_exported\":%" PRIu64 ",\"messages_sent\":%" PRIu64 ",\"export_errors\":%" PRIu64
                  ",\"records_not_sent\":%" PRIu64 ",\"alerts\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64
                  ",\"nic_missed\":%" PRIu64 ",\"nic_errors\":%" PRIu64 ",\"nic_no_mbuf\":%" PRIu64
-                 ",\"cache_slots\":%" PRIu64 ",\"cache_doublings\":%" PRIu64,
+                 ",\"cache_slots\":%" PRIu64 ",\"cache_doublings\":%" PRIu64 ",\"records_paced\":%" PRIu64,
                  s.rx_packets, s.rx_bytes, s.icmp_packets, s.icmp_octets, s.other_packets, s.malformed_packets, s.tcp_packets,
                  s.udp_packets, s.other_ip_packets, s.non_ip_packets, s.unattributed_fragments, s.flows_created,
                  s.flows_active, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
                  s.messages_sent, s.export_errors, s.records_not_sent, s.alerts, s.alerts_dropped, s.nic_missed,
-                 s.nic_errors, s.nic_no_mbuf, s.cache_slots, s.cache_doublings);
+                 s.nic_errors, s.nic_no_mbuf, s.cache_slots, s.cache_doublings, s.records_paced);
     if (s.have_xdp)
         std::fprintf(f, ",\"xdp_redirected\":%" PRIu64 ",\"xdp_passed\":%" PRIu64 ",\"xdp_dropped\":%" PRIu64,
                      s.xdp_redirected, s.xdp_passed, s.xdp_dropped);
@@ -133,6 +134,9 @@ void print_summary(std::FILE* out, const RunStats& s) {
                  s.flows_created, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
                  s.messages_sent, s.export_errors, s.records_not_sent, s.alerts,
                  s.alerts_dropped ? " (some lost to a full queue)" : "");
+    if (s.records_paced)
+        std::fprintf(out, "  pace       %" PRIu64 " records waited for --export-rate (they came faster than it)\n",
+                     s.records_paced);
 }
 
 std::string progress_line(const RunStats& now, const RunStats& before, double seconds) {

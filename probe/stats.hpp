@@ -42,6 +42,7 @@ struct RunStats {
     uint64_t messages_sent = 0;
     uint64_t export_errors = 0;
     uint64_t records_not_sent = 0;
+    uint64_t records_paced = 0;      // conversation records that waited for --export-rate
     uint64_t alerts = 0;
     uint64_t alerts_dropped = 0;
     // Filled by the live modes.

@@ -42,6 +42,7 @@ int stats_command(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_add_dict_u64(d, "flows_dropped", s.flows_dropped);
     rte_tel_data_add_dict_u64(d, "records_exported", s.records_exported);
     rte_tel_data_add_dict_u64(d, "export_errors", s.export_errors);
+    rte_tel_data_add_dict_u64(d, "records_paced", s.records_paced);
     rte_tel_data_add_dict_u64(d, "alerts", s.alerts);
     return 0;
 }

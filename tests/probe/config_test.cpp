@@ -107,6 +107,29 @@ BOOST_AUTO_TEST_CASE(a_missing_file_names_it_and_the_cause) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(export_rate)
+
+BOOST_AUTO_TEST_CASE(a_udp_collector_is_paced_by_default_and_tcp_is_not) {
+    probe::Config c;
+    BOOST_TEST(probe::export_rate_for(c) == 0u);  // nothing to send to
+    BOOST_REQUIRE(probe::parse_config_text("collector = tcp://127.0.0.1:4739\n", "f", c).ok());
+    BOOST_TEST(probe::export_rate_for(c) == 0u);  // TCP's flow control paces it
+    BOOST_REQUIRE(probe::parse_config_text("collector = 127.0.0.1:4739\n", "f", c).ok());
+    BOOST_TEST(probe::export_rate_for(c) == probe::kDefaultUdpExportRate);
+    BOOST_TEST(probe::usage().find("default " + std::to_string(probe::kDefaultUdpExportRate)) != std::string::npos,
+               "--help states the default");
+}
+
+BOOST_AUTO_TEST_CASE(an_explicit_rate_wins_and_0_means_unpaced) {
+    probe::Config c;
+    BOOST_REQUIRE(probe::parse_config_text("collector = 127.0.0.1:4739\nexport-rate = 0\n", "f", c).ok());
+    BOOST_TEST(probe::export_rate_for(c) == 0u);
+    BOOST_REQUIRE(probe::parse_config_text("export-rate = 250000\n", "f", c).ok());
+    BOOST_TEST(probe::export_rate_for(c) == 250000u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(stats_json_path)
 
 BOOST_AUTO_TEST_CASE(a_missing_directory_is_found_before_the_run) {
