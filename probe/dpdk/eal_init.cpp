@@ -110,7 +110,7 @@ EalInitResult init_eal(std::vector<char*>& argv) {
         return result;
     }
     // DPDK 22.11 rte_eal_init: a rejected command line is this alert, with
-    // rte_errno EINVAL (lib/eal/linux/eal.c); any other failure is the
+    // rte_errno EINVAL; any other failure is the
     // machine's (hugepages, devices, permissions).
     result.usage_error = output.find("Invalid 'command line' arguments") != std::string::npos;
     const std::string detail = eal_failure_line(output, argv.empty() || !argv[0] ? "" : argv[0]);
