@@ -61,6 +61,8 @@ public:
     // not the traffic, set when records left (and, live, that a longer
     // flood fills the workers' queues: flows_dropped).
     uint64_t records_paced() const noexcept { return records_paced_.get(); }
+    // Alert and conversation log lines not written (write error, file closed after a failed reopen).
+    uint64_t log_lines_lost() const noexcept { return alerts_.lines_lost() + conversations_.lines_lost(); }
     bool has_exporter() const noexcept { return exporter_ != nullptr; }
     const flowgen::ExporterStats* exporter_stats() const noexcept;
 
