@@ -3,12 +3,12 @@
 #include "detect/patterns.hpp"
 
 #include "detect/pattern_cache.hpp"
+#include "flowgen/bounded_file.hpp"
 
 #include <hs/hs.h>
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <utility>
 
@@ -93,7 +93,7 @@ flowgen::Status parse_patterns(const std::string& text, const std::string& origi
 
         char* end = nullptr;
         const long id = std::strtol(id_text.c_str(), &end, 10);
-        if (id_text.empty() || *end != '\0' || id < 1 || id > 65535)
+        if (id_text.empty() || end != id_text.c_str() + id_text.size() || id < 1 || id > 65535)
             return Status::error(at(origin, number) + ": id '" + id_text + "' is not a number in 1..65535");
         e.id = static_cast<uint16_t>(id);
         if (!valid_name(e.name))
@@ -124,6 +124,10 @@ flowgen::Status parse_patterns(const std::string& text, const std::string& origi
             return Status::error(at(origin, number) + ": text after the closing '/'");
         e.regex = rest.substr(1, last - 1);
         if (e.regex.empty()) return Status::error(at(origin, number) + ": empty regex");
+        // Hyperscan takes each expression as a C string: a NUL would end the
+        // regex early and the rest would silently not be matched.
+        if (e.regex.find('\0') != std::string::npos)
+            return Status::error(at(origin, number) + ": NUL byte in the regex (write a NUL to match as \\x00)");
         for (const auto& other : out)
             if (other.id == e.id)
                 return Status::error(at(origin, number) + ": id " + id_text + " already used on line " +
@@ -178,11 +182,8 @@ std::string compile_key(const std::vector<PatternEntry>& entries) {
 static_assert(PatternCache::kGroups == 3, "one cached database per scan group");
 
 flowgen::Status PatternSet::load_file(const std::string& path, const std::string& cache_dir) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return flowgen::Status::error("patterns " + path + ": cannot open");
-    std::ostringstream read;
-    read << in.rdbuf();
-    const std::string text = read.str();
+    std::string text;
+    if (auto s = flowgen::read_bounded_file("patterns", path, kMaxPatternFileBytes, text); !s) return s;
     std::vector<PatternEntry> entries;
     if (auto s = parse_patterns(text, path, entries); !s) return s.prefix("patterns");
     if (entries.empty()) return flowgen::Status::error("patterns " + path + ": no patterns in the file");

@@ -24,6 +24,7 @@
 //          the 8-byte ICMP header); ^ is the first data byte, $ the last.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -46,6 +47,10 @@ struct PatternEntry {
     std::string name;
     std::string regex;
 };
+
+// The bundled file is a few kilobytes; a pattern file larger than this is a
+// mistake (a device, a capture) and is refused before it is read whole.
+inline constexpr size_t kMaxPatternFileBytes = 4u << 20;
 
 // Parses pattern text; errors name "<origin>:<line>: <problem>".
 flowgen::Status parse_patterns(const std::string& text, const std::string& origin, std::vector<PatternEntry>& out);
@@ -81,7 +86,8 @@ public:
     PatternSet(PatternSet&& other) noexcept;
     PatternSet& operator=(PatternSet&& other) noexcept;
 
-    // Reads and compiles `path`; a syntax or regex error names path:line.
+    // Reads and compiles `path`; a syntax or regex error names path:line. A
+    // file that cannot be read, or is larger than kMaxPatternFileBytes, fails.
     // With a `cache_dir` (PatternCache), databases compiled from the same
     // bytes by an earlier run are loaded instead, and a compile is stored.
     flowgen::Status load_file(const std::string& path, const std::string& cache_dir = {});

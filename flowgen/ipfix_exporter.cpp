@@ -90,6 +90,13 @@ Status validate(const ExporterConfig& c) {
         return Status::error("ipfix: flush interval must be 1..60000 ms");
     if (c.detection_elements && c.enterprise_number == 0)
         return Status::error("ipfix: enterprise number 0 is not a private enterprise number");
+    // RFC 5103 §6.1: PEN 29305 marks an element as the reverse direction of
+    // the IANA element with the same id. Detection elements 1..8 under it
+    // would read as reverse octetDeltaCount, packetDeltaCount, ... (and in
+    // the biflow templates 258/259 collide with the real reverse elements).
+    if (c.detection_elements && c.enterprise_number == kReversePen)
+        return Status::error("ipfix: enterprise number 29305 is RFC 5103's reverse-element number; "
+                             "choose another --pen");
     if (c.tcp_buffer_bytes < 4u * c.max_message_bytes)
         return Status::error("ipfix: TCP buffer must hold at least 4 messages");
     return Status();

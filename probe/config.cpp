@@ -1,10 +1,10 @@
 #include "probe/config.hpp"
 
 #include "detect/reason.hpp"
+#include "flowgen/bounded_file.hpp"
 
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <sstream>
 #include <string_view>
@@ -102,8 +102,11 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) {
          return parse_number<uint32_t>(v, 1, UINT32_MAX, c.exporter.enterprise_number);
      }},
-    {"export-rate", "N", false, "export at most N conversation records per second (default 0: as fast as they come; a collector with a small socket buffer loses the end-of-run burst)",
-     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 0, 100'000'000, c.export_rate); }},
+    {"export-rate", "N", false, "export at most N conversation records per second; 0: as fast as they come (default 10000 with a UDP collector, whose socket buffer would lose an end-of-run burst; none over TCP)",
+     [](Config& c, std::string_view v) {
+         c.export_rate_chosen = true;
+         return parse_number<uint32_t>(v, 0, 100'000'000, c.export_rate);
+     }},
     {"mtu", "BYTES", false, "largest IPFIX message (default 1472, a 1500-byte link)",
      [](Config& c, std::string_view v) {
          return parse_number<uint16_t>(v, flowgen::kMinMessageBytes, 65000, c.exporter.max_message_bytes);
@@ -197,6 +200,22 @@ const Option* find_option(std::string_view name) {
     return nullptr;
 }
 
+// A control character (other than tab) in an option, a value or a config
+// line: errors quote what was given, and must stay one line on a terminal.
+// Returns its position, or npos.
+size_t find_control(std::string_view s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return i;
+    }
+    return std::string_view::npos;
+}
+
+std::string hex_byte(unsigned char c) {
+    static const char digits[] = "0123456789abcdef";
+    return std::string("0x") + digits[c >> 4] + digits[c & 15];
+}
+
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
@@ -205,17 +224,23 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-Status load_config_file(const std::string& path, Config& config) {
-    std::ifstream in(path);
-    if (!in) return Status::error("config file " + path + ": " + std::strerror(errno));
-    std::string line;
+Status parse_config_text(std::string_view text, const std::string& origin, Config& config) {
     unsigned lineno = 0;
-    while (std::getline(in, line)) {
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        const std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
         ++lineno;
-        std::string_view l = trim(line);
+        const std::string where = origin + ":" + std::to_string(lineno);
+        // Values become C strings (paths, host names): a NUL would cut them
+        // short without a word.
+        if (line.find('\0') != std::string_view::npos) return Status::error(where + ": NUL byte in the line");
+        std::string_view l = trim(line);  // drops a CRLF file's '\r'
+        if (const size_t c = find_control(l); c != std::string_view::npos)
+            return Status::error(where + ": control character " + hex_byte(static_cast<unsigned char>(l[c])) +
+                                 " in the line");
         if (l.empty() || l.front() == '#') continue;
         const auto eq = l.find('=');
-        const std::string where = path + ":" + std::to_string(lineno);
         if (eq == std::string_view::npos) return Status::error(where + ": expected 'key = value'");
         const std::string_view key = trim(l.substr(0, eq));
         std::string_view value = trim(l.substr(eq + 1));
@@ -239,7 +264,19 @@ Status load_config_file(const std::string& path, Config& config) {
     return {};
 }
 
+Status load_config_file(const std::string& path, Config& config) {
+    std::string text;
+    if (Status s = flowgen::read_bounded_file("config file", path, kMaxConfigFileBytes, text); !s.ok()) return s;
+    return parse_config_text(text, path, config);
+}
+
 Status parse_args(int argc, char** argv, ParsedArgs& out) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (const size_t c = find_control(a); c != std::string_view::npos)
+            return Status::error("argument " + std::to_string(i) + " contains the control character " +
+                                 hex_byte(static_cast<unsigned char>(a[c])));
+    }
     int first = 1;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--") == 0) {
@@ -322,6 +359,13 @@ Status validate(const Config& c, bool have_eal_args) {
     if (c.detect)
         if (Status s = detect::validate(c.detection); !s.ok()) return s;
     return {};
+}
+
+uint32_t export_rate_for(const Config& c) {
+    if (c.export_rate_chosen) return c.export_rate;
+    for (const flowgen::CollectorAddress& a : c.exporter.collectors)
+        if (a.transport == flowgen::CollectorAddress::Transport::kUdp) return kDefaultUdpExportRate;
+    return 0;
 }
 
 std::string usage() {

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "detect/pipeline.hpp"
@@ -45,6 +47,7 @@ struct Config {
     uint32_t burst_size = 32;       // --burst
     uint32_t mbufs = 0;             // --mbufs: live mbuf pool size, 0 = what the ports and queues need
     uint32_t export_rate = 0;       // --export-rate: conversation records per second, 0 = as fast as possible
+    bool export_rate_chosen = false;  // --export-rate given; else export_rate_for() picks the default
     bool quiet = false;             // --quiet: no end-of-run summary on stderr
 
     bool check_only = false;        // --check: validate the configuration and exit
@@ -63,12 +66,36 @@ struct ParsedArgs {
 // appears, then applies the command line over it.
 flowgen::Status parse_args(int argc, char** argv, ParsedArgs& out);
 
+// A configuration file is a few kilobytes of `key = value` lines; anything
+// larger is a mistake (a device, a log file), refused before it fills memory.
+inline constexpr size_t kMaxConfigFileBytes = 1u << 20;
+
 // Parses a configuration file into `config` (used by parse_args; exposed
-// for tests). Errors name the file, the line and the key.
+// for tests). Errors name the file, the line and the key; a file that cannot
+// be read, a directory, or one larger than kMaxConfigFileBytes is an error.
 flowgen::Status load_config_file(const std::string& path, Config& config);
+
+// The same for configuration text already in memory; `origin` names it in
+// errors ("FILE:LINE: ..."). A NUL byte anywhere in a line is an error.
+flowgen::Status parse_config_text(std::string_view text, const std::string& origin, Config& config);
 
 // Cross-field checks (inputs, ranges); also runs the libraries' validate().
 flowgen::Status validate(const Config& config, bool have_eal_args);
+
+// The export pace when --export-rate is not given: a UDP collector gets at
+// most this many conversation records per second (about twice as many IPFIX
+// records without --biflow). UDP has no flow control: an end-of-run burst
+// or a flood of short conversations overflows a collector's default socket
+// buffer (Linux net.core.rmem_default, 208 KiB: ~90 full datagrams) within
+// milliseconds and the loss is invisible to the exporter. At this pace the
+// buffer holds ~75 ms of export, enough for a busy collector to be
+// scheduled (measured: docs/performance.md, "Export pace").
+inline constexpr uint32_t kDefaultUdpExportRate = 10'000;
+
+// Conversation records per second the exporter may send, 0 = no limit:
+// --export-rate if given, else kDefaultUdpExportRate with any UDP
+// collector, else none (TCP is paced by its own flow control).
+uint32_t export_rate_for(const Config& config);
 
 // The --help text, generated from the option table so it cannot drift.
 std::string usage();

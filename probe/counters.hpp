@@ -88,7 +88,9 @@
     X(export_errors, es->export_errors.get(), "IPFIX messages a collector did not take")       \
     X(records_not_sent, es->records_not_sent.get(), "IPFIX data records never delivered") \
     X(log_lines_lost, exporter.log_lines_lost(),                                              \
-      "--alerts/--conversations lines not written (write error, failed reopen after SIGHUP)")
+      "--alerts/--conversations lines not written (write error, failed reopen after SIGHUP)")   \
+    X(records_paced, exporter.records_paced(),                                                 \
+      "conversation records that waited for --export-rate (they came faster than the pace)")
 
 // Set by the live modes from the ports (rte_eth_stats, probe/dpdk/live.cpp
 // read_port_counters; the rss_* ones once, when the ports are set up,

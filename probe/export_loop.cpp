@@ -39,7 +39,7 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
     }
     reopen_seen_ = reopen_generation();
     alerts_syslog_ = config.alerts_syslog;
-    rate_ = config.export_rate;
+    rate_ = export_rate_for(config);
     tokens_ = rate_ * kBurstSeconds;
     refilled_at_ = monotonic_seconds();
     if (alerts_syslog_) openlog("echoflow", LOG_PID, LOG_DAEMON);
@@ -74,6 +74,7 @@ void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_m
         shift_times(wall, wall_offset_ms_);
         out = &wall;
     }
+    if (behind_) records_paced_.add();
     if (exporter_) exporter_->add(*out, now_ms);
     if (conversations_.enabled()) {
         line_.clear();
@@ -106,6 +107,7 @@ void ExportLoop::spend_token() noexcept {
 }
 
 void ExportLoop::wait_for_token() noexcept {
+    if (!have_token()) behind_ = true;
     while (!have_token()) {
         // The time one token takes, at most 1 ms: the loop wakes in time.
         const double wait_s = std::min(0.001, (1 - tokens_) / rate_);
@@ -151,6 +153,16 @@ size_t ExportLoop::drain(std::span<Worker* const> workers, uint64_t now_ms) {
             add_record(r, now_ms);
         }
         for (int i = 0; i < 256 && w->alerts().pop(ev); ++i, ++popped) write_alert(ev);
+    }
+    if (rate_ > 0) {
+        // Records left waiting for the rate are late; once every queue has
+        // run empty the export has caught up with the traffic.
+        bool waiting = false;
+        for (Worker* w : workers) waiting = waiting || w->records().size() > 0;
+        if (!waiting)
+            behind_ = false;
+        else if (!have_token())
+            behind_ = true;
     }
     return popped;
 }

@@ -64,6 +64,11 @@ public:
     // Any thread (telemetry) may read these while the loop runs.
     uint64_t flows_exported() const noexcept { return flows_exported_.get(); }
     uint64_t alerts_written() const noexcept { return alerts_written_.get(); }
+    // Conversation records the export rate held back: sent after a wait for
+    // the rate, because they came faster than it. Non-zero means the pace,
+    // not the traffic, set when records left (and, live, that a longer
+    // flood fills the workers' queues: flows_dropped).
+    uint64_t records_paced() const noexcept { return records_paced_.get(); }
     // Alert and conversation log lines not written (write error, file closed after a failed reopen).
     uint64_t log_lines_lost() const noexcept { return alerts_.lines_lost() + conversations_.lines_lost(); }
     bool has_exporter() const noexcept { return exporter_ != nullptr; }
@@ -98,8 +103,10 @@ private:
     double rate_ = 0;          // records per second, 0 = unlimited
     double tokens_ = 0;
     double refilled_at_ = 0;   // monotonic seconds
+    bool behind_ = false;      // records waited for the rate since the queues were last empty
     flowgen::RelaxedCounter flows_exported_;  // written by this loop's thread only
     flowgen::RelaxedCounter alerts_written_;
+    flowgen::RelaxedCounter records_paced_;
 };
 
 }  // namespace probe

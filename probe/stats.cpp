@@ -1,5 +1,8 @@
 #include "probe/stats.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -86,6 +89,26 @@ std::string decap_text(const RunStats& s) {
 
 }  // namespace
 
+flowgen::Status check_stats_json_path(const std::string& path) {
+    const std::string where = "stats json " + path;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return flowgen::Status::error(where + ": is a directory");
+        if (::access(path.c_str(), W_OK) != 0) return flowgen::Status::error(where + ": " + std::strerror(errno));
+        return {};
+    }
+    if (errno != ENOENT) return flowgen::Status::error(where + ": " + std::strerror(errno));
+    // The file is created at the end: its directory must exist and take it.
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    if (::stat(dir.c_str(), &st) != 0)
+        return flowgen::Status::error(where + ": directory " + dir + ": " + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return flowgen::Status::error(where + ": " + dir + " is not a directory");
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        return flowgen::Status::error(where + ": directory " + dir + ": " + std::strerror(errno));
+    return {};
+}
+
 void print_summary(std::FILE* out, const RunStats& s) {
     const double secs = s.elapsed_seconds > 0 ? s.elapsed_seconds : 1e-9;
     std::fprintf(out,
@@ -114,6 +137,9 @@ void print_summary(std::FILE* out, const RunStats& s) {
                  s.flows_created, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
                  s.messages_sent, s.export_errors, s.records_not_sent, s.alerts,
                  s.alerts_dropped ? " (some lost to a full queue)" : "");
+    if (s.records_paced)
+        std::fprintf(out, "  pace       %" PRIu64 " records waited for --export-rate (they came faster than it)\n",
+                     s.records_paced);
 }
 
 std::string progress_line(const RunStats& now, const RunStats& before, double seconds) {

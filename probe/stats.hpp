@@ -25,6 +25,11 @@ class ExportLoop;
 // set them.
 void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunStats& out);
 
+// At start-up, so that a run does not learn at its end that its counters
+// cannot be kept: `path` is writable, or does not exist and its directory
+// does and is writable. The error names the path and the cause.
+flowgen::Status check_stats_json_path(const std::string& path);
+
 // The counters as one JSON object: every reported counter of kCounters, then
 // elapsed_seconds.
 std::string stats_json(const RunStats& s);

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "probe/eal_init.hpp"
 #include "probe/export_loop.hpp"
 #include "probe/run_control.hpp"
 #include "probe/spread.hpp"
@@ -334,9 +335,9 @@ int run_live(const Config& config, const LiveOptions& options) {
     // Before EAL init, which can take seconds: a SIGINT during it must ask
     // for a clean stop, not kill the process half-initialised.
     install_stop_handlers();
-    if (rte_eal_init(static_cast<int>(argv.size() - 1), argv.data()) < 0) {
-        fail(std::string("EAL: rte_eal_init: ") + rte_strerror(rte_errno));
-        return 1;
+    if (EalInitResult eal = init_eal(argv); !eal.status.ok()) {
+        fail(eal.status.message());
+        return eal.usage_error ? 2 : 1;
     }
     auto L = std::make_unique<Live>();
     L->config = &config;

@@ -12,6 +12,7 @@
 #include "probe/config.hpp"
 #include "probe/live.hpp"
 #include "probe/offline.hpp"
+#include "probe/stats.hpp"
 #include "probe/xdp_stats.hpp"
 
 namespace {
@@ -68,6 +69,13 @@ int main(int argc, char** argv) {
     if (flowgen::Status s = probe::validate(config, have_eal); !s.ok()) {
         std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
         return 2;
+    }
+
+    if (!config.stats_json_path.empty()) {
+        if (flowgen::Status s = probe::check_stats_json_path(config.stats_json_path); !s.ok()) {
+            std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
+            return 1;
+        }
     }
 
     if (config.check_only) {

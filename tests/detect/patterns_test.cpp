@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 #include "detect/patterns.hpp"
 #include "tests/detect/payloads.hpp"
@@ -110,8 +111,9 @@ BOOST_AUTO_TEST_CASE(a_bad_regex_is_an_error_naming_file_and_line) {
 }
 
 BOOST_AUTO_TEST_CASE(format_errors_name_the_line_and_the_problem) {
+    using namespace std::literals;
     struct Case {
-        const char* text;
+        std::string_view text;  // a view with its length: some cases hold NULs
         const char* expected;
     };
     const Case cases[] = {
@@ -123,11 +125,14 @@ BOOST_AUTO_TEST_CASE(format_errors_name_the_line_and_the_problem) {
         {"7:a:tunnel:-:x\n", "f:1: the regex must be written /REGEX/"},
         {"7:a:tunnel\n", "f:1: expected ID:NAME:CLASS:FLAGS:/REGEX/"},
         {"7:a:tunnel:-://\n", "f:1: empty regex"},
+        // Hyperscan reads C strings: the part after a NUL would be lost.
+        {"7:a:tunnel:-:/ab\0cd/\n"sv, "f:1: NUL byte in the regex"},
+        {"7\0" "9:a:tunnel:-:/x/\n"sv, "f:1: id '7"},
     };
     for (const auto& c : cases) {
         BOOST_TEST_CONTEXT(c.text) {
             std::vector<PatternEntry> out;
-            const auto status = parse_patterns(c.text, "f", out);
+            const auto status = parse_patterns(std::string(c.text), "f", out);
             BOOST_TEST(!status.ok());
             BOOST_TEST(status.message().find(c.expected) != std::string::npos, status.message());
         }
@@ -146,6 +151,18 @@ BOOST_AUTO_TEST_CASE(regex_may_contain_colons_and_slashes) {
     ContentHits h;
     BOOST_TEST(set.scan(span(text("xxA:B/Cxx")), h));
     BOOST_TEST(h.suspicious_id == 9);
+}
+
+BOOST_AUTO_TEST_CASE(an_endless_file_or_a_directory_is_refused_naming_the_cap) {
+    PatternSet set;
+    // /dev/zero never ends: only the cap stops the read.
+    auto status = set.load_file("/dev/zero");
+    BOOST_TEST(!status.ok());
+    BOOST_TEST(status.message() == "patterns /dev/zero: larger than the 4 MiB limit", status.message());
+    status = set.load_file("/");
+    BOOST_TEST(!status.ok());
+    BOOST_TEST(status.message() == "patterns /: is a directory", status.message());
+    BOOST_TEST(set.empty());
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_an_error_naming_it) {

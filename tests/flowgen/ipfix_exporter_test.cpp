@@ -190,6 +190,22 @@ BOOST_AUTO_TEST_CASE(validate_rejects_unusable_configs) {
     BOOST_CHECK(!validate(c).ok());
 }
 
+BOOST_AUTO_TEST_CASE(validate_refuses_the_rfc5103_reverse_pen_for_detection_elements) {
+    ExporterConfig c = config_for("127.0.0.1:4739");
+    c.enterprise_number = kReversePen;
+    for (bool biflow : {false, true}) {
+        c.biflow = biflow;
+        const Status s = validate(c);
+        BOOST_TEST_CONTEXT("biflow " << biflow) {
+            BOOST_CHECK(!s.ok());
+            BOOST_CHECK(s.message().find("29305") != std::string::npos);
+        }
+    }
+    // Without detection elements the number is never written.
+    c.detection_elements = false;
+    BOOST_CHECK(validate(c).ok());
+}
+
 BOOST_AUTO_TEST_CASE(open_names_the_collector_that_cannot_be_resolved) {
     IpfixExporter e;
     ExporterConfig c = config_for("udp://no-such-host.invalid:4739");

@@ -53,7 +53,10 @@ class Nfcapd:
             # a run exports every conversation at once, thousands of records
             # within milliseconds, which nfcapd's default 208 KiB buffer
             # drops (silently: UDP) before nfcapd reads them.
-            ["nfcapd", "-w", self.dir, "-p", str(self.port), "-b", "127.0.0.1", "-t", "3600", "-B", str(buffer_bytes)],
+            # buffer_bytes=None: no -B, the collector as installed (the
+            # kernel's default receive buffer, net.core.rmem_default).
+            ["nfcapd", "-w", self.dir, "-p", str(self.port), "-b", "127.0.0.1", "-t", "3600"] +
+            (["-B", str(buffer_bytes)] if buffer_bytes is not None else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         # nfcapd has no readiness signal: wait until its UDP port is bound.
         deadline = time.time() + 10

@@ -309,5 +309,69 @@ class CommandLine(unittest.TestCase):
             self.assertIn("/etc/echoflow/site.patterns", p.stderr)
 
 
+class HostileInput(unittest.TestCase):
+    """What an operator can point echoflow at by mistake: a device, a
+    directory, a pattern with a NUL, a number reserved by RFC 5103, an
+    unwritable counters file, an option for the wrong layer. One line, exit 2
+    (usage) or 1 (start-up), and before the run, not after it."""
+
+    PING = os.path.join(harness.CAPTURES, "ping-linux-s56.pcap")
+
+    def run_raw(self, args, timeout=30):
+        return subprocess.run([harness.ECHOFLOW] + args, capture_output=True, text=True, timeout=timeout)
+
+    def assert_one_line(self, args, status, needle, timeout=30):
+        p = self.run_raw(args, timeout)
+        self.assertEqual(p.returncode, status, "%s: %s" % (args, p.stderr[-2000:]))
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, "%s: %s" % (args, p.stderr[-2000:]))
+        self.assertTrue(lines[0].startswith("echoflow: "), lines[0])
+        self.assertIn(needle, lines[0])
+        self.assertEqual(p.stdout, "")
+        return lines[0]
+
+    def test_an_endless_config_or_pattern_file_is_refused_at_its_cap(self):
+        # Each would read until memory ran out: the timeout is the failure.
+        self.assert_one_line(["--config", "/dev/zero", "--pcap", self.PING], 2,
+                             "config file /dev/zero: larger than the 1 MiB limit")
+        self.assert_one_line(["--pcap", self.PING, "--patterns", "/dev/zero", "--check"], 1,
+                             "patterns /dev/zero: larger than the 4 MiB limit")
+
+    def test_a_directory_is_not_a_configuration(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.assert_one_line(["--config", d, "--pcap", self.PING], 2, "config file %s: is a directory" % d)
+            self.assert_one_line(["--pcap", self.PING, "--patterns", d, "--check"], 1,
+                                 "patterns %s: is a directory" % d)
+
+    def test_the_rfc5103_reverse_pen_is_refused(self):
+        self.assert_one_line(["--pcap", self.PING, "--collector", "127.0.0.1:4739", "--pen", "29305", "--biflow",
+                              "--check"], 2, "29305")
+
+    def test_a_nul_in_a_pattern_regex_is_an_error_not_a_shorter_regex(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "nul.patterns")
+            with open(path, "wb") as f:
+                f.write(b"1:ok:tunnel:-:/^abc/\n2:cut:suspicious:-:/sh\x00ell/\n")
+            self.assert_one_line(["--pcap", self.PING, "--patterns", path, "--pattern-cache", "none", "--check"], 1,
+                                 path + ":2: NUL byte in the regex")
+
+    def test_stats_json_into_a_missing_directory_fails_before_the_run(self):
+        with tempfile.TemporaryDirectory() as d:
+            # A FIFO nobody writes: a run would wait for it forever, so only
+            # a check made before the run can end this in time.
+            fifo = os.path.join(d, "capture")
+            os.mkfifo(fifo)
+            stats = os.path.join(d, "missing", "stats.json")
+            self.assert_one_line(["--pcap", fifo, "--stats-json", stats], 1,
+                                 "stats json %s: directory %s" % (stats, os.path.join(d, "missing")), timeout=20)
+            self.assert_one_line(["--pcap", self.PING, "--stats-json", stats, "--check"], 1, stats)
+
+    def test_a_bad_eal_option_is_one_line_and_exit_2(self):
+        line = self.assert_one_line(["--no-such-eal-option", "--no-huge", "--no-pci", "--", "--quiet"], 2,
+                                    "--no-such-eal-option")
+        self.assertIn("EAL options", line)
+        self.assert_one_line(["-l", "banana", "--no-huge", "--no-pci", "--", "--quiet"], 2, "EAL options")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

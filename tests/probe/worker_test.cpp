@@ -300,3 +300,34 @@ BOOST_AUTO_TEST_CASE(a_double_mirror_counts_once_frame_by_frame_and_in_a_burst_w
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(worker_directions)
+
+// Pinned because tests/fuzz/worker_fuzz relies on it: the initiator is the
+// sender of the first packet, except between equal addresses, where only
+// the type can tell the request's sender (FlowCache::update): a reply seen
+// first there is direction 1, and active-timeout slices may start with
+// either direction.
+BOOST_AUTO_TEST_CASE(a_reply_seen_first_is_direction_0_unless_both_addresses_are_equal) {
+    detect::Config detection;
+    detection.patterns_path = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
+    Run run(detection);
+    const auto a = tests::support::v4("198.51.100.7"), b = tests::support::v4("198.51.100.8");
+    const Frame reply = PacketBuilder{}.ethernet().ipv4(a, b).icmp_echo(0, 0x42, 1).payload_counting(8).build();
+    const Frame self = PacketBuilder{}.ethernet().ipv4(a, a).icmp_echo(0, 0x43, 1).payload_counting(8).build();
+    const uint64_t now = 1'764'128'000'000ULL;
+    run.worker->handle(flowgen::LinkType::kEthernet, {reply.data(), reply.size()}, now, 0);
+    run.worker->handle(flowgen::LinkType::kEthernet, {self.data(), self.size()}, now, 0);
+    run.worker->flush(now + 1, flowgen::EndReason::kForcedEnd);
+    run.drain();
+    BOOST_REQUIRE(run.records.size() == 2u);
+    for (const auto& r : run.records) {
+        BOOST_TEST_CONTEXT("icmp id " << r.icmp_id) {
+            const bool equal = r.initiator == r.responder;
+            BOOST_TEST(r.dir[0].packets == (equal ? 0u : 1u));
+            BOOST_TEST(r.dir[1].packets == (equal ? 1u : 0u));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
