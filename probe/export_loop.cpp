@@ -1,6 +1,8 @@
 #include "probe/export_loop.hpp"
 
+#include <fcntl.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,10 +15,31 @@
 
 namespace probe {
 
+namespace {
+
+// Output files are created 0640 whatever the umask says: owner and group
+// only (the alert and statistics files describe the monitored hosts' traffic).
+std::FILE* open_output(const std::string& path, int flags, const char* mode, std::string& why) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0640);
+    if (fd < 0) {
+        why = std::strerror(errno);
+        return nullptr;
+    }
+    std::FILE* f = ::fdopen(fd, mode);
+    if (!f) {
+        why = std::strerror(errno);
+        ::close(fd);
+    }
+    return f;
+}
+
+}  // namespace
+
 ExportLoop::ExportLoop() = default;
 
 ExportLoop::~ExportLoop() {
     if (alerts_owned_ && alerts_) std::fclose(alerts_);
+    if (stats_json_) std::fclose(stats_json_);
 }
 
 flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* names) {
@@ -32,16 +55,24 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         if (config.alerts_path == "-") {
             alerts_ = stdout;
         } else {
-            alerts_ = std::fopen(config.alerts_path.c_str(), "a");
-            if (!alerts_) return flowgen::Status::error("alerts " + config.alerts_path + ": " + std::strerror(errno));
+            std::string why;
+            alerts_ = open_output(config.alerts_path, O_APPEND, "a", why);
+            if (!alerts_) return flowgen::Status::error("alerts " + config.alerts_path + ": " + why);
             alerts_owned_ = true;
         }
+    }
+    if (!config.stats_json_path.empty()) {
+        // Not truncated yet: a run that fails to start leaves the last one's.
+        std::string why;
+        stats_json_ = open_output(config.stats_json_path, 0, "w", why);
+        if (!stats_json_) return flowgen::Status::error("stats json " + config.stats_json_path + ": " + why);
     }
     alerts_syslog_ = config.alerts_syslog;
     rate_ = config.export_rate;
     tokens_ = rate_ * kBurstSeconds;
     refilled_at_ = monotonic_seconds();
-    if (alerts_syslog_) openlog("echoflow", LOG_PID, LOG_DAEMON);
+    // LOG_NDELAY: connect to /dev/log now, before a switch to another user.
+    if (alerts_syslog_) openlog("echoflow", LOG_PID | LOG_NDELAY, LOG_DAEMON);
     return {};
 }
 

@@ -29,9 +29,17 @@ public:
     ExportLoop(const ExportLoop&) = delete;
     ExportLoop& operator=(const ExportLoop&) = delete;
 
-    // Opens collectors and the alert output. `names` resolves signature ids
-    // in alerts (any worker's pipeline: they share one pattern file).
+    // Opens collectors, the alert output and the --stats-json file (written
+    // at the end, opened now: a probe that has switched to an unprivileged
+    // user cannot create it later, and an unwritable path fails the start,
+    // not the end). Files are created 0640: alerts carry payload-derived
+    // data (entropy, sizes, with --payload-hex the bytes). `names` resolves
+    // signature ids in alerts (any worker's pipeline: they share one
+    // pattern file).
     flowgen::Status open(const Config& config, const detect::Pipeline* names);
+
+    // The --stats-json file opened by open(), or null. Closed with the loop.
+    std::FILE* stats_json() const noexcept { return stats_json_; }
 
     // One conversation record to the exporter (and counters).
     void add_record(const flowgen::ConversationRecord& r, uint64_t now_ms);
@@ -74,6 +82,7 @@ private:
     const detect::Pipeline* names_ = nullptr;
     std::FILE* alerts_ = nullptr;
     bool alerts_owned_ = false;
+    std::FILE* stats_json_ = nullptr;
     bool alerts_syslog_ = false;
     std::string line_;
     uint64_t last_now_ms_ = 0;

@@ -13,6 +13,8 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -114,6 +116,8 @@ struct Live {
     bool single_thread = false;
     std::atomic<unsigned> rx_stopped{0};  // workers that left their receive loop
     std::string xdp_interface;
+    int xdp_counters_fd = -1;        // icmp_steer's counters map, opened while privileged
+    bool kernel_interface = false;   // a port is a kernel interface (af_xdp, af_packet, tap)
     RunStats totals;  // main lcore only
 };
 
@@ -256,7 +260,11 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& 
     // An af_xdp port has exactly the queues given with queue_count=, each
     // bound to a NIC queue the kernel's RSS fills (not symmetric): all must
     // be read, and workers then meet conversations by software hash.
-    if (std::string_view(info.driver_name) == "net_af_xdp") queues = info.max_rx_queues;
+    const std::string_view driver = info.driver_name;
+    if (driver == "net_af_xdp") queues = info.max_rx_queues;
+    // Their promiscuous flag and XDP program are the kernel's: switching
+    // them back at exit takes CAP_NET_ADMIN (kept_capabilities()).
+    if (driver == "net_af_xdp" || driver == "net_af_packet" || driver == "net_tap") L.kernel_interface = true;
     const uint64_t rss_hf = info.flow_type_rss_offloads & RTE_ETH_RSS_IP;
     if (nworkers > 1 && info.max_rx_queues >= nworkers && rss_hf) {
         queues = static_cast<uint16_t>(nworkers);
@@ -400,11 +408,29 @@ int run_live(const Config& config, const LiveOptions& options) {
         // The af_xdp PMD attached icmp_steer when the port started.
         if (!options.xdp_interface.empty() && options.xdp_drop_other)
             if (flowgen::Status st = set_xdp_drop_other(options.xdp_interface, true); !st.ok()) return st;
+        // Read at the end, when finding the map would need CAP_SYS_ADMIN.
+        if (!options.xdp_interface.empty())
+            if (flowgen::Status st = open_xdp_counters(options.xdp_interface, L->xdp_counters_fd); !st.ok())
+                return st;
         return {};
     };
 
-    if (flowgen::Status st = startup(); !st.ok()) {
-        fail(st.message());
+    // Everything privileged is done (the EAL created the telemetry socket):
+    // give up root before the first frame is parsed.
+    auto switch_user = [&]() -> flowgen::Status {
+        if (!options.identity) return {};
+        const std::vector<cap_value_t> keep = kept_capabilities(L->kernel_interface);
+        if (flowgen::Status st = drop_privileges(*options.identity, keep); !st.ok())
+            return st.prefix("--user " + options.identity->user);
+        if (!config.quiet)
+            std::fprintf(stderr, "echoflow: running as %s\n", describe_identity(*options.identity, keep).c_str());
+        return {};
+    };
+
+    flowgen::Status started = startup();
+    if (started.ok()) started = switch_user();
+    if (!started.ok()) {
+        fail(started.message());
         exit_code = 1;
     } else {
         register_telemetry(L->workers, L->exporter);
@@ -442,9 +468,9 @@ int run_live(const Config& config, const LiveOptions& options) {
         L->totals.elapsed_seconds = monotonic_seconds() - t0;
         for (uint16_t p : L->ports) rte_eth_dev_stop(p);
         add_nic_stats(*L);
-        if (!L->xdp_interface.empty()) {
+        if (L->xdp_counters_fd >= 0) {
             XdpCounters xc;
-            if (read_xdp_counters(L->xdp_interface, xc).ok()) {
+            if (read_xdp_counters_fd(L->xdp_counters_fd, xc).ok()) {
                 L->totals.have_xdp = true;
                 L->totals.xdp_redirected = xc.redirected;
                 L->totals.xdp_passed = xc.passed;
@@ -461,6 +487,7 @@ int run_live(const Config& config, const LiveOptions& options) {
     // Also after a failed start-up: ports switched on before it failed.
     for (uint16_t p : L->promiscuous_set) (void)rte_eth_promiscuous_disable(p);
     for (uint16_t p : L->ports) rte_eth_dev_close(p);
+    if (L->xdp_counters_fd >= 0) close(L->xdp_counters_fd);
     L.reset();
     rte_eal_cleanup();
     return exit_code;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "probe/config.hpp"
+#include "probe/privileges.hpp"
 
 namespace probe {
 
@@ -26,6 +27,7 @@ struct LiveOptions {
     std::vector<std::string> eal_args;  // argv for rte_eal_init (argv[0] first)
     std::string xdp_interface;          // set by --interface: read XDP counters and detach at exit
     bool xdp_drop_other = false;        // set the program's drop-other flag once the port runs
+    const Identity* identity = nullptr; // --user: switch to it once set up, before the workers start
 };
 
 // Returns the process exit code.

@@ -4,6 +4,9 @@
 #include <cinttypes>
 #include <cstring>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "probe/export_loop.hpp"
 #include "probe/worker.hpp"
 
@@ -58,9 +61,12 @@ void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunSt
     }
 }
 
-flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
-    std::FILE* f = std::fopen(path.c_str(), "w");
-    if (!f) return flowgen::Status::error("stats json " + path + ": " + std::strerror(errno));
+flowgen::Status write_stats_json(std::FILE* f, const std::string& path, const RunStats& s) {
+    // A regular file is rewritten from the start; a pipe or terminal just gets the line.
+    struct stat st {};
+    if (std::fflush(f) != 0 || ::fstat(::fileno(f), &st) != 0 ||
+        (S_ISREG(st.st_mode) && (::ftruncate(::fileno(f), 0) != 0 || std::fseek(f, 0, SEEK_SET) != 0)))
+        return flowgen::Status::error("stats json " + path + ": " + std::strerror(errno));
     std::fprintf(f,
                  "{\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"icmp_packets\":%" PRIu64 ",\"icmp_octets\":%" PRIu64
                  ",\"other_packets\":%" PRIu64 ",\"malformed_packets\":%" PRIu64 ",\"tcp_packets\":%" PRIu64
@@ -80,8 +86,8 @@ flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
         std::fprintf(f, ",\"xdp_redirected\":%" PRIu64 ",\"xdp_passed\":%" PRIu64 ",\"xdp_dropped\":%" PRIu64,
                      s.xdp_redirected, s.xdp_passed, s.xdp_dropped);
     std::fprintf(f, ",\"elapsed_seconds\":%.6f}\n", s.elapsed_seconds);
-    const bool ok = std::ferror(f) == 0;
-    if (std::fclose(f) != 0 || !ok) return flowgen::Status::error("stats json " + path + ": write failed");
+    if (std::fflush(f) != 0 || std::ferror(f) != 0)
+        return flowgen::Status::error("stats json " + path + ": write failed");
     return {};
 }
 
@@ -141,7 +147,7 @@ flowgen::Status end_of_run(const Config& config, std::span<Worker* const> worker
     exporter.close(now_ms, totals);
     collect(workers, exporter, totals);  // the exporter's last messages counted
     flowgen::Status written;
-    if (!config.stats_json_path.empty()) written = write_stats_json(config.stats_json_path, totals);
+    if (std::FILE* f = exporter.stats_json()) written = write_stats_json(f, config.stats_json_path, totals);
     if (!config.quiet) print_summary(stderr, totals);
     return written;
 }

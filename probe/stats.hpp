@@ -59,7 +59,9 @@ struct RunStats {
 // each counter is read atomically, the sum is a snapshot).
 void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunStats& out);
 
-flowgen::Status write_stats_json(const std::string& path, const RunStats& s);
+// Replaces the content of `f` (opened by ExportLoop::open) with the counters
+// as one JSON object; `path` names it in errors.
+flowgen::Status write_stats_json(std::FILE* f, const std::string& path, const RunStats& s);
 
 struct Config;
 
