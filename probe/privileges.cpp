@@ -74,6 +74,11 @@ Status resolve_identity(const std::string& user, const std::string& group, Ident
         have_gid = true;
     } else if (parse_id(user, number)) {
         out.uid = number;
+        passwd byid{};
+        if (getpwuid_r(out.uid, &byid, buf.data(), buf.size(), &found) == 0 && found) {
+            out.gid = found->pw_gid;
+            have_gid = true;
+        }
     } else {
         return Status::error("--user " + user + ": " + (rc ? errno_text(rc) : std::string("no such user")));
     }
@@ -146,10 +151,16 @@ std::string describe_identity(const Identity& id, std::span<const cap_value_t> k
     std::string caps;
     for (cap_value_t c : keep) {
         std::unique_ptr<char, CapFree> name(cap_to_name(c));
-        caps += (caps.empty() ? "" : ",") + std::string(name ? name.get() : "?");
+        if (!caps.empty()) caps += ',';
+        caps += name ? name.get() : "?";
     }
-    return "uid " + std::to_string(id.uid) + " (" + user_name(id.uid) + "), gid " + std::to_string(id.gid) + " (" +
-           group_name(id.gid) + "), capabilities: " + (caps.empty() ? "none" : caps);
+    std::string out = "uid ";
+    out += std::to_string(id.uid);
+    out += " (" + user_name(id.uid) + "), gid ";
+    out += std::to_string(id.gid);
+    out += " (" + group_name(id.gid) + "), capabilities: ";
+    out += caps.empty() ? "none" : caps;
+    return out;
 }
 
 }  // namespace probe
