@@ -26,8 +26,8 @@ EXPECTED_FILES = (
     "./lib/systemd/system/echoflow-vfio.service",
     "./etc/echoflow/echoflow.conf",
     "./usr/share/doc/echoflow/copyright",
-    "./usr/share/doc/echoflow/deployment.md.gz",
-    "./usr/share/doc/echoflow/README.md.gz",
+    "./usr/share/doc/echoflow/deployment.md",  # uncompressed: the units link to it
+    "./usr/share/doc/echoflow/README.md",
 )
 APT = ["apt", "-y", "-q", "-o", "DPkg::Lock::Timeout=300"]
 
