@@ -39,7 +39,7 @@ public:
     flowgen::Status open(const Config& config, const detect::Pipeline* names);
 
     // The --stats-json file opened by open(), or null. Closed with the loop.
-    std::FILE* stats_json() const noexcept { return stats_json_; }
+    std::FILE* stats_json_file() const noexcept { return stats_json_; }
 
     // One conversation record to the exporter (and counters).
     void add_record(const flowgen::ConversationRecord& r, uint64_t now_ms);

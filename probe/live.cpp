@@ -137,15 +137,13 @@ inline unsigned owner_of(const flowgen::PacketInfo& p, unsigned workers) noexcep
     return static_cast<unsigned>(h % workers);
 }
 
-void add_nic_stats(Live& L);
-
 // Returns the number of records and alerts taken from the workers' queues.
 size_t export_step(Live& L, uint64_t now_ms, double& next_poll, ProgressReport& progress) {
     const size_t popped = L.exporter.drain(L.workers, now_ms);
     const double t = monotonic_seconds();
     if (t < next_poll) return popped;
     next_poll = t + 0.01;
-    add_nic_stats(L);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
+    read_port_counters(L.ports, L.totals);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
     collect(L.workers, L.exporter, L.totals);
     L.exporter.poll(now_ms, L.totals);
     progress.maybe_print(L.totals, t);
@@ -304,19 +302,29 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& 
     return {};
 }
 
-void add_nic_stats(Live& L) {
-    L.totals.nic_missed = L.totals.nic_errors = L.totals.nic_no_mbuf = 0;
-    for (uint16_t port : L.ports) {
+}  // namespace
+
+void read_port_counters(std::span<const uint16_t> ports, RunStats& out) {
+    out.nic_missed = out.nic_errors = out.nic_no_mbuf = 0;
+    for (uint16_t port : ports) {
         rte_eth_stats s;
         if (rte_eth_stats_get(port, &s) == 0) {
-            L.totals.nic_missed += s.imissed;
-            L.totals.nic_errors += s.ierrors;
-            L.totals.nic_no_mbuf += s.rx_nombuf;
+            out.nic_missed += s.imissed;
+            out.nic_errors += s.ierrors;
+            out.nic_no_mbuf += s.rx_nombuf;
         }
     }
 }
 
-}  // namespace
+void read_xdp_group(int xdp_counters_fd, RunStats& out) {
+    if (xdp_counters_fd < 0) return;
+    XdpCounters xc;
+    if (!read_xdp_counters_fd(xdp_counters_fd, xc).ok()) return;
+    out.have_xdp = true;
+    out.xdp_redirected = xc.redirected;
+    out.xdp_passed = xc.passed;
+    out.xdp_dropped = xc.dropped;
+}
 
 int run_live(const Config& config, const LiveOptions& options) {
     std::vector<char*> argv;
@@ -433,7 +441,7 @@ int run_live(const Config& config, const LiveOptions& options) {
         fail(started.message());
         exit_code = 1;
     } else {
-        register_telemetry(L->workers, L->exporter);
+        register_telemetry(L->workers, L->exporter, L->ports, L->xdp_counters_fd);
         L->clock.start();
         // Each lcore re-anchors its own copy (now_ms() writes it): the
         // workers copy L->clock as they start, so the main lcore never
@@ -467,16 +475,8 @@ int run_live(const Config& config, const LiveOptions& options) {
         L->exporter.drain_all(L->workers, now);
         L->totals.elapsed_seconds = monotonic_seconds() - t0;
         for (uint16_t p : L->ports) rte_eth_dev_stop(p);
-        add_nic_stats(*L);
-        if (L->xdp_counters_fd >= 0) {
-            XdpCounters xc;
-            if (read_xdp_counters_fd(L->xdp_counters_fd, xc).ok()) {
-                L->totals.have_xdp = true;
-                L->totals.xdp_redirected = xc.redirected;
-                L->totals.xdp_passed = xc.passed;
-                L->totals.xdp_dropped = xc.dropped;
-            }
-        }
+        read_port_counters(L->ports, L->totals);
+        read_xdp_group(L->xdp_counters_fd, L->totals);
         // Telemetry reads the workers and the exporter: detach it first.
         unregister_telemetry();
         if (flowgen::Status st = end_of_run(config, L->workers, L->exporter, now, L->totals); !st.ok()) {

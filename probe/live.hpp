@@ -15,10 +15,13 @@
 // different ports (the two sides of a TAP).
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "probe/config.hpp"
+#include "probe/counters.hpp"
 #include "probe/privileges.hpp"
 
 namespace probe {
@@ -32,5 +35,15 @@ struct LiveOptions {
 
 // Returns the process exit code.
 int run_live(const Config& config, const LiveOptions& options);
+
+// The port group of probe/counters.hpp: rte_eth_stats summed over `ports`
+// (a port whose stats cannot be read adds nothing). Any thread; on af_xdp
+// ports it makes syscalls.
+void read_port_counters(std::span<const uint16_t> ports, RunStats& out);
+// The XDP group, from icmp_steer's counters map (`xdp_counters_fd`, opened
+// by run_live while still privileged: reading it through the descriptor
+// needs no capability); sets have_xdp when they could be read. Nothing for
+// a negative descriptor.
+void read_xdp_group(int xdp_counters_fd, RunStats& out);
 
 }  // namespace probe

@@ -4,14 +4,20 @@
 // Callbacks run on DPDK's telemetry thread: they only read relaxed counters.
 #pragma once
 
+#include <cstdint>
 #include <span>
+#include <string>
 
 namespace probe {
 
 class Worker;
 class ExportLoop;
 
-void register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter);
+// /echoflow/stats answers every counter of probe/counters.hpp: the workers'
+// and the exporter's, the `ports`' NIC counters, and with an
+// `xdp_counters_fd` (>= 0, see read_xdp_group) the XDP program's.
+void register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter,
+                        std::span<const uint16_t> ports, int xdp_counters_fd);
 // Detaches the callbacks from the objects (DPDK cannot unregister a command:
 // afterwards they answer with an error).
 void unregister_telemetry();

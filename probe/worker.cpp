@@ -80,7 +80,7 @@ void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
         stats_.records_queued.add();
         return;
     }
-    stats_.records_dropped.add();
+    stats_.flows_dropped.add();
 }
 
 void Worker::raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept {

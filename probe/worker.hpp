@@ -21,6 +21,7 @@
 #include "flowgen/packet.hpp"
 #include "flowgen/relaxed_counter.hpp"
 #include "flowgen/spsc_queue.hpp"
+#include "probe/counters.hpp"
 
 namespace probe {
 
@@ -28,23 +29,12 @@ namespace probe {
 // (a plain mov on x86), never a locked read-modify-write.
 using Counter = flowgen::RelaxedCounter;
 
+// The counters of probe/counters.hpp's worker group; only this worker's
+// lcore writes them.
 struct WorkerStats {
-    Counter rx_packets;         // frames handed to handle()
-    Counter rx_bytes;           // their captured length
-    Counter icmp_packets;       // = kIcmp
-    Counter icmp_octets;        // their IP octets (IPFIX meaning)
-    Counter icmp_frame_bytes;   // their captured length
-    Counter other_packets;      // = kOther + kNotIp (tcp + udp + other_ip + non_ip)
-    Counter malformed_packets;  // = kMalformed
-    Counter tcp_packets;
-    Counter udp_packets;
-    Counter other_ip_packets;
-    Counter non_ip_packets;
-    Counter unattributed_fragments;
-    Counter records_queued;     // conversation records handed to the exporter
-    Counter records_dropped;    // exporter queue full (live ports only)
-    Counter alerts;             // alerts raised
-    Counter alerts_dropped;     // alert queue full
+#define ECHOFLOW_FIELD(name, description) Counter name;
+    ECHOFLOW_WORKER_COUNTERS(ECHOFLOW_FIELD)
+#undef ECHOFLOW_FIELD
 };
 
 // An alert as the worker raises it: a snapshot of the conversation with its
