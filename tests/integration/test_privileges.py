@@ -18,6 +18,7 @@ import json
 import os
 import pwd
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -82,6 +83,16 @@ def fifo_unread(fifo):
         return buf[0]
     finally:
         os.close(fd)
+
+
+def read_telemetry(path, command):
+    """One command over DPDK's telemetry socket (a JSON hello, then the reply)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(5)
+        s.connect(path)
+        hello = json.loads(s.recv(4096))
+        s.send(command.encode())
+        return json.loads(s.recv(hello["max_output_len"]))[command]
 
 
 class Probe:
@@ -258,6 +269,10 @@ class RunsUnprivileged(unittest.TestCase):
                 subprocess.run(["ip", "netns", "exec", NS, "ping", "-c", str(PINGS), "-i", "0.05", "-W", "0.2",
                                 ROOT_ADDR], capture_output=True)
                 time.sleep(0.5)
+                # Telemetry, served by a thread without capabilities, still
+                # reads the XDP counters (through the map opened as root).
+                live = read_telemetry("/var/run/dpdk/echoflow-%s/dpdk_telemetry.v2" % IFACE, "/echoflow/stats")
+                self.assertEqual(live.get("xdp_redirected"), PINGS, live)
                 rc = probe.stop()
                 flows = collector.flows()
             self.assertEqual(rc, 0, probe.log)
