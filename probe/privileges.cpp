@@ -97,6 +97,8 @@ Status resolve_identity(const std::string& user, const std::string& group, Ident
     }
     if (!have_gid)
         return Status::error("--user " + user + ": uid without a passwd entry: give --group too");
+    // Switching to root would keep every thread's capabilities: not a drop.
+    if (out.uid == 0) return Status::error("--user " + user + ": is root; name an unprivileged user");
     return {};
 }
 

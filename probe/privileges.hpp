@@ -43,7 +43,8 @@ struct Identity {
 
 // Resolves --user (a name or a uid) and --group (a name or a gid; empty:
 // the user's primary group) through NSS. Errors: "--user nosuch: no such
-// user". A number that NSS does not know is accepted as is.
+// user", and uid 0 ("--user root: is root; ..."). A number that NSS does
+// not know is accepted as is.
 flowgen::Status resolve_identity(const std::string& user, const std::string& group, Identity& out);
 
 // Fails when this process cannot become `id` later: not root and not already

@@ -296,6 +296,7 @@ class Refusals(unittest.TestCase):
     def test_unknown_user_or_group_is_a_configuration_error(self):
         for args, what in ((["--user", "no-such-user-ef"], "--user no-such-user-ef: no such user"),
                            (["--user", USER, "--group", "no-such-group-ef"], "--group no-such-group-ef: no such group"),
+                           (["--user", "root"], "--user root: is root; name an unprivileged user"),
                            (["--group", "nogroup"], "--group needs --user")):
             p = self.run_echoflow(["--pcap", DEMO, "--quiet"] + args)
             self.assertEqual(p.returncode, 2, p.stderr)
@@ -309,9 +310,9 @@ class Refusals(unittest.TestCase):
             os.setgroups([])
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
-        p = self.run_echoflow(["--pcap", DEMO, "--quiet", "--user", "root"], preexec=become_nobody)
+        p = self.run_echoflow(["--pcap", DEMO, "--quiet", "--user", "daemon"], preexec=become_nobody)
         self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertEqual(p.stderr.strip(), "echoflow: --user root: needs root to switch from uid %d" % nobody.pw_uid)
+        self.assertEqual(p.stderr.strip(), "echoflow: --user daemon: needs root to switch from uid %d" % nobody.pw_uid)
 
 
 if __name__ == "__main__":

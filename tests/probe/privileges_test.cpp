@@ -119,6 +119,8 @@ BOOST_AUTO_TEST_CASE(unknown_names_are_errors_that_name_the_option_and_the_value
                "--group no-such-group-ef: no such group");
     BOOST_TEST(probe::resolve_identity("4000000", "", id).message() ==
                "--user 4000000: uid without a passwd entry: give --group too");
+    BOOST_TEST(probe::resolve_identity("root", "", id).message() == "--user root: is root; name an unprivileged user");
+    BOOST_TEST(probe::resolve_identity("0", "0", id).message() == "--user 0: is root; name an unprivileged user");
 }
 
 BOOST_AUTO_TEST_CASE(only_a_kernel_interface_keeps_a_capability) {
