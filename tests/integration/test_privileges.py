@@ -6,7 +6,8 @@ input path, and a stop still exports everything.
     --pcap FIFO          every thread: no capability
     EAL vdev (net_pcap)  every thread: no capability
     --interface (veth)   main thread: CAP_NET_ADMIN only; other threads: none;
-                         the XDP program is gone after the stop
+                         the XDP program is gone after the stop; started
+                         within deploy/echoflow.service's bounding set
 
 The test reads /proc/PID/task/*/status of the running probe (every thread:
 capabilities are per thread), counts the flows at a real nfcapd and compares
@@ -39,6 +40,16 @@ PEER = "efprivp" + TAG
 NS = "ef-priv-" + TAG
 ROOT_ADDR, NS_ADDR = "10.204.1.1", "10.204.1.2"
 PINGS = 20
+
+
+def unit_bounding_set(unit):
+    """setpriv's --bounding-set for the unit's CapabilityBoundingSet=."""
+    with open(os.path.join(harness.SOURCE, "deploy", unit)) as f:
+        for line in f:
+            if line.startswith("CapabilityBoundingSet="):
+                caps = line.split("=", 1)[1].split()
+                return "-all," + ",".join("+" + c.lower()[len("cap_"):] for c in caps)
+    raise AssertionError(unit + " has no CapabilityBoundingSet=")
 
 
 def thread_status(pid):
@@ -259,8 +270,13 @@ class RunsUnprivileged(unittest.TestCase):
             sh("ip", "link", "set", PEER, "up", ns=NS)
             sh("ip", "link", "set", "lo", "up", ns=NS)
             with harness.nfcapd() as collector:
-                probe = Probe([harness.ECHOFLOW, "--interface", IFACE, "--no-detect"] + self.options(collector),
-                              "port(s)")
+                # Within the AF_XDP unit's bounding set and with no new
+                # privileges, as systemd would start it: the set-up must
+                # need nothing more.
+                sandbox = ["setpriv", "--bounding-set", unit_bounding_set("echoflow.service"), "--inh-caps=-all",
+                           "--no-new-privs"]
+                probe = Probe(sandbox + [harness.ECHOFLOW, "--interface", IFACE, "--no-detect"] +
+                              self.options(collector), "port(s)")
                 probe.wait_ready()
                 self.assertTrue(self.xdp_attached())
                 self.check_identity(probe.proc.pid, [CAP_NET_ADMIN])
