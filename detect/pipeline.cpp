@@ -288,15 +288,19 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     // pattern a longer scan would (patterns are shorter than 64 bytes).
     // Shell text is looked for in unstructured payloads only (a fill has no
     // room for it). Ping fingerprints change no verdict: they are looked
-    // for only when an alert names one (fingerprint()), not per packet.
+    // for when an alert names one (fingerprint()) and, when the
+    // conversation log asks, in a conversation's first inspected packet.
     size_t scan_len = data.size();
     unsigned groups = kScanCore;
+    const bool first_inspection = config_.fingerprint_conversations && s.inspected == 1;
+    if (first_inspection) groups |= kScanPing;
     if (structured)
         scan_len = std::min<size_t>(scan_len, st.start + 2u * st.period + 64u);
     else
         groups |= kScanText;
     ContentHits hits;
     patterns_.scan(data.first(scan_len), hits, groups);
+    if (first_inspection) s.fingerprint_id = hits.benign_id != 0 ? hits.benign_id : hits.ping_id;
     if (hits.allow_id != 0) {
         s.flags |= ConversationState::kFlagAllowListed;
         return;
@@ -427,6 +431,8 @@ flowgen::DetectionSummary Pipeline::summarize(const ConversationState& s) const 
     d.reason_flags = e.reasons;
     d.entropy_milli = s.entropy_samples ? static_cast<uint16_t>(s.entropy_sum_milli / s.entropy_samples) : 0;
     d.signature_id = s.signature_id;
+    d.fingerprint_id = s.fingerprint_id;
+    d.unexplained_bytes = s.unexplained_bytes;
     d.verdict = e.score >= config_.alert_score ? 2 : e.score >= config_.suspicious_score ? 1 : 0;
     return d;
 }

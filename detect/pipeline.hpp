@@ -77,6 +77,7 @@ struct ConversationState {
     uint16_t replies_mismatched;
     uint16_t signature_id;          // first tunnel, else suspicious pattern id
     uint8_t bogus_error;            // saturating packet count
+    uint16_t fingerprint_id;        // "benign"/"ping" pattern of the first inspected payload, 0 = none
 
     static constexpr uint8_t kFlagAllowListed = 1;      // endpoint or payload allow-listed
     static constexpr uint8_t kFlagTunnelSignature = 2;  // a "tunnel" pattern matched

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
 #include <chrono>
 #include <cstring>
+#include <cstdio>
 #include <thread>
 
+#include "detect/conversation_json.hpp"
 #include "probe/run_control.hpp"
 #include "probe/stats.hpp"
 
@@ -17,8 +20,9 @@ namespace probe {
 
 namespace {
 
-// Output files are created 0640 whatever the umask says: owner and group
-// only (the alert and statistics files describe the monitored hosts' traffic).
+// The --stats-json file is created 0640 whatever the umask says, as LogFile
+// does for alerts and conversations: its counters describe the monitored
+// hosts' traffic.
 std::FILE* open_output(const std::string& path, int flags, const char* mode, std::string& why) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0640);
     if (fd < 0) {
@@ -38,7 +42,6 @@ std::FILE* open_output(const std::string& path, int flags, const char* mode, std
 ExportLoop::ExportLoop() = default;
 
 ExportLoop::~ExportLoop() {
-    if (alerts_owned_ && alerts_) std::fclose(alerts_);
     if (stats_json_) std::fclose(stats_json_);
 }
 
@@ -51,18 +54,16 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         if (!config.detect) ec.detection_elements = false;
         if (flowgen::Status s = exporter_->open(ec); !s.ok()) return s;
     }
-    if (!config.alerts_path.empty()) {
-        if (config.alerts_path == "-") {
-            alerts_ = stdout;
-        } else {
-            std::string why;
-            alerts_ = open_output(config.alerts_path, O_APPEND, "a", why);
-            if (!alerts_) return flowgen::Status::error("alerts " + config.alerts_path + ": " + why);
-            alerts_owned_ = true;
-        }
+    if (!config.alerts_path.empty())
+        if (flowgen::Status s = alerts_.open(config.alerts_path, "alerts"); !s.ok()) return s;
+    if (!config.conversations_path.empty()) {
+        if (flowgen::Status s = conversations_.open(config.conversations_path, "conversations"); !s.ok()) return s;
+        line_.reserve(1024);
     }
+    reopen_seen_ = reopen_generation();
     if (!config.stats_json_path.empty()) {
-        // Not truncated yet: a run that fails to start leaves the last one's.
+        // Written at the end, opened now (see open()). Not truncated yet: a
+        // run that fails to start leaves the last one's.
         std::string why;
         stats_json_ = open_output(config.stats_json_path, 0, "w", why);
         if (!stats_json_) return flowgen::Status::error("stats json " + config.stats_json_path + ": " + why);
@@ -83,6 +84,20 @@ const flowgen::ExporterStats* ExportLoop::exporter_stats() const noexcept {
 void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_ms) {
     flows_exported_.add();
     if (exporter_) exporter_->add(r, now_ms);
+    if (conversations_.is_open()) {
+        line_.clear();
+        detect::format_conversation_json(r, names_, now_ms, line_);
+        conversations_.write(line_);
+    }
+}
+
+void ExportLoop::reopen_logs() {
+    for (LogFile* f : {&alerts_, &conversations_}) {
+        f->flush();
+        // One line per SIGHUP, not per record: the file stays closed and
+        // what would have gone to it is counted until the next SIGHUP.
+        if (flowgen::Status s = f->reopen(); !s.ok()) std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
+    }
 }
 
 bool ExportLoop::have_token() noexcept {
@@ -118,14 +133,14 @@ void ExportLoop::overflow_to_exporter(void* self, const flowgen::ConversationRec
 
 void ExportLoop::write_alert(const AlertEvent& ev) {
     alerts_written_.add();
-    if (!alerts_ && !alerts_syslog_) return;
+    if (!alerts_.is_open() && !alerts_syslog_) return;
     line_.clear();
     detect::format_alert_json(ev.conversation, *names_, ev.time_ms, line_, {ev.payload, ev.payload_length},
                               ev.fingerprint_id);
-    if (alerts_) {
-        std::fwrite(line_.data(), 1, line_.size(), alerts_);  // one line, newline included
+    if (alerts_.is_open()) {
+        alerts_.write(line_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.
-        std::fflush(alerts_);
+        alerts_.flush();
     }
     if (alerts_syslog_) syslog(LOG_WARNING, "%s", line_.c_str());
 }
@@ -174,6 +189,12 @@ flowgen::ProcessStats process_stats(const RunStats& t) {
 
 void ExportLoop::poll(uint64_t now_ms, const RunStats& totals) {
     last_now_ms_ = now_ms;
+    if (const uint32_t g = reopen_generation(); g != reopen_seen_) {
+        reopen_seen_ = g;
+        reopen_logs();
+    }
+    // Buffered between polls: one write(2) per buffer, not per record.
+    conversations_.flush();
     if (!exporter_) return;
     exporter_->set_process_stats(process_stats(totals));
     exporter_->poll(now_ms);
@@ -184,12 +205,13 @@ void ExportLoop::close(uint64_t now_ms, const RunStats& totals) {
         exporter_->set_process_stats(process_stats(totals));
         exporter_->close(now_ms);
     }
-    if (alerts_) std::fflush(alerts_);
-    if (alerts_owned_ && alerts_) {
-        std::fclose(alerts_);
-        alerts_ = nullptr;
-        alerts_owned_ = false;
-    }
+    alerts_.close();
+    conversations_.close();
+    // Not silent: a failed reopen or a full disk cost lines.
+    for (const LogFile* f : {&alerts_, &conversations_})
+        if (f->lines_lost() != 0)
+            std::fprintf(stderr, "echoflow: %s %s: %" PRIu64 " lines lost (write error or failed reopen)\n", f->what(),
+                         f->path().c_str(), f->lines_lost());
     if (alerts_syslog_) closelog();
 }
 
