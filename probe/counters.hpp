@@ -53,7 +53,9 @@
     X(records_exported, es->records_exported.get(), "IPFIX data records encoded")              \
     X(messages_sent, es->messages_sent.get(), "IPFIX messages sent")                           \
     X(export_errors, es->export_errors.get(), "IPFIX messages a collector did not take")       \
-    X(records_not_sent, es->records_not_sent.get(), "IPFIX data records never delivered")
+    X(records_not_sent, es->records_not_sent.get(), "IPFIX data records never delivered") \
+    X(log_lines_lost, exporter.log_lines_lost(),                                              \
+      "--alerts/--conversations lines not written (write error, failed reopen after SIGHUP)")
 
 // Set by the live modes from the ports (rte_eth_stats, probe/dpdk/live.cpp
 // read_port_counters); 0 with --pcap.

@@ -84,7 +84,7 @@ const flowgen::ExporterStats* ExportLoop::exporter_stats() const noexcept {
 void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_ms) {
     flows_exported_.add();
     if (exporter_) exporter_->add(r, now_ms);
-    if (conversations_.is_open()) {
+    if (conversations_.enabled()) {
         line_.clear();
         detect::format_conversation_json(r, names_, now_ms, line_);
         conversations_.write(line_);
@@ -133,11 +133,11 @@ void ExportLoop::overflow_to_exporter(void* self, const flowgen::ConversationRec
 
 void ExportLoop::write_alert(const AlertEvent& ev) {
     alerts_written_.add();
-    if (!alerts_.is_open() && !alerts_syslog_) return;
+    if (!alerts_.enabled() && !alerts_syslog_) return;
     line_.clear();
     detect::format_alert_json(ev.conversation, *names_, ev.time_ms, line_, {ev.payload, ev.payload_length},
                               ev.fingerprint_id);
-    if (alerts_.is_open()) {
+    if (alerts_.enabled()) {
         alerts_.write(line_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.
         alerts_.flush();
