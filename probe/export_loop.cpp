@@ -52,6 +52,8 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         flowgen::ExporterConfig ec = config.exporter;
         // Without detection there is no verdict to carry.
         if (!config.detect) ec.detection_elements = false;
+        // The segment of mirrored traffic (README "Remote and cloud mirrors").
+        ec.segment_elements = true;
         if (flowgen::Status s = exporter_->open(ec); !s.ok()) return s;
     }
     if (!config.alerts_path.empty())
@@ -178,7 +180,7 @@ flowgen::ProcessStats process_stats(const RunStats& t) {
     flowgen::ProcessStats p{};
     p.observed_packets = t.icmp_packets;
     p.observed_octets = t.icmp_octets;
-    p.ignored_packets = t.other_packets + t.malformed_packets;
+    p.ignored_packets = t.other_packets + t.malformed_packets + t.mirror_duplicates;
     // Captured bytes: ignored frames have no IP length to speak of.
     p.ignored_octets = t.rx_bytes - t.icmp_frame_bytes;
     p.observed_flows = t.flows_created;

@@ -186,4 +186,31 @@ BOOST_AUTO_TEST_CASE(help_lists_the_options_of_the_table) {
     BOOST_TEST(a.config.show_help);
 }
 
+BOOST_AUTO_TEST_CASE(decap_options_fill_parse_options_and_the_dedup_window) {
+    probe::ParsedArgs d;
+    BOOST_REQUIRE(parse({"--pcap", "x"}, d).ok());
+    BOOST_TEST(d.config.parse.decap);
+    BOOST_TEST(d.config.parse.is_vxlan_port(4789));
+    BOOST_TEST(d.config.parse.is_vxlan_port(8472));
+    BOOST_TEST(!d.config.parse.is_vxlan_port(4790));
+    BOOST_TEST(d.config.dedup_window_ms == 10u);
+
+    probe::ParsedArgs a;
+    BOOST_REQUIRE(parse({"--pcap", "x", "--decap", "none", "--vxlan-port", "4790", "--vxlan-port", "4789",
+                         "--dedup-window", "0"}, a).ok());
+    BOOST_TEST(!a.config.parse.decap);
+    BOOST_TEST(a.config.parse.is_vxlan_port(4790));
+    BOOST_TEST(a.config.parse.vxlan_port_count == 3);  // 4789 is not added twice
+    BOOST_TEST(a.config.dedup_window_ms == 0u);
+
+    for (const std::vector<std::string>& bad : {std::vector<std::string>{"--pcap", "x", "--decap", "maybe"},
+                                                std::vector<std::string>{"--pcap", "x", "--vxlan-port", "0"},
+                                                std::vector<std::string>{"--pcap", "x", "--dedup-window", "soon"}}) {
+        probe::ParsedArgs b;
+        const auto s = parse(bad, b);
+        BOOST_TEST(!s.ok());
+        BOOST_TEST(contains(s.message(), bad[2]), s.message());
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
