@@ -184,6 +184,18 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 1024, 1u << 26, c.mbufs); }},
     {"quiet", nullptr, false, "no end-of-run summary on stderr",
      [](Config& c, std::string_view v) { return parse_bool(v, c.quiet); }},
+    {"user", "NAME|UID", false, "once set up (EAL, ports, XDP program, files, telemetry socket), switch to this user and keep only the capabilities the stop needs (docs/deployment.md); needs root",
+     [](Config& c, std::string_view v) {
+         if (v.empty()) return Status::error("needs a user name or uid");
+         c.user = v;
+         return Status{};
+     }},
+    {"group", "NAME|GID", false, "with --user: the group to switch to (default: the user's primary group)",
+     [](Config& c, std::string_view v) {
+         if (v.empty()) return Status::error("needs a group name or gid");
+         c.group = v;
+         return Status{};
+     }},
     {"config", "FILE", false, "read options from FILE first (key = value lines); the command line overrides it",
      [](Config&, std::string_view) { return Status{}; }},  // handled before the table pass
     {"check", nullptr, false, "check the configuration (options, config file, pattern file) and exit",
@@ -352,6 +364,7 @@ Status validate(const Config& c, bool have_eal_args) {
     if (inputs == 0)
         return Status::error("no input: give --pcap FILE, --interface IFNAME, or EAL options and ports before '--'");
     if (inputs > 1) return Status::error("give only one input: --pcap, --interface, or EAL options before '--'");
+    if (!c.group.empty() && c.user.empty()) return Status::error("--group needs --user");
     if (Status s = flowgen::validate(c.cache); !s.ok()) return s;
     // No collector is allowed: flows are then only counted (and alerts written).
     if (!c.exporter.collectors.empty())

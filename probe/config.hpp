@@ -49,6 +49,8 @@ struct Config {
     uint32_t export_rate = 0;       // --export-rate: conversation records per second, 0 = as fast as possible
     bool export_rate_chosen = false;  // --export-rate given; else export_rate_for() picks the default
     bool quiet = false;             // --quiet: no end-of-run summary on stderr
+    std::string user;               // --user: switch to this user once set up (probe/privileges.hpp)
+    std::string group;              // --group: and this group (default: the user's primary group)
 
     bool check_only = false;        // --check: validate the configuration and exit
     bool show_help = false;

@@ -1,6 +1,8 @@
 #include "probe/export_loop.hpp"
 
+#include <fcntl.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,9 +18,32 @@
 
 namespace probe {
 
+namespace {
+
+// The --stats-json file is created 0640 whatever the umask says, as LogFile
+// does for alerts and conversations: its counters describe the monitored
+// hosts' traffic.
+std::FILE* open_output(const std::string& path, int flags, const char* mode, std::string& why) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0640);
+    if (fd < 0) {
+        why = std::strerror(errno);
+        return nullptr;
+    }
+    std::FILE* f = ::fdopen(fd, mode);
+    if (!f) {
+        why = std::strerror(errno);
+        ::close(fd);
+    }
+    return f;
+}
+
+}  // namespace
+
 ExportLoop::ExportLoop() = default;
 
-ExportLoop::~ExportLoop() = default;
+ExportLoop::~ExportLoop() {
+    if (stats_json_) std::fclose(stats_json_);
+}
 
 flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* names) {
     names_ = names;
@@ -38,11 +63,19 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         line_.reserve(1024);
     }
     reopen_seen_ = reopen_generation();
+    if (!config.stats_json_path.empty()) {
+        // Written at the end, opened now (see open()). Not truncated yet: a
+        // run that fails to start leaves the last one's.
+        std::string why;
+        stats_json_ = open_output(config.stats_json_path, 0, "w", why);
+        if (!stats_json_) return flowgen::Status::error("stats json " + config.stats_json_path + ": " + why);
+    }
     alerts_syslog_ = config.alerts_syslog;
     rate_ = export_rate_for(config);
     tokens_ = rate_ * kBurstSeconds;
     refilled_at_ = monotonic_seconds();
-    if (alerts_syslog_) openlog("echoflow", LOG_PID, LOG_DAEMON);
+    // LOG_NDELAY: connect to /dev/log now, before a switch to another user.
+    if (alerts_syslog_) openlog("echoflow", LOG_PID | LOG_NDELAY, LOG_DAEMON);
     return {};
 }
 

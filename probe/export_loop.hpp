@@ -31,7 +31,10 @@ public:
     ExportLoop(const ExportLoop&) = delete;
     ExportLoop& operator=(const ExportLoop&) = delete;
 
-    // Opens collectors, the alert output and the conversation log. `names`
+    // Opens collectors, the alert output, the conversation log and the
+    // --stats-json file (written at the end, opened now: a probe that has
+    // switched to an unprivileged user cannot create it later, and an
+    // unwritable path fails the start, not the end; created 0640). `names`
     // resolves signature ids in alerts and conversations (any worker's
     // pipeline: they share one pattern file); nullptr without detection.
     flowgen::Status open(const Config& config, const detect::Pipeline* names);
@@ -43,6 +46,9 @@ public:
     // timestamps of what is exported after it, never when anything expires.
     // 0 (the default) for captures, whose times are already epoch times.
     void set_wall_offset_ms(int64_t offset_ms) noexcept;
+
+    // The --stats-json file opened by open(), or null. Closed with the loop.
+    std::FILE* stats_json_file() const noexcept { return stats_json_; }
 
     // One conversation record to the exporter and the conversation log (and counters).
     void add_record(const flowgen::ConversationRecord& r, uint64_t now_ms);
@@ -95,6 +101,7 @@ private:
 
     LogFile alerts_;
     LogFile conversations_;
+    std::FILE* stats_json_ = nullptr;
     uint32_t reopen_seen_ = 0;  // run_control's reopen generation acted on
     bool alerts_syslog_ = false;
     std::string line_;

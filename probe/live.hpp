@@ -22,6 +22,7 @@
 
 #include "probe/config.hpp"
 #include "probe/counters.hpp"
+#include "probe/privileges.hpp"
 
 namespace probe {
 
@@ -29,6 +30,7 @@ struct LiveOptions {
     std::vector<std::string> eal_args;  // argv for rte_eal_init (argv[0] first)
     std::string xdp_interface;          // set by --interface: read XDP counters and detach at exit
     bool xdp_drop_other = false;        // set the program's drop-other flag once the port runs
+    const Identity* identity = nullptr; // --user: switch to it once set up, before the workers start
 };
 
 // Returns the process exit code.
@@ -38,8 +40,10 @@ int run_live(const Config& config, const LiveOptions& options);
 // (a port whose stats cannot be read adds nothing). Any thread; on af_xdp
 // ports it makes syscalls.
 void read_port_counters(std::span<const uint16_t> ports, RunStats& out);
-// The XDP group, from the counters of the program attached to `ifname`;
-// sets have_xdp when they could be read. Nothing for an empty name.
-void read_xdp_group(const std::string& ifname, RunStats& out);
+// The XDP group, from icmp_steer's counters map (`xdp_counters_fd`, opened
+// by run_live while still privileged: reading it through the descriptor
+// needs no capability); sets have_xdp when they could be read. Nothing for
+// a negative descriptor.
+void read_xdp_group(int xdp_counters_fd, RunStats& out);
 
 }  // namespace probe

@@ -33,7 +33,7 @@ void fail(const std::string& message) { std::fprintf(stderr, "echoflow: %s\n", m
 
 }  // namespace
 
-int run_offline(const Config& config) {
+int run_offline(const Config& config, const Identity* identity) {
     // First of all: the reader thread may be done with a FIFO's frames
     // while the patterns still compile, and a stop signal then must not
     // find the default action, which kills the process before the summary
@@ -74,6 +74,14 @@ int run_offline(const Config& config) {
     // never dropped (a file can wait; a wire cannot).
     worker.set_overflow(&ExportLoop::overflow_to_exporter, &loop);
     Worker* const workers[] = {&worker};
+    if (identity) {
+        // The reader thread has read ahead, but nothing is parsed yet.
+        if (flowgen::Status s = drop_privileges(*identity, {}); !s.ok()) {
+            fail("--user " + identity->user + ": " + s.message());
+            return 1;
+        }
+        if (!config.quiet) std::fprintf(stderr, "echoflow: running as %s\n", describe_identity(*identity, {}).c_str());
+    }
 
     const double t0 = monotonic_seconds();
     ProgressReport progress(config.stats_interval_s, t0);

@@ -5,10 +5,14 @@
 #pragma once
 
 #include "probe/config.hpp"
+#include "probe/privileges.hpp"
 
 namespace probe {
 
-// Returns the process exit code (0 success, 1 start-up failure).
-int run_offline(const Config& config);
+// Returns the process exit code (0 success, 1 start-up failure). With an
+// `identity` (--user), switches to it once the capture, the patterns and
+// the outputs are open, before the first frame is parsed; keeps no
+// capability.
+int run_offline(const Config& config, const Identity* identity = nullptr);
 
 }  // namespace probe

@@ -8,6 +8,9 @@
 #include <cstring>
 #include <string_view>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "probe/export_loop.hpp"
 #include "probe/worker.hpp"
 
@@ -55,12 +58,15 @@ std::string stats_json(const RunStats& s) {
     return out + buf;
 }
 
-flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
-    std::FILE* f = std::fopen(path.c_str(), "w");
-    if (!f) return flowgen::Status::error("stats json " + path + ": " + std::strerror(errno));
+flowgen::Status write_stats_json(std::FILE* f, const std::string& path, const RunStats& s) {
+    // A regular file is rewritten from the start; a pipe or terminal just gets the line.
+    struct stat st {};
+    if (std::fflush(f) != 0 || ::fstat(::fileno(f), &st) != 0 ||
+        (S_ISREG(st.st_mode) && (::ftruncate(::fileno(f), 0) != 0 || std::fseek(f, 0, SEEK_SET) != 0)))
+        return flowgen::Status::error("stats json " + path + ": " + std::strerror(errno));
     const std::string text = stats_json(s);
-    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::ferror(f) == 0;
-    if (std::fclose(f) != 0 || !ok) return flowgen::Status::error("stats json " + path + ": write failed");
+    if (std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fflush(f) != 0 || std::ferror(f) != 0)
+        return flowgen::Status::error("stats json " + path + ": write failed");
     return {};
 }
 
@@ -174,7 +180,7 @@ flowgen::Status end_of_run(const Config& config, std::span<Worker* const> worker
     exporter.close(now_ms, totals);
     collect(workers, exporter, totals);  // the exporter's last messages counted
     flowgen::Status written;
-    if (!config.stats_json_path.empty()) written = write_stats_json(config.stats_json_path, totals);
+    if (std::FILE* f = exporter.stats_json_file()) written = write_stats_json(f, config.stats_json_path, totals);
     if (!config.quiet) print_summary(stderr, totals);
     return written;
 }

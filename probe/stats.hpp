@@ -33,7 +33,9 @@ flowgen::Status check_stats_json_path(const std::string& path);
 // The counters as one JSON object: every reported counter of kCounters, then
 // elapsed_seconds.
 std::string stats_json(const RunStats& s);
-flowgen::Status write_stats_json(const std::string& path, const RunStats& s);
+// Replaces the content of `f` (opened by ExportLoop::open) with stats_json();
+// `path` names it in errors.
+flowgen::Status write_stats_json(std::FILE* f, const std::string& path, const RunStats& s);
 
 struct Config;
 

@@ -16,11 +16,11 @@ class Worker;
 class ExportLoop;
 
 // /echoflow/stats answers every counter of probe/counters.hpp: the workers'
-// and the exporter's, the `ports`' NIC counters, and with a non-empty
-// `xdp_interface` its XDP program's. Fails when DPDK refuses a command
-// (the message names it).
+// and the exporter's, the `ports`' NIC counters, and with an
+// `xdp_counters_fd` (>= 0, see read_xdp_group) the XDP program's. Fails
+// when DPDK refuses a command (the message names it).
 flowgen::Status register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter,
-                                   std::span<const uint16_t> ports, const std::string& xdp_interface);
+                                   std::span<const uint16_t> ports, int xdp_counters_fd);
 // Detaches the callbacks from the objects (DPDK cannot unregister a command:
 // afterwards they answer with an error).
 void unregister_telemetry();

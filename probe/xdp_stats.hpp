@@ -48,6 +48,14 @@ struct XdpCounters {
 // is then unchanged.
 flowgen::Status read_xdp_counters(const std::string& ifname, XdpCounters& out);
 
+// The same in two steps: open_xdp_counters() finds the program's counters map
+// and returns a new descriptor for it (the caller closes it); it needs
+// CAP_SYS_ADMIN (BPF_PROG_GET_FD_BY_ID). read_xdp_counters_fd() then needs no
+// capability: a probe that has given up root (--user) opens the map while
+// it sets up and reads it when it stops.
+flowgen::Status open_xdp_counters(const std::string& ifname, int& fd_out);
+flowgen::Status read_xdp_counters_fd(int map_fd, XdpCounters& out);
+
 // Sets or clears ICMP_STEER_DROP_OTHER in the config map of the icmp_steer
 // program attached to `ifname`: with it set, frames that are not ICMP are
 // dropped in the driver instead of passed to the kernel stack (for a port

@@ -13,6 +13,8 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -116,6 +118,8 @@ struct Live {
     bool single_thread = false;
     std::atomic<unsigned> rx_stopped{0};  // workers that left their receive loop
     std::string xdp_interface;
+    int xdp_counters_fd = -1;        // icmp_steer's counters map, opened while privileged
+    bool kernel_interface = false;   // a port is a kernel interface (af_xdp, af_packet, tap)
     RunStats totals;  // main lcore only
 };
 
@@ -251,7 +255,11 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, PortSpread
     // An af_xdp port has exactly the queues given with queue_count=, each
     // bound to a NIC queue the kernel's RSS fills (not symmetric): all must
     // be read, and workers then meet conversations by software hash.
-    const bool af_xdp = std::string_view(info.driver_name) == "net_af_xdp";
+    const std::string_view driver = info.driver_name;
+    const bool af_xdp = driver == "net_af_xdp";
+    // Their promiscuous flag and XDP program are the kernel's: switching
+    // them back at exit takes CAP_NET_ADMIN (kept_capabilities()).
+    if (af_xdp || driver == "net_af_packet" || driver == "net_tap") L.kernel_interface = true;
     const uint64_t rss_hf = info.flow_type_rss_offloads & RTE_ETH_RSS_IP;
     // The RSS level (rte_ethdev.h: 0 the PMD's default, 1 outermost, 2
     // innermost) is asked for in rss_hf; rte_eth_dev_configure refuses a bit
@@ -318,10 +326,10 @@ void read_port_counters(std::span<const uint16_t> ports, RunStats& out) {
     }
 }
 
-void read_xdp_group(const std::string& ifname, RunStats& out) {
-    if (ifname.empty()) return;
+void read_xdp_group(int xdp_counters_fd, RunStats& out) {
+    if (xdp_counters_fd < 0) return;
     XdpCounters xc;
-    if (!read_xdp_counters(ifname, xc).ok()) return;
+    if (!read_xdp_counters_fd(xdp_counters_fd, xc).ok()) return;
     out.have_xdp = true;
     out.xdp_redirected = xc.redirected;
     out.xdp_passed = xc.passed;
@@ -429,13 +437,30 @@ int run_live(const Config& config, const LiveOptions& options) {
             if (flowgen::Status st = set_xdp_config(options.xdp_interface, config.parse, options.xdp_drop_other);
                 !st.ok())
                 return st;
+        // Read at the end, when finding the map would need CAP_SYS_ADMIN.
+        if (!options.xdp_interface.empty())
+            if (flowgen::Status st = open_xdp_counters(options.xdp_interface, L->xdp_counters_fd); !st.ok())
+                return st;
+        return {};
+    };
+
+    // Everything privileged is done (the EAL created the telemetry socket):
+    // give up root before the first frame is parsed.
+    auto switch_user = [&]() -> flowgen::Status {
+        if (!options.identity) return {};
+        const std::vector<cap_value_t> keep = kept_capabilities(L->kernel_interface);
+        if (flowgen::Status st = drop_privileges(*options.identity, keep); !st.ok())
+            return st.prefix("--user " + options.identity->user);
+        if (!config.quiet)
+            std::fprintf(stderr, "echoflow: running as %s\n", describe_identity(*options.identity, keep).c_str());
         return {};
     };
 
     flowgen::Status started = startup();
-    if (started.ok()) started = register_telemetry(L->workers, L->exporter, L->ports, L->xdp_interface);
-    if (flowgen::Status st = started; !st.ok()) {
-        fail(st.message());
+    if (started.ok()) started = register_telemetry(L->workers, L->exporter, L->ports, L->xdp_counters_fd);
+    if (started.ok()) started = switch_user();
+    if (!started.ok()) {
+        fail(started.message());
         exit_code = 1;
     } else {
         L->clock.start();
@@ -485,7 +510,7 @@ int run_live(const Config& config, const LiveOptions& options) {
             if (const int rc = rte_eth_dev_stop(p); rc != 0)
                 fail("port " + std::to_string(p) + ": rte_eth_dev_stop: " + errstr(rc));
         read_port_counters(L->ports, L->totals);
-        read_xdp_group(L->xdp_interface, L->totals);
+        read_xdp_group(L->xdp_counters_fd, L->totals);
         // Telemetry reads the workers and the exporter: detach it first.
         unregister_telemetry();
         if (flowgen::Status st = end_of_run(config, L->workers, L->exporter, now, L->totals); !st.ok()) {
@@ -498,6 +523,7 @@ int run_live(const Config& config, const LiveOptions& options) {
     for (uint16_t p : L->ports)
         if (const int rc = rte_eth_dev_close(p); rc != 0)
             fail("port " + std::to_string(p) + ": rte_eth_dev_close: " + errstr(rc));
+    if (L->xdp_counters_fd >= 0) close(L->xdp_counters_fd);
     L.reset();
     rte_eal_cleanup();
     return exit_code;

@@ -3,6 +3,7 @@
 // 0 success, 1 start-up or run failure, 2 usage error.
 #include <rte_version.h>
 #include <hs/hs.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -70,6 +71,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
         return 2;
     }
+    probe::Identity identity;
+    if (!config.user.empty()) {
+        if (flowgen::Status s = probe::resolve_identity(config.user, config.group, identity); !s.ok()) {
+            std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
+            return 2;
+        }
+    }
+    const probe::Identity* switch_to = config.user.empty() ? nullptr : &identity;
 
     if (!config.stats_json_path.empty()) {
         if (flowgen::Status s = probe::check_stats_json_path(config.stats_json_path); !s.ok()) {
@@ -91,7 +100,17 @@ int main(int argc, char** argv) {
         std::printf("echoflow: configuration ok\n");
         return 0;
     }
-    if (!config.pcap_path.empty()) return probe::run_offline(config);
+    if (switch_to) {
+        if (flowgen::Status s = probe::check_can_switch(identity); !s.ok()) {
+            std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
+            return 1;
+        }
+    }
+    // Whatever echoflow and the EAL create (alerts, statistics, the
+    // telemetry socket, runtime files) is not for other users: no
+    // permission for "others" (the telemetry socket stays root's, 0750).
+    umask(umask(0) | 027);
+    if (!config.pcap_path.empty()) return probe::run_offline(config, switch_to);
 
     probe::LiveOptions live;
     if (!config.interface.empty()) {
@@ -112,6 +131,7 @@ int main(int argc, char** argv) {
     } else {
         live.eal_args = args.eal_args;
     }
+    live.identity = switch_to;
     const int rc = probe::run_live(config, live);
     if (!live.xdp_interface.empty()) {
         // DPDK's af_xdp PMD detaches on close; make sure nothing of ours stays.

@@ -25,7 +25,7 @@ std::mutex g_mutex;  // telemetry thread vs. shutdown; never taken on a worker
 std::vector<Worker*> g_workers;
 const ExportLoop* g_exporter = nullptr;
 std::vector<uint16_t> g_ports;
-std::string g_xdp_interface;
+int g_xdp_counters_fd = -1;
 bool g_registered = false;
 
 int stats_command(const char*, const char*, rte_tel_data* d) {
@@ -34,7 +34,7 @@ int stats_command(const char*, const char*, rte_tel_data* d) {
     RunStats s;
     collect(g_workers, *g_exporter, s);
     read_port_counters(g_ports, s);
-    read_xdp_group(g_xdp_interface, s);
+    read_xdp_group(g_xdp_counters_fd, s);
     rte_tel_data_start_dict(d);
     for (const CounterInfo& c : kCounters)
         if (reported(c, s)) rte_tel_data_add_dict_u64(d, c.name, s.*c.field);
@@ -89,11 +89,11 @@ int top_command(const char*, const char*, rte_tel_data* d) {
 }  // namespace
 
 flowgen::Status register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter,
-                                   std::span<const uint16_t> ports, const std::string& xdp_interface) {
+                                   std::span<const uint16_t> ports, int xdp_counters_fd) {
     std::lock_guard<std::mutex> lock(g_mutex);
     g_workers.assign(workers.begin(), workers.end());
     g_ports.assign(ports.begin(), ports.end());
-    g_xdp_interface = xdp_interface;
+    g_xdp_counters_fd = xdp_counters_fd;
     g_exporter = &exporter;
     if (!g_registered) {
         int rc = rte_telemetry_register_cmd("/echoflow/stats", stats_command,
@@ -116,6 +116,7 @@ void unregister_telemetry() {
     std::lock_guard<std::mutex> lock(g_mutex);
     g_workers.clear();
     g_exporter = nullptr;
+    g_xdp_counters_fd = -1;  // run_live closes it
 }
 
 }  // namespace probe

@@ -176,24 +176,23 @@ Status with_context(Status s, const std::string& ifname) {
 
 }  // namespace
 
-Status read_xdp_counters(const std::string& ifname, XdpCounters& out) {
+Status open_xdp_counters(const std::string& ifname, int& fd_out) {
     Attachment at;
     Status s = require_icmp_steer(ifname, at);
     if (!s) return with_context(std::move(s), ifname);
-
-    int raw_fd = -1;
     s = open_program_map(at.prog, ICMP_STEER_COUNTERS_MAP_NAME, BPF_MAP_TYPE_PERCPU_ARRAY,
-                         sizeof(icmp_steer_counters), raw_fd);
+                         sizeof(icmp_steer_counters), fd_out);
     if (!s) return with_context(std::move(s), ifname);
-    OwnedFd map_fd(raw_fd);
+    return Status();
+}
 
+Status read_xdp_counters_fd(int map_fd, XdpCounters& out) {
     int cpus = libbpf_num_possible_cpus();
-    if (cpus <= 0) return with_context(Status::error("libbpf_num_possible_cpus: " + errno_text(cpus)), ifname);
+    if (cpus <= 0) return Status::error("libbpf_num_possible_cpus: " + errno_text(cpus));
     std::vector<icmp_steer_counters> per_cpu(static_cast<size_t>(cpus));
     uint32_t key = 0;
-    if (bpf_map_lookup_elem(map_fd.get(), &key, per_cpu.data()) != 0)
-        return with_context(Status::error("bpf_map_lookup_elem(" ICMP_STEER_COUNTERS_MAP_NAME "): " + errno_text(errno)),
-                            ifname);
+    if (bpf_map_lookup_elem(map_fd, &key, per_cpu.data()) != 0)
+        return Status::error("bpf_map_lookup_elem(" ICMP_STEER_COUNTERS_MAP_NAME "): " + errno_text(errno));
 
     XdpCounters sum;
     for (const icmp_steer_counters& c : per_cpu) {
@@ -204,6 +203,15 @@ Status read_xdp_counters(const std::string& ifname, XdpCounters& out) {
         sum.malformed += c.malformed;
     }
     out = sum;
+    return Status();
+}
+
+Status read_xdp_counters(const std::string& ifname, XdpCounters& out) {
+    int raw_fd = -1;
+    if (Status s = open_xdp_counters(ifname, raw_fd); !s) return s;
+    OwnedFd map_fd(raw_fd);
+    Status s = read_xdp_counters_fd(map_fd.get(), out);
+    if (!s) return with_context(std::move(s), ifname);
     return Status();
 }
 
