@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 
 namespace detect {
 
@@ -33,7 +34,9 @@ constexpr const char* kReasonNames[kReasonBits] = {
     "high-volume",         // 17
     "source-activity",     // 18
     "bogus-error",         // 19
-    nullptr, nullptr, nullptr, nullptr, nullptr,                    // 20..24
+    "host-budget",         // 20
+    "changing-text",       // 21
+    nullptr, nullptr, nullptr,                                      // 22..24
     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,           // 25..30
     "allow-listed",        // 31
 };
@@ -76,6 +79,8 @@ std::array<uint16_t, kReasonBits> default_weights() noexcept {
     w[index_of(Reason::kHighVolume)] = 300;
     w[index_of(Reason::kSourceActivity)] = 500;    // many conversations each carrying new content
     w[index_of(Reason::kBogusError)] = 300;        // content of the "error" adds the rest
+    w[index_of(Reason::kHostBudget)] = 500;        // hours of new content from one host: alone enough
+    w[index_of(Reason::kChangingText)] = 250;      // with text-payload (300): alerts at the third distinct text
     w[index_of(Reason::kAllowListed)] = 0;
     return w;
 }
@@ -158,7 +163,20 @@ flowgen::Status validate(const Config& c) {
         return Status::error("detect.source_table_entries: " + std::to_string(c.source_table_entries) +
                              " is not a power of two (0 disables)");
     if (c.source_window_ms == 0) return Status::error("detect.source_window_ms: must be positive");
-    if (c.source_volume_bytes == 0) return Status::error("detect.source_volume_bytes: must be positive");
+    // The short window's text count is 16 bits wide (detect/source_table.hpp).
+    if (auto s = range("source_volume_bytes", c.source_volume_bytes, 1, 65535); !s) return s;
+    if (auto s = range("source_window_ms", static_cast<long>(std::min<uint64_t>(c.source_window_ms, 1u << 30)), 1000,
+                       86'400'000);
+        !s)
+        return s;
+    const std::pair<const char*, Config::Budget> budgets[] = {
+        {"sender_hour", c.sender_hour}, {"sender_day", c.sender_day}, {"pair_hour", c.pair_hour}, {"pair_day", c.pair_day}};
+    for (const auto& [key, b] : budgets) {
+        // Long-window counts saturate at 2^24 - 1 (detect/source_table.hpp).
+        if (auto s = range((std::string(key) + ".bytes").c_str(), b.bytes, 1, (1 << 24) - 1); !s) return s;
+        if (auto s = range((std::string(key) + ".payloads").c_str(), b.payloads, 1, (1 << 24) - 1); !s) return s;
+    }
+    if (auto s = range("min_text_changes", c.min_text_changes, 1, 255); !s) return s;
     if (c.volume_bytes == 0) return Status::error("detect.volume_bytes: must be positive");
     if (c.high_volume_bytes <= c.volume_bytes)
         return Status::error("detect.high_volume_bytes: " + std::to_string(c.high_volume_bytes) +

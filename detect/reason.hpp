@@ -77,6 +77,15 @@ enum class Reason : uint32_t {
     // message's family: RFC 792 and RFC 4443 §2.4 say an error quotes the
     // offending packet's header, so this is data dressed up as an error.
     kBogusError = 1u << 19,
+    // A sender or an address pair crossed a long-window budget
+    // (Config::sender_hour, sender_day, pair_hour, pair_day) of unexplained
+    // payload bytes or distinct unexplained payloads, and this conversation
+    // added to it: low-and-slow exfiltration spread over many conversations.
+    kHostBudget = 1u << 20,
+    // Printable text (plain, base64, hex) that changes from payload to
+    // payload within a direction: ping programs repeat one fill; text that
+    // changes is data (a file, commands, their output) at any size.
+    kChangingText = 1u << 21,
     // An endpoint or a payload ("allow" pattern) is allow-listed: the
     // conversation is never scored and never alerts. Informational.
     kAllowListed = 1u << 31,

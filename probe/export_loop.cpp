@@ -90,7 +90,7 @@ void ExportLoop::write_alert(const AlertEvent& ev) {
     if (!alerts_ && !alerts_syslog_) return;
     line_.clear();
     detect::format_alert_json(ev.conversation, *names_, ev.time_ms, line_, {ev.payload, ev.payload_length},
-                              ev.fingerprint_id);
+                              ev.fingerprint_id, &ev.detector_state);
     if (alerts_) {
         std::fwrite(line_.data(), 1, line_.size(), alerts_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.

@@ -111,6 +111,9 @@ struct Live {
     std::vector<std::unique_ptr<WorkerSlot>> slots;
     std::vector<Worker*> workers;
     ExportLoop exporter;
+    // Per-sender evidence seen by every worker: a sender's conversations
+    // spread over workers (the distribution hashes the address pair).
+    detect::SourceTable senders;
     bool single_thread = false;
     std::atomic<unsigned> rx_stopped{0};  // workers that left their receive loop
     std::string xdp_interface;
@@ -347,6 +350,9 @@ int run_live(const Config& config, const LiveOptions& options) {
                                           static_cast<int>(rte_socket_id()));
         if (!L->pool) return flowgen::Status::error(std::string("mbuf pool: ") + rte_strerror(rte_errno));
 
+        if (config.detect) {
+            if (flowgen::Status st = L->senders.init(config.detection.source_table_entries); !st.ok()) return st;
+        }
         for (unsigned i = 0; i < nworkers; ++i) {
             auto s = std::make_unique<WorkerSlot>();
             s->live = L.get();
@@ -357,6 +363,7 @@ int run_live(const Config& config, const LiveOptions& options) {
             ws.cache = config.cache;
             ws.detect = config.detect;
             ws.detection = &config.detection;
+            ws.senders = &L->senders;
             s->worker = std::make_unique<Worker>(ws);
             if (flowgen::Status st = s->worker->init(); !st.ok()) return st.prefix("worker " + std::to_string(i));
             L->workers.push_back(s->worker.get());

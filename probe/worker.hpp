@@ -56,6 +56,9 @@ struct AlertEvent {
     // The ping program the alerting packet's data looks like
     // (Pipeline::fingerprint, patterns "benign"/"ping"), 0 for none.
     uint16_t fingerprint_id = 0;
+    // The conversation's detector state at the alert: the alert's
+    // explanation quotes its counts.
+    detect::ConversationState detector_state{};
     // The alerting packet's ICMP data, copied only with --payload-hex
     // (detect::Config::emit_payload_hex); never otherwise kept.
     uint16_t payload_length = 0;
@@ -86,6 +89,7 @@ struct WorkerSettings {
     flowgen::FlowCacheConfig cache;
     bool detect = true;
     const detect::Config* detection = nullptr;  // required when detect
+    detect::SourceTable* senders = nullptr;     // shared by all workers; nullptr: the worker's own
     uint32_t record_queue = 1u << 16;
     uint32_t alert_queue = 1u << 12;
 };
