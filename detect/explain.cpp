@@ -47,49 +47,49 @@ void Pipeline::explain(const ConversationState& s, uint32_t reasons, const flowg
     const size_t start = out.size();
     auto has = [reasons](Reason reason) { return (reasons & bit(reason)) != 0; };
     if (has(Reason::kTunnelSignature))
-        say(out, start, "payload matched the signature of tunnel tool '%s'",
+        say(out, start, "payload matched tunnel signature '%s' (a known tunnel tool or implant)",
             signature_name(s.signature_id) ? signature_name(s.signature_id) : "?");
     if (has(Reason::kIpInPayload))
-        say(out, start, "%u payloads held a complete IP packet (valid header checksum and length): IP traffic carried "
-                 "inside ICMP", s.ip_in_payload);
+        say(out, start, "%u payload(s) held a complete IP packet (valid header checksum and length): IP traffic "
+                        "carried inside ICMP", s.ip_in_payload);
     if (has(Reason::kTunnelFraming))
-        say(out, start, "%u payloads began with a ptunnel-style header whose length field matches the data", s.framing);
+        say(out, start, "%u payload(s) began with a ptunnel-style header whose length field matches the data", s.framing);
     if (has(Reason::kSuspiciousContent))
         say(out, start, "payload contained shell or protocol text ('%s'); ping data is a fixed fill",
             signature_name(s.signature_id) ? signature_name(s.signature_id) : "?");
     if (has(Reason::kRandomPayload))
-        say(out, start, "%u payloads looked random (entropy near the maximum: encrypted or compressed data); pings send "
+        say(out, start, "%u payload(s) looked random (entropy near the maximum: encrypted or compressed data); pings send "
                  "counters, zeros or a repeated pattern", s.random_packets);
     if (has(Reason::kTextPayload))
-        say(out, start, "%u payloads were %s; no ping program sends free text", s.text_packets, text_kinds_name(s.text_kinds));
+        say(out, start, "%u payload(s) were %s; no ping program sends free text", s.text_packets, text_kinds_name(s.text_kinds));
     if (has(Reason::kChangingText))
         say(out, start, "the text changed from packet to packet (%u distinct payloads): data is being moved, a ping "
                  "repeats one fill", s.text_changes);
     if (has(Reason::kBinaryPayload))
-        say(out, start, "%u payloads were unstructured binary data, neither a ping fill nor random", s.binary_packets);
+        say(out, start, "%u payload(s) were unstructured binary data, neither a ping fill nor random", s.binary_packets);
     if (has(Reason::kSizeVaries))
         say(out, start, "payload size changed %u times within a direction; a ping run keeps one size", s.size_changes);
     if (has(Reason::kNonDefaultSize))
         say(out, start, "first payload size %u bytes is no ping default (Linux/BSD 56, Windows 32)", s.first_size[0]);
     if (has(Reason::kReplyMismatch))
-        say(out, start, "%u echo replies did not return their request's data (RFC 792 says they must)",
+        say(out, start, "%u echo reply(s) did not return their request's data (RFC 792 says they must)",
             s.replies_mismatched);
     if (has(Reason::kUnsolicitedReply))
         say(out, start, "%u of %u echo replies answered no request seen", s.replies_unsolicited, s.replies);
     if (has(Reason::kUnansweredRequests))
-        say(out, start, "%u echo requests got no reply", s.requests_unanswered);
+        say(out, start, "%u echo request(s) got no reply", s.requests_unanswered);
     if (has(Reason::kFillChanges))
         say(out, start, "the fill pattern changed %u times within one conversation; ping -p keeps one pattern",
             s.fill_changes);
     if (has(Reason::kDatalessTypeData))
-        say(out, start, "%u messages carried data in an ICMP type that defines none (or beyond its fixed size)",
+        say(out, start, "%u message(s) carried data in an ICMP type that defines none (or beyond its fixed size)",
             s.dataless_data);
     if (has(Reason::kUnusualCode))
-        say(out, start, "%u echo messages had a non-zero code", s.unusual_code);
+        say(out, start, "%u echo message(s) had a non-zero code", s.unusual_code);
     if (has(Reason::kOversizedError))
         say(out, start, "an ICMP error quoted more than the standard allows (576 bytes IPv4, 1280 IPv6)");
     if (has(Reason::kBogusError))
-        say(out, start, "%u ICMP errors quoted no IP header: data dressed up as an error", s.bogus_error);
+        say(out, start, "%u ICMP error(s) quoted no IP header: data dressed up as an error", s.bogus_error);
     if (has(Reason::kVolume) || has(Reason::kHighVolume))
         say(out, start, "%u bytes of distinct, unexplained payload in this conversation (threshold %u)",
             s.unexplained_bytes, has(Reason::kHighVolume) ? c.high_volume_bytes : c.volume_bytes);

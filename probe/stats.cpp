@@ -49,6 +49,9 @@ void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunSt
         s.cache_slots += w->cache_slots();
         s.cache_doublings += cs.grown.get();
     }
+    // One sender table shared by every worker: read it once.
+    if (!workers.empty())
+        if (const detect::SourceTable* t = workers[0]->detectors().senders()) s.sender_evictions = t->evictions();
     s.flows_exported = exporter.flows_exported();
     if (const flowgen::ExporterStats* es = exporter.exporter_stats()) {
         s.records_exported = es->records_exported.get();
@@ -70,12 +73,12 @@ flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
                  ",\"records_exported\":%" PRIu64 ",\"messages_sent\":%" PRIu64 ",\"export_errors\":%" PRIu64
                  ",\"records_not_sent\":%" PRIu64 ",\"alerts\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64
                  ",\"nic_missed\":%" PRIu64 ",\"nic_errors\":%" PRIu64 ",\"nic_no_mbuf\":%" PRIu64
-                 ",\"cache_slots\":%" PRIu64 ",\"cache_doublings\":%" PRIu64,
+                 ",\"cache_slots\":%" PRIu64 ",\"cache_doublings\":%" PRIu64 ",\"sender_evictions\":%" PRIu64,
                  s.rx_packets, s.rx_bytes, s.icmp_packets, s.icmp_octets, s.other_packets, s.malformed_packets, s.tcp_packets,
                  s.udp_packets, s.other_ip_packets, s.non_ip_packets, s.unattributed_fragments, s.flows_created,
                  s.flows_active, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
                  s.messages_sent, s.export_errors, s.records_not_sent, s.alerts, s.alerts_dropped, s.nic_missed,
-                 s.nic_errors, s.nic_no_mbuf, s.cache_slots, s.cache_doublings);
+                 s.nic_errors, s.nic_no_mbuf, s.cache_slots, s.cache_doublings, s.sender_evictions);
     if (s.have_xdp)
         std::fprintf(f, ",\"xdp_redirected\":%" PRIu64 ",\"xdp_passed\":%" PRIu64 ",\"xdp_dropped\":%" PRIu64,
                      s.xdp_redirected, s.xdp_passed, s.xdp_dropped);

@@ -44,6 +44,7 @@ struct RunStats {
     uint64_t records_not_sent = 0;
     uint64_t alerts = 0;
     uint64_t alerts_dropped = 0;
+    uint64_t sender_evictions = 0;  // per-sender evidence entries taken over by another key (detect/source_table.hpp)
     // Filled by the live modes.
     uint64_t nic_missed = 0;    // rte_eth_stats imissed: dropped by the NIC, never seen
     uint64_t nic_errors = 0;    // ierrors
