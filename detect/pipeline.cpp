@@ -397,12 +397,17 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     constexpr double kTextMaxEntropy = 6.62;
     constexpr size_t kTextHeader = 16;
     const double need = config_.text_fraction;
-    const TextShape whole = text_shape(data);
-    if (h <= kTextMaxEntropy && whole.printable >= need * static_cast<double>(data.size())) {
-        note_text(text_kind(whole));
-        return;
+    if (h <= kTextMaxEntropy) {
+        const TextShape whole = text_shape(data);
+        if (whole.printable >= need * static_cast<double>(data.size())) {
+            note_text(text_kind(whole));
+            return;
+        }
     }
-    if (data.size() >= kTextHeader + config_.timestamp_room) {
+    // 16 header bytes raise the entropy of text by well under 0.3 bit/byte
+    // at the sizes where it could reach the bound (hundreds of bytes):
+    // random and compressed data skip this second pass.
+    if (h <= kTextMaxEntropy + 0.3 && data.size() >= kTextHeader + config_.timestamp_room) {
         const Bytes rest = data.subspan(kTextHeader);
         const TextShape t = text_shape(rest);
         if (t.printable >= need * static_cast<double>(rest.size())) {
