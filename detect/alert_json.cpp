@@ -82,6 +82,19 @@ void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, 
         out += reason_name(i);  // [a-z-] only: no escaping needed
         out += '"';
     }
+    // The same reasons in an analyst's words (detect/reason.hpp): the
+    // descriptions hold no character JSON needs escaped (config_test).
+    out += "],\"explanations\":[";
+    first = true;
+    for (unsigned i = 0; i < kReasonBits; ++i) {
+        const ReasonInfo* info = reason_info(i);
+        if (!(r.detection.reason_flags & (1u << i)) || info == nullptr) continue;
+        if (!first) out += ',';
+        first = false;
+        out += '"';
+        out += info->description;
+        out += '"';
+    }
     out += "],\"signature\":";
     append_pattern_name(p, r.detection.signature_id, out);
     out += ",\"signature_id\":";

@@ -1,4 +1,4 @@
-// Config defaults, validation, allow-list prefixes and reason names.
+// Config defaults, validation, allow-list prefixes and the reason table lookups.
 #include "detect/config.hpp"
 
 #include <arpa/inet.h>
@@ -6,82 +6,56 @@
 #include <cmath>
 #include <cstdlib>
 #include <utility>
+#include <iterator>
 
 namespace detect {
 
 namespace {
 
-// Names indexed by bit position; nullptr = unused bit. Stable: exported in
-// alerts and used as weight keys.
-constexpr const char* kReasonNames[kReasonBits] = {
-    "tunnel-signature",    // 0
-    "ip-in-payload",       // 1
-    "tunnel-framing",      // 2
-    "suspicious-content",  // 3
-    "random-payload",      // 4
-    "text-payload",        // 5
-    "binary-payload",      // 6
-    "size-varies",         // 7
-    "non-default-size",    // 8
-    "reply-mismatch",      // 9
-    "unsolicited-reply",   // 10
-    "unanswered-requests", // 11
-    "fill-changes",        // 12
-    "dataless-type-data",  // 13
-    "unusual-code",        // 14
-    "oversized-error",     // 15
-    "volume",              // 16
-    "high-volume",         // 17
-    "source-activity",     // 18
-    "bogus-error",         // 19
-    "host-budget",         // 20
-    "changing-text",       // 21
-    nullptr, nullptr, nullptr,                                      // 22..24
-    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,           // 25..30
-    "allow-listed",        // 31
+// kReasons by bit position, built once at compile time.
+struct ReasonsByBit {
+    const ReasonInfo* row[kReasonBits] = {};
+    constexpr ReasonsByBit() {
+        for (const ReasonInfo& r : kReasons) row[r.bit_index] = &r;
+    }
 };
+constexpr ReasonsByBit kByBit;
 
-unsigned index_of(Reason r) { return static_cast<unsigned>(__builtin_ctz(bit(r))); }
+// One row per bit, in bit order, and each enumerator its own bit: a row
+// added out of order or with a clashing bit fails the build.
+constexpr bool rows_in_bit_order() {
+    unsigned previous = 0;
+    for (size_t i = 0; i < std::size(kReasons); ++i) {
+        const ReasonInfo& r = kReasons[i];
+        if (r.bit_index >= kReasonBits || bit(r.reason) != (1u << r.bit_index)) return false;
+        if (i > 0 && r.bit_index <= previous) return false;
+        if (r.default_weight > 1000) return false;
+        previous = r.bit_index;
+    }
+    return true;
+}
+static_assert(rows_in_bit_order(), "detect/reason.hpp: ECHOFLOW_REASONS rows must have distinct bits in order");
 
 }  // namespace
 
+const ReasonInfo* reason_info(unsigned bit_index) noexcept {
+    return bit_index < kReasonBits ? kByBit.row[bit_index] : nullptr;
+}
+
 const char* reason_name(unsigned bit_index) noexcept {
-    return bit_index < kReasonBits ? kReasonNames[bit_index] : nullptr;
+    const ReasonInfo* r = reason_info(bit_index);
+    return r ? r->name : nullptr;
 }
 
 int reason_index(std::string_view name) noexcept {
-    for (unsigned i = 0; i < kReasonBits; ++i)
-        if (kReasonNames[i] != nullptr && name == kReasonNames[i]) return static_cast<int>(i);
+    for (const ReasonInfo& r : kReasons)
+        if (name == r.name) return static_cast<int>(r.bit_index);
     return -1;
 }
 
 std::array<uint16_t, kReasonBits> default_weights() noexcept {
-    // Strong, specific evidence alerts alone (>= 500); behavioural evidence
-    // needs a second, independent reason. Rationale per weight:
     std::array<uint16_t, kReasonBits> w{};
-    w[index_of(Reason::kTunnelSignature)] = 700;    // a tool's magic: alone enough
-    w[index_of(Reason::kIpInPayload)] = 700;        // checksummed IP header with exact length: ~never by chance
-    w[index_of(Reason::kTunnelFraming)] = 600;      // 32-bit length field matching exactly
-    w[index_of(Reason::kSuspiciousContent)] = 350;  // shell text: needs text/mismatch too
-    w[index_of(Reason::kRandomPayload)] = 200;      // fping -R sends random data: weak alone
-    w[index_of(Reason::kTextPayload)] = 300;        // no ping sends free text (blackbox exporter: benign pattern)
-    w[index_of(Reason::kBinaryPayload)] = 300;      // no ping sends unstructured non-random data
-    w[index_of(Reason::kSizeVaries)] = 250;
-    w[index_of(Reason::kNonDefaultSize)] = 50;      // ping -s is common: a hint only
-    w[index_of(Reason::kReplyMismatch)] = 400;      // RFC 792 violated; alone not enough (broken middleboxes)
-    w[index_of(Reason::kUnsolicitedReply)] = 150;   // asymmetric SPAN, capture start
-    w[index_of(Reason::kUnansweredRequests)] = 100; // dead hosts are pinged all day
-    w[index_of(Reason::kFillChanges)] = 500;        // no ping program changes its fill mid-run (ping -p exfiltration does)
-    w[index_of(Reason::kDatalessTypeData)] = 400;
-    w[index_of(Reason::kUnusualCode)] = 150;        // nmap -O sends code 9 once
-    w[index_of(Reason::kOversizedError)] = 150;
-    w[index_of(Reason::kVolume)] = 250;
-    w[index_of(Reason::kHighVolume)] = 300;
-    w[index_of(Reason::kSourceActivity)] = 500;    // many conversations each carrying new content
-    w[index_of(Reason::kBogusError)] = 300;        // content of the "error" adds the rest
-    w[index_of(Reason::kHostBudget)] = 500;        // hours of new content from one host: alone enough
-    w[index_of(Reason::kChangingText)] = 250;      // with text-payload (300): alerts at the third distinct text
-    w[index_of(Reason::kAllowListed)] = 0;
+    for (const ReasonInfo& r : kReasons) w[r.bit_index] = r.default_weight;
     return w;
 }
 
@@ -142,9 +116,9 @@ flowgen::Status validate(const Config& c) {
     if (auto s = range("escalate_step", c.escalate_step, 1, 1000); !s) return s;
     for (unsigned i = 0; i < kReasonBits; ++i) {
         if (c.weights[i] == 0) continue;
-        if (kReasonNames[i] == nullptr)
+        if (reason_name(i) == nullptr)
             return Status::error("detect.weight[" + std::to_string(i) + "]: no reason uses this bit");
-        if (auto s = range((std::string("weight.") + kReasonNames[i]).c_str(), c.weights[i], 0, 1000); !s) return s;
+        if (auto s = range((std::string("weight.") + reason_name(i)).c_str(), c.weights[i], 0, 1000); !s) return s;
     }
     if (auto s = range("min_random_packets", c.min_random_packets, 1, 65535); !s) return s;
     if (auto s = range("min_text_packets", c.min_text_packets, 1, 65535); !s) return s;
@@ -154,7 +128,7 @@ flowgen::Status validate(const Config& c) {
     if (auto s = range("min_reply_mismatches", c.min_reply_mismatches, 1, 65535); !s) return s;
     if (auto s = range("min_unsolicited_replies", c.min_unsolicited_replies, 1, 65535); !s) return s;
     if (auto s = range("min_unanswered_requests", c.min_unanswered_requests, 1, 65535); !s) return s;
-    if (auto s = range("min_fill_changes", c.min_fill_changes, 1, 65535); !s) return s;
+    if (auto s = range("min_fill_changes", c.min_fill_changes, 1, 255); !s) return s;
     if (auto s = range("min_dataless_packets", c.min_dataless_packets, 1, 65535); !s) return s;
     if (auto s = range("min_bogus_errors", c.min_bogus_errors, 1, 65535); !s) return s;
     if (auto s = range("min_unusual_code_packets", c.min_unusual_code_packets, 1, 65535); !s) return s;

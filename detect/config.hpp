@@ -105,6 +105,13 @@ struct Config {
     bool emit_payload_hex = false;
     uint16_t payload_hex_max_bytes = 64;
 
+    // Name the ping program of every conversation (DetectionSummary::
+    // fingerprint_id, the conversation log's "fingerprint"): the first
+    // inspected packet of each conversation is also scanned with the "ping"
+    // patterns. Off unless something reads it: a flood of new
+    // conversations pays one more Hyperscan scan per conversation.
+    bool fingerprint_conversations = false;
+
     Config();
 };
 

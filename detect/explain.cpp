@@ -61,7 +61,7 @@ void Pipeline::explain(const ConversationState& s, uint32_t reasons, const flowg
         say(out, start, "%u payload(s) looked random (entropy near the maximum: encrypted or compressed data); pings send "
                  "counters, zeros or a repeated pattern", s.random_packets);
     if (has(Reason::kTextPayload))
-        say(out, start, "%u payload(s) were %s; no ping program sends free text", s.text_packets, text_kinds_name(s.text_kinds));
+        say(out, start, "%u payload(s) were %s; no ping program sends free text", s.text_packets, text_kinds_name(s.evidence & ConversationState::kTextMask));
     if (has(Reason::kChangingText))
         say(out, start, "the text changed from packet to packet (%u distinct payloads): data is being moved, a ping "
                  "repeats one fill", s.text_changes);
@@ -104,12 +104,12 @@ void Pipeline::explain(const ConversationState& s, uint32_t reasons, const flowg
             if (e == nullptr) continue;
             const ActivityView v = SourceTable::read(*e, now_ms, c.source_window_ms);
             const std::string name = address_text(r.family, *who);
-            if ((s.budget_hits & ConversationState::kBudgetSenderHour) &&
+            if ((s.evidence & ConversationState::kBudgetSenderHour) &&
                 (v.hour.bytes >= c.sender_hour.bytes || v.hour.payloads >= c.sender_hour.payloads))
                 say(out, start, "sender %s sent %u distinct unexplained payloads (%u bytes) in the last hour, over its "
                          "hourly budget of %u payloads or %u bytes",
                     name.c_str(), v.hour.payloads, v.hour.bytes, c.sender_hour.payloads, c.sender_hour.bytes);
-            if ((s.budget_hits & ConversationState::kBudgetSenderDay) &&
+            if ((s.evidence & ConversationState::kBudgetSenderDay) &&
                 (v.day.bytes >= c.sender_day.bytes || v.day.payloads >= c.sender_day.payloads))
                 say(out, start, "sender %s sent %u distinct unexplained payloads (%u bytes) in the last day, over its "
                          "daily budget of %u payloads or %u bytes",
@@ -117,11 +117,11 @@ void Pipeline::explain(const ConversationState& s, uint32_t reasons, const flowg
         }
         if (const SourceActivity* e = senders_ ? senders_->find_pair(r.family, r.initiator, r.responder) : nullptr) {
             const ActivityView v = SourceTable::read(*e, now_ms, c.source_window_ms);
-            if (s.budget_hits & ConversationState::kBudgetPairHour)
+            if (s.evidence & ConversationState::kBudgetPairHour)
                 say(out, start, "this host pair exchanged %u distinct unexplained payloads (%u bytes) in the last hour, "
                          "over its hourly budget of %u payloads or %u bytes",
                     v.hour.payloads, v.hour.bytes, c.pair_hour.payloads, c.pair_hour.bytes);
-            if (s.budget_hits & ConversationState::kBudgetPairDay)
+            if (s.evidence & ConversationState::kBudgetPairDay)
                 say(out, start, "this host pair exchanged %u distinct unexplained payloads (%u bytes) in the last day, "
                          "over its daily budget of %u payloads or %u bytes",
                     v.day.payloads, v.day.bytes, c.pair_day.payloads, c.pair_day.bytes);

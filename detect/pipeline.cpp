@@ -297,7 +297,7 @@ void Pipeline::note_payload(ConversationState& s, const flowgen::PacketInfo& p, 
         if (pv.day.bytes >= c.pair_day.bytes || pv.day.payloads >= c.pair_day.payloads)
             hits |= ConversationState::kBudgetPairDay;
     }
-    s.budget_hits |= hits;
+    s.evidence |= hits;
 }
 
 void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, uint32_t hash,
@@ -317,15 +317,19 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     // pattern a longer scan would (patterns are shorter than 64 bytes).
     // Shell text is looked for in unstructured payloads only (a fill has no
     // room for it). Ping fingerprints change no verdict: they are looked
-    // for only when an alert names one (fingerprint()), not per packet.
+    // for when an alert names one (fingerprint()) and, when the
+    // conversation log asks, in a conversation's first inspected packet.
     size_t scan_len = data.size();
     unsigned groups = kScanCore;
+    const bool first_inspection = config_.fingerprint_conversations && s.inspected == 1;
+    if (first_inspection) groups |= kScanPing;
     if (structured)
         scan_len = std::min<size_t>(scan_len, st.start + 2u * st.period + 64u);
     else
         groups |= kScanText;
     ContentHits hits;
     patterns_.scan(data.first(scan_len), hits, groups);
+    if (first_inspection) s.fingerprint_id = hits.benign_id != 0 ? hits.benign_id : hits.ping_id;
     if (hits.allow_id != 0) {
         s.flags |= ConversationState::kFlagAllowListed;
         return;
@@ -366,7 +370,7 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     // and (text counts in the sender's short window too) the sender's budgets.
     auto note_text = [&](uint8_t kind) {
         sat_inc(s.text_packets);
-        s.text_kinds |= kind;
+        s.evidence |= kind;
         if (!novel) return;
         sat_inc(s.text_changes);
         sat_inc(s.unexplained_bytes, bytes);
@@ -470,7 +474,7 @@ Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
     when(s.unusual_code >= c.min_unusual_code_packets, Reason::kUnusualCode);
     when(s.oversized_error > 0, Reason::kOversizedError);
     when(s.bogus_error >= c.min_bogus_errors, Reason::kBogusError);
-    when(s.budget_hits != 0, Reason::kHostBudget);
+    when((s.evidence & ConversationState::kBudgetMask) != 0, Reason::kHostBudget);
     when(s.text_changes >= c.min_text_changes, Reason::kChangingText);
     when(s.unexplained_bytes >= c.volume_bytes, Reason::kVolume);
     when(s.unexplained_bytes >= c.high_volume_bytes, Reason::kHighVolume);
@@ -490,6 +494,8 @@ flowgen::DetectionSummary Pipeline::summarize(const ConversationState& s) const 
     d.reason_flags = e.reasons;
     d.entropy_milli = s.entropy_samples ? static_cast<uint16_t>(s.entropy_sum_milli / s.entropy_samples) : 0;
     d.signature_id = s.signature_id;
+    d.fingerprint_id = s.fingerprint_id;
+    d.unexplained_bytes = s.unexplained_bytes;
     d.verdict = e.score >= config_.alert_score ? 2 : e.score >= config_.suspicious_score ? 1 : 0;
     return d;
 }

@@ -74,21 +74,24 @@ struct ConversationState {
     uint16_t text_packets;
     uint16_t binary_packets;
     uint16_t structured_packets;
-    uint16_t fill_changes;
     uint16_t replies_mismatched;
     uint16_t signature_id;          // first tunnel, else suspicious pattern id
+    uint16_t fingerprint_id;        // "benign"/"ping" pattern of the first inspected payload, 0 = none
     uint8_t bogus_error;            // saturating packet count
+    uint8_t fill_changes;           // saturating (Config::min_fill_changes <= 255)
     uint8_t text_changes;           // text payloads differing from their direction's previous (saturating)
-    uint8_t text_kinds;             // kText* bits: which encodings the text payloads looked like
-    uint8_t budget_hits;            // kBudget* bits: long-window budgets this conversation added to past their limit
+    uint8_t evidence;               // kText* bits: the text's encodings; kBudget* bits: budgets crossed
 
     static constexpr uint8_t kTextBase64 = 1;  // only A-Z a-z 0-9 + / = (and - _)
     static constexpr uint8_t kTextHex = 2;     // only 0-9 a-f A-F
     static constexpr uint8_t kTextPlain = 4;   // any other printable text
-    static constexpr uint8_t kBudgetSenderHour = 1;
-    static constexpr uint8_t kBudgetSenderDay = 2;
-    static constexpr uint8_t kBudgetPairHour = 4;
-    static constexpr uint8_t kBudgetPairDay = 8;
+    static constexpr uint8_t kTextMask = 7;
+    // Long-window budgets this conversation added to past their limit.
+    static constexpr uint8_t kBudgetSenderHour = 16;
+    static constexpr uint8_t kBudgetSenderDay = 32;
+    static constexpr uint8_t kBudgetPairHour = 64;
+    static constexpr uint8_t kBudgetPairDay = 128;
+    static constexpr uint8_t kBudgetMask = 0xF0;
 
     static constexpr uint8_t kFlagAllowListed = 1;      // endpoint or payload allow-listed
     static constexpr uint8_t kFlagTunnelSignature = 2;  // a "tunnel" pattern matched

@@ -45,6 +45,9 @@ struct DetectionSummary {
     uint16_t entropy_milli = 0;  // mean payload entropy, bits/byte * 1000
     uint16_t signature_id = 0;   // id of the pattern that matched, 0 = none
     uint8_t verdict = 0;         // 0 benign / unknown, 1 suspicious, 2 tunnel
+    // Not exported in IPFIX; for the conversation log (--conversations).
+    uint16_t fingerprint_id = 0;     // "benign"/"ping" pattern of the first inspected payload, 0 = none
+    uint32_t unexplained_bytes = 0;  // distinct, unstructured, non-mirrored payload bytes (saturating)
 };
 
 struct ConversationRecord {

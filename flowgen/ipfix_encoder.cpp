@@ -25,26 +25,11 @@ enum Value : uint8_t {
     kVIeId, kVIePen, kVIeType, kVIeSemantics, kVIeName,
 };
 
-constexpr uint16_t kVariable = 0xFFFF;
 constexpr uint16_t kEnterpriseBit = 0x8000;  // RFC 7011 §3.2
 
-// IANA information element numbers used here (RFC 7012 / IANA registry).
-enum Ie : uint16_t {
-    kIeOctetDelta = 1, kIePacketDelta = 2, kIeProtocol = 4, kIeSrc4 = 8, kIeIngress = 10,
-    kIeDst4 = 12, kIeMinLen = 25, kIeMaxLen = 26, kIeSrc6 = 27, kIeDst6 = 28,
-    kIeIcmpTypeCode4 = 32, kIeExpOctets = 40, kIeExpMessages = 41, kIeExpRecords = 42,
-    kIeOctetTotal = 85, kIePacketTotal = 86, kIeEndReason = 136, kIeObsPoint = 138,
-    kIeIcmpTypeCode6 = 139, kIeFlowId = 148, kIeOdid = 149, kIeStartMs = 152, kIeEndMs = 153,
-    kIeObsFlows = 163, kIeIgnPackets = 164, kIeIgnOctets = 165, kIeNotSent = 166,
-    kIeBiflowDir = 239, kIeIeId = 303, kIeIeType = 339, kIeIeName = 341,
-    kIeIeSemantics = 344, kIePen = 346,
-};
-
-// RFC 5610 §3.1 / IANA "IPFIX Information Element Data Types".
-constexpr uint8_t kTypeUnsigned8 = 1, kTypeUnsigned16 = 2, kTypeUnsigned32 = 3;
-// RFC 5610 §3.2 / IANA "IPFIX Information Element Semantics".
-constexpr uint8_t kSemQuantity = 1, kSemIdentifier = 4, kSemFlags = 5;
-
+// The RFC 5610 type records of template 261: every enterprise element of
+// flowgen/ipfix_elements.hpp in table order, then (biflow only) the
+// reverse elements of those that have one.
 struct TypeRecord {
     uint16_t id;
     uint8_t type;
@@ -52,25 +37,46 @@ struct TypeRecord {
     const char* name;
 };
 
-constexpr TypeRecord kTypeRecords[] = {
-    {1, kTypeUnsigned16, kSemQuantity, "echoflowDetectionScore"},
-    {2, kTypeUnsigned32, kSemFlags, "echoflowReasonFlags"},
-    {3, kTypeUnsigned16, kSemQuantity, "echoflowPayloadEntropyMilli"},
-    {4, kTypeUnsigned16, kSemQuantity, "echoflowPayloadMinOctets"},
-    {5, kTypeUnsigned16, kSemQuantity, "echoflowPayloadMaxOctets"},
-    {6, kTypeUnsigned16, kSemQuantity, "echoflowPayloadMeanOctets"},
-    {7, kTypeUnsigned16, kSemIdentifier, "echoflowSignatureId"},
-    {8, kTypeUnsigned8, kSemIdentifier, "echoflowVerdict"},
-    // RFC 5103 §6.2 reverse elements, only announced in biflow mode.
-    {4 | kReverseEnterpriseBit, kTypeUnsigned16, kSemQuantity, "echoflowReversePayloadMinOctets"},
-    {5 | kReverseEnterpriseBit, kTypeUnsigned16, kSemQuantity, "echoflowReversePayloadMaxOctets"},
-    {6 | kReverseEnterpriseBit, kTypeUnsigned16, kSemQuantity, "echoflowReversePayloadMeanOctets"},
-};
-constexpr size_t kUniflowTypeRecords = 8;
+constexpr size_t kEnterpriseElements = 0
+#define ECHOFLOW_COUNT(...) +1
+    ECHOFLOW_ENTERPRISE_ELEMENTS(ECHOFLOW_COUNT)
+#undef ECHOFLOW_COUNT
+    ;
 
-void push(TemplateLayout& t, uint16_t id, uint16_t length, uint32_t pen, uint8_t value) {
-    t.fields[t.field_count++] = TemplateField{id, length, pen, value};
-    if (length != kVariable) t.record_bytes = static_cast<uint16_t>(t.record_bytes + length);
+constexpr size_t count_reversible() {
+    size_t n = 0;
+    for (const IpfixElement& e : kElements) n += e.enterprise && e.reverse_name != nullptr;
+    return n;
+}
+
+struct TypeRecords {
+    TypeRecord rows[kEnterpriseElements + count_reversible()] = {};
+    constexpr TypeRecords() {
+        size_t n = 0;
+        for (const IpfixElement& e : kElements)
+            if (e.enterprise) rows[n++] = {e.id, e.type, e.semantics, e.name};
+        for (const IpfixElement& e : kElements)
+            if (e.enterprise && e.reverse_name)
+                rows[n++] = {static_cast<uint16_t>(e.id | kReverseEnterpriseBit), e.type, e.semantics, e.reverse_name};
+    }
+};
+constexpr TypeRecords kTypeRecords;
+
+void push(TemplateLayout& t, Ie ie, uint32_t pen, uint8_t value) {
+    const IpfixElement& e = element(ie);
+    t.fields[t.field_count++] = TemplateField{e.id, e.length, pen, value};
+    if (e.length != kIpfixVariableLength) t.record_bytes = static_cast<uint16_t>(t.record_bytes + e.length);
+}
+// An IANA element.
+void push(TemplateLayout& t, Ie ie, uint8_t value) { push(t, ie, 0, value); }
+// RFC 5103 §6.1: the reverse of an IANA element: same id under PEN 29305.
+void push_reverse(TemplateLayout& t, Ie ie, uint8_t value) { push(t, ie, kReversePen, value); }
+// One of ours under `pen`.
+void push_enterprise(TemplateLayout& t, Ie ie, uint32_t pen, uint8_t value) { push(t, ie, pen, value); }
+// RFC 5103 §6.2: the reverse of one of ours: bit 14 set, same PEN.
+void push_enterprise_reverse(TemplateLayout& t, Ie ie, uint32_t pen, uint8_t value) {
+    push(t, ie, pen, value);
+    t.fields[t.field_count - 1].id |= kReverseEnterpriseBit;
 }
 
 void build_flow_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
@@ -78,47 +84,46 @@ void build_flow_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
     t.id = c.biflow ? (v6 ? kTemplateBiflowIpv6 : kTemplateBiflowIpv4) : (v6 ? kTemplateIpv6 : kTemplateIpv4);
     // In a biflow record flowStart/End span the whole conversation (both
     // directions), and the ICMP type/code is the forward direction's.
-    push(t, kIeStartMs, 8, 0, kVStart);
-    push(t, kIeEndMs, 8, 0, kVEnd);
-    push(t, v6 ? kIeSrc6 : kIeSrc4, v6 ? 16 : 4, 0, v6 ? kVSrc6 : kVSrc4);
-    push(t, v6 ? kIeDst6 : kIeDst4, v6 ? 16 : 4, 0, v6 ? kVDst6 : kVDst4);
-    push(t, kIeProtocol, 1, 0, kVProto);
-    push(t, kIeOctetDelta, 8, 0, kVOctets);
-    push(t, kIePacketDelta, 8, 0, kVPackets);
-    // IANA 25/26 are unsigned64; RFC 7011 §6.2 reduced-size encoding to 2.
-    push(t, kIeMinLen, 2, 0, kVMinLen);
-    push(t, kIeMaxLen, 2, 0, kVMaxLen);
-    push(t, v6 ? kIeIcmpTypeCode6 : kIeIcmpTypeCode4, 2, 0, kVTypeCode);
-    push(t, kIeEndReason, 1, 0, kVEndReason);
-    push(t, kIeIngress, 4, 0, kVIngress);
-    push(t, kIeObsPoint, 4, 0, kVObsPoint);
-    push(t, kIeFlowId, 8, 0, kVFlowId);
-    push(t, kIeBiflowDir, 1, 0, kVBiflowDir);
+    push(t, Ie::kFlowStartMilliseconds, kVStart);
+    push(t, Ie::kFlowEndMilliseconds, kVEnd);
+    push(t, v6 ? Ie::kSourceIpv6Address : Ie::kSourceIpv4Address, v6 ? kVSrc6 : kVSrc4);
+    push(t, v6 ? Ie::kDestinationIpv6Address : Ie::kDestinationIpv4Address, v6 ? kVDst6 : kVDst4);
+    push(t, Ie::kProtocolIdentifier, kVProto);
+    push(t, Ie::kOctetDeltaCount, kVOctets);
+    push(t, Ie::kPacketDeltaCount, kVPackets);
+    push(t, Ie::kMinimumIpTotalLength, kVMinLen);
+    push(t, Ie::kMaximumIpTotalLength, kVMaxLen);
+    push(t, v6 ? Ie::kIcmpTypeCodeIpv6 : Ie::kIcmpTypeCodeIpv4, kVTypeCode);
+    push(t, Ie::kFlowEndReason, kVEndReason);
+    push(t, Ie::kIngressInterface, kVIngress);
+    push(t, Ie::kObservationPointId, kVObsPoint);
+    push(t, Ie::kFlowId, kVFlowId);
+    push(t, Ie::kBiflowDirection, kVBiflowDir);
     if (c.biflow) {
         // Only reverse elements that nfdump 1.7.1 maps to their own slots:
         // it stores reverse icmpTypeCode (32/139) and reverse flowStart/End
         // (152/153) over the forward values (seen with nfdump -o raw), so
         // those are left out; the record's times cover both directions.
-        push(t, kIeOctetDelta, 8, kReversePen, kVRevOctets);
-        push(t, kIePacketDelta, 8, kReversePen, kVRevPackets);
-        push(t, kIeMinLen, 2, kReversePen, kVRevMinLen);
-        push(t, kIeMaxLen, 2, kReversePen, kVRevMaxLen);
+        push_reverse(t, Ie::kOctetDeltaCount, kVRevOctets);
+        push_reverse(t, Ie::kPacketDeltaCount, kVRevPackets);
+        push_reverse(t, Ie::kMinimumIpTotalLength, kVRevMinLen);
+        push_reverse(t, Ie::kMaximumIpTotalLength, kVRevMaxLen);
     }
     if (c.detection_elements) {
         const uint32_t pen = c.enterprise_number;
-        push(t, 1, 2, pen, kVScore);
-        push(t, 2, 4, pen, kVReasons);
-        push(t, 3, 2, pen, kVEntropy);
-        push(t, 4, 2, pen, kVPayMin);
-        push(t, 5, 2, pen, kVPayMax);
-        push(t, 6, 2, pen, kVPayMean);
+        push_enterprise(t, Ie::kDetectionScore, pen, kVScore);
+        push_enterprise(t, Ie::kReasonFlags, pen, kVReasons);
+        push_enterprise(t, Ie::kPayloadEntropyMilli, pen, kVEntropy);
+        push_enterprise(t, Ie::kPayloadMinOctets, pen, kVPayMin);
+        push_enterprise(t, Ie::kPayloadMaxOctets, pen, kVPayMax);
+        push_enterprise(t, Ie::kPayloadMeanOctets, pen, kVPayMean);
         if (c.biflow) {
-            push(t, 4 | kReverseEnterpriseBit, 2, pen, kVRevPayMin);
-            push(t, 5 | kReverseEnterpriseBit, 2, pen, kVRevPayMax);
-            push(t, 6 | kReverseEnterpriseBit, 2, pen, kVRevPayMean);
+            push_enterprise_reverse(t, Ie::kPayloadMinOctets, pen, kVRevPayMin);
+            push_enterprise_reverse(t, Ie::kPayloadMaxOctets, pen, kVRevPayMax);
+            push_enterprise_reverse(t, Ie::kPayloadMeanOctets, pen, kVRevPayMean);
         }
-        push(t, 7, 2, pen, kVSignature);
-        push(t, 8, 1, pen, kVVerdict);
+        push_enterprise(t, Ie::kSignatureId, pen, kVSignature);
+        push_enterprise(t, Ie::kVerdict, pen, kVVerdict);
     }
 }
 
@@ -188,26 +193,26 @@ IpfixEncoder::IpfixEncoder(const EncoderConfig& config) noexcept : config_(confi
     stats_ = TemplateLayout{};
     stats_.id = kTemplateProcessStats;
     stats_.scope_count = 1;
-    push(stats_, kIeOdid, 4, 0, kVOdid);
-    push(stats_, kIeExpOctets, 8, 0, kVExpOctets);
-    push(stats_, kIeExpMessages, 8, 0, kVExpMessages);
-    push(stats_, kIeExpRecords, 8, 0, kVExpRecords);
-    push(stats_, kIeObsFlows, 8, 0, kVObsFlows);
-    push(stats_, kIeIgnPackets, 8, 0, kVIgnPackets);
-    push(stats_, kIeIgnOctets, 8, 0, kVIgnOctets);
-    push(stats_, kIeNotSent, 8, 0, kVNotSent);
-    push(stats_, kIePacketTotal, 8, 0, kVObsPackets);
-    push(stats_, kIeOctetTotal, 8, 0, kVObsOctets);
+    push(stats_, Ie::kObservationDomainId, kVOdid);
+    push(stats_, Ie::kExportedOctetTotalCount, kVExpOctets);
+    push(stats_, Ie::kExportedMessageTotalCount, kVExpMessages);
+    push(stats_, Ie::kExportedFlowRecordTotalCount, kVExpRecords);
+    push(stats_, Ie::kObservedFlowTotalCount, kVObsFlows);
+    push(stats_, Ie::kIgnoredPacketTotalCount, kVIgnPackets);
+    push(stats_, Ie::kIgnoredOctetTotalCount, kVIgnOctets);
+    push(stats_, Ie::kNotSentFlowTotalCount, kVNotSent);
+    push(stats_, Ie::kPacketTotalCount, kVObsPackets);
+    push(stats_, Ie::kOctetTotalCount, kVObsOctets);
 
     // RFC 5610 §3.9: the information element type options template.
     ie_type_ = TemplateLayout{};
     ie_type_.id = kTemplateIeType;
     ie_type_.scope_count = 2;
-    push(ie_type_, kIeIeId, 2, 0, kVIeId);
-    push(ie_type_, kIePen, 4, 0, kVIePen);
-    push(ie_type_, kIeIeType, 1, 0, kVIeType);
-    push(ie_type_, kIeIeSemantics, 1, 0, kVIeSemantics);
-    push(ie_type_, kIeIeName, kVariable, 0, kVIeName);
+    push(ie_type_, Ie::kInformationElementId, kVIeId);
+    push(ie_type_, Ie::kPrivateEnterpriseNumber, kVIePen);
+    push(ie_type_, Ie::kInformationElementDataType, kVIeType);
+    push(ie_type_, Ie::kInformationElementSemantics, kVIeSemantics);
+    push(ie_type_, Ie::kInformationElementName, kVIeName);
 }
 
 const TemplateLayout& IpfixEncoder::layout(uint16_t id) const noexcept {
@@ -259,13 +264,13 @@ size_t IpfixEncoder::add_templates(IpfixMessage& m, size_t first) const noexcept
 
 size_t IpfixEncoder::type_record_count() const noexcept {
     if (!config_.detection_elements) return 0;
-    return config_.biflow ? std::size(kTypeRecords) : kUniflowTypeRecords;
+    return config_.biflow ? std::size(kTypeRecords.rows) : kEnterpriseElements;
 }
 
 size_t IpfixEncoder::add_type_records(IpfixMessage& m, size_t first) const noexcept {
     size_t added = 0;
     for (size_t i = first; i < type_record_count(); ++i, ++added) {
-        const TypeRecord& tr = kTypeRecords[i];
+        const TypeRecord& tr = kTypeRecords.rows[i];
         const size_t name_len = std::strlen(tr.name);  // < 255: one length octet (RFC 7011 §7)
         uint8_t* p = m.reserve(kTemplateIeType, 2 + 4 + 1 + 1 + 1 + name_len);
         if (!p) break;

@@ -21,6 +21,7 @@
 #include <span>
 
 #include "flowgen/flow_record.hpp"
+#include "flowgen/ipfix_elements.hpp"
 
 namespace flowgen {
 
@@ -43,20 +44,8 @@ inline constexpr uint32_t kReversePen = 29305;
 // element number with bit 14 (0x4000) set, under the same PEN.
 inline constexpr uint16_t kReverseEnterpriseBit = 0x4000;
 
-// Our enterprise-specific elements (numbers under EncoderConfig::enterprise_number).
-enum class EchoflowIe : uint16_t {
-    kDetectionScore = 1,      // unsigned16, 0..1000
-    kReasonFlags = 2,         // unsigned32, bit set of detect::Reason
-    kPayloadEntropyMilli = 3, // unsigned16, bits/byte * 1000
-    kPayloadMinOctets = 4,    // unsigned16, ICMP data bytes after the 8-byte header
-    kPayloadMaxOctets = 5,    // unsigned16
-    kPayloadMeanOctets = 6,   // unsigned16, rounded down
-    kSignatureId = 7,         // unsigned16, 0 = none
-    kVerdict = 8,             // unsigned8: 0 benign/unknown, 1 suspicious, 2 tunnel
-};
-
 // Metering and exporting process statistics, sent in the options record of
-// template 260 (RFC 7011 §4.1/§4.2 suggest these elements).
+// template 260 (RFC 7011 §4.1/§4.2 suggest these elements; flowgen/ipfix_elements.hpp).
 struct ProcessStats {
     uint64_t observed_packets = 0;  // IE 86 packetTotalCount (ICMP packets metered)
     uint64_t observed_octets = 0;   // IE 85 octetTotalCount

@@ -148,6 +148,8 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) { c.alerts_path = v; return Status{}; }},
     {"alerts-syslog", nullptr, false, "also send each alert to syslog (LOG_DAEMON, warning)",
      [](Config& c, std::string_view v) { return parse_bool(v, c.alerts_syslog); }},
+    {"conversations", "PATH|-", false, "write every exported conversation record as a JSON line to PATH (mode 0640), or to stdout with -; SIGHUP reopens it and --alerts (logrotate)",
+     [](Config& c, std::string_view v) { c.conversations_path = v; return Status{}; }},
     {"stats-json", "PATH", false, "write the end-of-run counters as one JSON object to PATH",
      [](Config& c, std::string_view v) { c.stats_json_path = v; return Status{}; }},
     {"stats-interval", "S", false, "print a one-line progress report on stderr every S seconds (default 0: off)",
@@ -280,6 +282,8 @@ Status parse_args(int argc, char** argv, ParsedArgs& out) {
         if (Status s = o->apply(out.config, o->arg ? value : std::string_view{}); !s.ok())
             return s.prefix("option --" + std::string(a));
     }
+    // The conversation log names each conversation's ping program.
+    out.config.detection.fingerprint_conversations = !out.config.conversations_path.empty();
     return {};
 }
 

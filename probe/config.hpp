@@ -37,6 +37,7 @@ struct Config {
 
     std::string alerts_path;        // --alerts PATH|-: JSON Lines
     bool alerts_syslog = false;     // --alerts-syslog
+    std::string conversations_path; // --conversations PATH|-: one JSON line per exported conversation record
     std::string stats_json_path;    // --stats-json PATH
     uint32_t stats_interval_s = 0;  // --stats-interval: periodic one-line report on stderr, 0 = off
     uint32_t burst_size = 32;       // --burst

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
 #include <chrono>
 #include <cstring>
+#include <cstdio>
 #include <thread>
 
+#include "detect/conversation_json.hpp"
 #include "probe/run_control.hpp"
 #include "probe/stats.hpp"
 
@@ -15,9 +18,7 @@ namespace probe {
 
 ExportLoop::ExportLoop() = default;
 
-ExportLoop::~ExportLoop() {
-    if (alerts_owned_ && alerts_) std::fclose(alerts_);
-}
+ExportLoop::~ExportLoop() = default;
 
 flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* names) {
     names_ = names;
@@ -28,15 +29,13 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         if (!config.detect) ec.detection_elements = false;
         if (flowgen::Status s = exporter_->open(ec); !s.ok()) return s;
     }
-    if (!config.alerts_path.empty()) {
-        if (config.alerts_path == "-") {
-            alerts_ = stdout;
-        } else {
-            alerts_ = std::fopen(config.alerts_path.c_str(), "a");
-            if (!alerts_) return flowgen::Status::error("alerts " + config.alerts_path + ": " + std::strerror(errno));
-            alerts_owned_ = true;
-        }
+    if (!config.alerts_path.empty())
+        if (flowgen::Status s = alerts_.open(config.alerts_path, "alerts"); !s.ok()) return s;
+    if (!config.conversations_path.empty()) {
+        if (flowgen::Status s = conversations_.open(config.conversations_path, "conversations"); !s.ok()) return s;
+        line_.reserve(1024);
     }
+    reopen_seen_ = reopen_generation();
     alerts_syslog_ = config.alerts_syslog;
     rate_ = config.export_rate;
     tokens_ = rate_ * kBurstSeconds;
@@ -52,6 +51,20 @@ const flowgen::ExporterStats* ExportLoop::exporter_stats() const noexcept {
 void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_ms) {
     flows_exported_.add();
     if (exporter_) exporter_->add(r, now_ms);
+    if (conversations_.is_open()) {
+        line_.clear();
+        detect::format_conversation_json(r, names_, now_ms, line_);
+        conversations_.write(line_);
+    }
+}
+
+void ExportLoop::reopen_logs() {
+    for (LogFile* f : {&alerts_, &conversations_}) {
+        f->flush();
+        // One line per SIGHUP, not per record: the file stays closed and
+        // what would have gone to it is counted until the next SIGHUP.
+        if (flowgen::Status s = f->reopen(); !s.ok()) std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
+    }
 }
 
 bool ExportLoop::have_token() noexcept {
@@ -87,14 +100,14 @@ void ExportLoop::overflow_to_exporter(void* self, const flowgen::ConversationRec
 
 void ExportLoop::write_alert(const AlertEvent& ev) {
     alerts_written_.add();
-    if (!alerts_ && !alerts_syslog_) return;
+    if (!alerts_.is_open() && !alerts_syslog_) return;
     line_.clear();
     detect::format_alert_json(ev.conversation, *names_, ev.time_ms, line_, {ev.payload, ev.payload_length},
                               ev.fingerprint_id, &ev.detector_state);
-    if (alerts_) {
-        std::fwrite(line_.data(), 1, line_.size(), alerts_);  // one line, newline included
+    if (alerts_.is_open()) {
+        alerts_.write(line_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.
-        std::fflush(alerts_);
+        alerts_.flush();
     }
     if (alerts_syslog_) syslog(LOG_WARNING, "%s", line_.c_str());
 }
@@ -143,6 +156,12 @@ flowgen::ProcessStats process_stats(const RunStats& t) {
 
 void ExportLoop::poll(uint64_t now_ms, const RunStats& totals) {
     last_now_ms_ = now_ms;
+    if (const uint32_t g = reopen_generation(); g != reopen_seen_) {
+        reopen_seen_ = g;
+        reopen_logs();
+    }
+    // Buffered between polls: one write(2) per buffer, not per record.
+    conversations_.flush();
     if (!exporter_) return;
     exporter_->set_process_stats(process_stats(totals));
     exporter_->poll(now_ms);
@@ -153,12 +172,13 @@ void ExportLoop::close(uint64_t now_ms, const RunStats& totals) {
         exporter_->set_process_stats(process_stats(totals));
         exporter_->close(now_ms);
     }
-    if (alerts_) std::fflush(alerts_);
-    if (alerts_owned_ && alerts_) {
-        std::fclose(alerts_);
-        alerts_ = nullptr;
-        alerts_owned_ = false;
-    }
+    alerts_.close();
+    conversations_.close();
+    // Not silent: a failed reopen or a full disk cost lines.
+    for (const LogFile* f : {&alerts_, &conversations_})
+        if (f->lines_lost() != 0)
+            std::fprintf(stderr, "echoflow: %s %s: %" PRIu64 " lines lost (write error or failed reopen)\n", f->what(),
+                         f->path().c_str(), f->lines_lost());
     if (alerts_syslog_) closelog();
 }
 

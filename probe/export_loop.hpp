@@ -2,8 +2,9 @@
 //
 // Runs on the main lcore (or inline in the single-threaded modes). Pops
 // conversation records and alerts from every worker, hands records to the
-// IPFIX exporter, formats alerts as JSON Lines (and syslog), and keeps the
-// end-of-run counters. Never blocks on a collector (see ipfix_exporter.hpp).
+// IPFIX exporter and to the conversation log, formats alerts as JSON Lines
+// (and syslog), reopens both logs after SIGHUP, and keeps the end-of-run
+// counters. Never blocks on a collector (see ipfix_exporter.hpp).
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "flowgen/ipfix_exporter.hpp"
 #include "flowgen/relaxed_counter.hpp"
 #include "probe/config.hpp"
+#include "probe/log_file.hpp"
 #include "probe/worker.hpp"
 
 namespace probe {
@@ -29,11 +31,12 @@ public:
     ExportLoop(const ExportLoop&) = delete;
     ExportLoop& operator=(const ExportLoop&) = delete;
 
-    // Opens collectors and the alert output. `names` resolves signature ids
-    // in alerts (any worker's pipeline: they share one pattern file).
+    // Opens collectors, the alert output and the conversation log. `names`
+    // resolves signature ids in alerts and conversations (any worker's
+    // pipeline: they share one pattern file); nullptr without detection.
     flowgen::Status open(const Config& config, const detect::Pipeline* names);
 
-    // One conversation record to the exporter (and counters).
+    // One conversation record to the exporter and the conversation log (and counters).
     void add_record(const flowgen::ConversationRecord& r, uint64_t now_ms);
 
     // Pops what the workers queued (bounded per call, and by --export-rate);
@@ -43,10 +46,11 @@ public:
     // rate if there is one (end of run: the workers have stopped).
     void drain_all(std::span<Worker* const> workers, uint64_t now_ms);
 
-    // Flushes partial messages, refreshes templates, reconnects TCP.
+    // Flushes partial messages, refreshes templates, reconnects TCP;
+    // flushes the conversation log and reopens the logs after SIGHUP.
     void poll(uint64_t now_ms, const RunStats& totals);
 
-    // Final flush and options record; closes sockets and the alert file.
+    // Final flush and options record; closes sockets and the log files.
     void close(uint64_t now_ms, const RunStats& totals);
 
     // Any thread (telemetry) may read these while the loop runs.
@@ -72,8 +76,11 @@ private:
 
     std::unique_ptr<flowgen::IpfixExporter> exporter_;
     const detect::Pipeline* names_ = nullptr;
-    std::FILE* alerts_ = nullptr;
-    bool alerts_owned_ = false;
+    void reopen_logs();
+
+    LogFile alerts_;
+    LogFile conversations_;
+    uint32_t reopen_seen_ = 0;  // run_control's reopen generation acted on
     bool alerts_syslog_ = false;
     std::string line_;
     uint64_t last_now_ms_ = 0;

@@ -34,7 +34,6 @@ namespace {
 
 constexpr uint16_t kRxDescriptors = 1024;
 constexpr unsigned kRingSize = 4096;
-constexpr unsigned kMaxBurst = 512;
 constexpr unsigned kPrefetchAhead = 4;
 
 // Symmetric Toeplitz key: with the 16-bit pattern repeated, the hash of
@@ -136,15 +135,13 @@ inline unsigned owner_of(const flowgen::PacketInfo& p, unsigned workers) noexcep
     return static_cast<unsigned>(h % workers);
 }
 
-void add_nic_stats(Live& L);
-
 // Returns the number of records and alerts taken from the workers' queues.
 size_t export_step(Live& L, uint64_t now_ms, double& next_poll, ProgressReport& progress) {
     const size_t popped = L.exporter.drain(L.workers, now_ms);
     const double t = monotonic_seconds();
     if (t < next_poll) return popped;
     next_poll = t + 0.01;
-    add_nic_stats(L);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
+    read_port_counters(L.ports, L.totals);  // ethdev stats can be syscalls (af_xdp): every 10 ms, not every pass
     collect(L.workers, L.exporter, L.totals);
     L.exporter.poll(now_ms, L.totals);
     progress.maybe_print(L.totals, t);
@@ -155,67 +152,56 @@ int worker_main(void* arg) {
     WorkerSlot& slot = *static_cast<WorkerSlot*>(arg);
     Live& L = *slot.live;
     Worker& w = *slot.worker;
-    const unsigned burst = std::min<unsigned>(L.config->burst_size, kMaxBurst);
+    const unsigned burst = std::min<unsigned>(L.config->burst_size, Worker::kMaxBurst);
     const unsigned nworkers = static_cast<unsigned>(L.slots.size());
-    rte_mbuf* pkts[kMaxBurst];
-    rte_mbuf* keep[kMaxBurst];
+    rte_mbuf* pkts[Worker::kMaxBurst];
+    rte_mbuf* keep[Worker::kMaxBurst];
     TscClock clock = L.clock;  // this lcore's own copy
     double next_poll = 0;
     ProgressReport progress(L.config->stats_interval_s, monotonic_seconds());
 
-    // Frames go to the worker a burst at a time (Worker::handle_burst:
-    // parse and hash all, prefetch, then update; pipeline_bench showed
-    // 39 -> 30 ns/packet for pings, 158 -> 85 with 512k conversations).
-    std::span<const uint8_t> frames[kMaxBurst];
-    ParsedFrame parsed[kMaxBurst];
+    // Every frame is parsed once, by the lcore that received it, and goes
+    // to its worker a burst at a time (Worker::handle: key and hash all,
+    // prefetch, then update; docs/performance.md). A frame another worker
+    // owns travels to it parsed, over an SPSC ring of ParsedFrame with its
+    // mbuf in ParsedFrame::buffer; the owner frees it.
+    static_assert(sizeof(ParsedFrame) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+    ParsedFrame parsed[Worker::kMaxBurst];
+    auto take_handed = [&](rte_ring* r, uint64_t now_ms) {
+        const unsigned n = rte_ring_sc_dequeue_burst_elem(r, parsed, sizeof(ParsedFrame), burst, nullptr);
+        if (n == 0) return 0u;
+        w.handle(parsed, n, now_ms);
+        for (unsigned i = 0; i < n; ++i) pkts[i] = static_cast<rte_mbuf*>(parsed[i].buffer);
+        rte_pktmbuf_free_bulk(pkts, n);
+        return n;
+    };
     while (!stop_requested()) {
         const uint64_t now_ms = clock.now_ms();
         for (const QueueRef& q : slot.queues) {
             const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, static_cast<uint16_t>(burst));
             if (n == 0) continue;
-            if (!q.distribute) {
-                for (uint16_t i = 0; i < n; ++i)
-                    frames[i] = {rte_pktmbuf_mtod(pkts[i], const uint8_t*), rte_pktmbuf_data_len(pkts[i])};
-                w.handle_burst(flowgen::LinkType::kEthernet, frames, n, now_ms, q.port);
-                rte_pktmbuf_free_bulk(pkts, n);
-                continue;
-            }
             unsigned kept = 0;
             for (uint16_t i = 0; i < n; ++i) {
                 if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
                 rte_mbuf* m = pkts[i];
                 ParsedFrame& f = parsed[kept];
-                const std::span<const uint8_t> frame(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m));
-                f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet, frame, f.info);
-                if (f.status == flowgen::ParseStatus::kIcmp) {
+                parse_into(f, flowgen::LinkType::kEthernet,
+                           {rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m)}, q.port);
+                if (q.distribute && f.status == flowgen::ParseStatus::kIcmp) {
                     const unsigned owner = owner_of(f.info, nworkers);
                     if (owner != slot.index) {
                         // The owner frees it. A full ring: handled here
                         // rather than lost (its conversation splits, counted).
-                        if (rte_ring_sp_enqueue(slot.outbox[owner], m) == 0) continue;
+                        f.buffer = m;
+                        if (rte_ring_sp_enqueue_elem(slot.outbox[owner], &f, sizeof(ParsedFrame)) == 0) continue;
                     }
                 }
-                f.port = q.port;
-                f.frame_bytes = static_cast<uint32_t>(frame.size());
                 keep[kept++] = m;
             }
-            w.handle_parsed_burst(parsed, kept, now_ms);
+            w.handle(parsed, kept, now_ms);
             if (kept) rte_pktmbuf_free_bulk(keep, kept);
         }
-        for (rte_ring* r : slot.inbox) {
-            const unsigned n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), burst, nullptr);
-            if (n == 0) continue;
-            for (unsigned i = 0; i < n; ++i) {
-                rte_mbuf* m = pkts[i];
-                ParsedFrame& f = parsed[i];
-                f.frame_bytes = rte_pktmbuf_data_len(m);
-                f.status = flowgen::parse_frame(flowgen::LinkType::kEthernet,
-                                                {rte_pktmbuf_mtod(m, const uint8_t*), f.frame_bytes}, f.info);
-                f.port = m->port;
-            }
-            w.handle_parsed_burst(parsed, n, now_ms);
-            rte_pktmbuf_free_bulk(pkts, n);
-        }
+        for (rte_ring* r : slot.inbox) take_handed(r, now_ms);
         w.expire(now_ms);
         w.serve_top(now_ms);
         if (L.single_thread) export_step(L, now_ms, next_poll, progress);
@@ -226,16 +212,9 @@ int worker_main(void* arg) {
     // more. Every frame handed over is counted by its owner and freed.
     const uint64_t now_ms = clock.now_ms();
     auto drain_inbox = [&] {
-        for (rte_ring* r : slot.inbox) {
-            unsigned n;
-            while ((n = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), burst, nullptr)) > 0) {
-                for (unsigned i = 0; i < n; ++i)
-                    w.handle(flowgen::LinkType::kEthernet,
-                             {rte_pktmbuf_mtod(pkts[i], const uint8_t*), rte_pktmbuf_data_len(pkts[i])}, now_ms,
-                             pkts[i]->port);
-                rte_pktmbuf_free_bulk(pkts, n);
+        for (rte_ring* r : slot.inbox)
+            while (take_handed(r, now_ms) > 0) {
             }
-        }
     };
     L.rx_stopped.fetch_add(1, std::memory_order_acq_rel);
     while (L.rx_stopped.load(std::memory_order_acquire) < nworkers) {
@@ -299,19 +278,29 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& 
     return {};
 }
 
-void add_nic_stats(Live& L) {
-    L.totals.nic_missed = L.totals.nic_errors = L.totals.nic_no_mbuf = 0;
-    for (uint16_t port : L.ports) {
+}  // namespace
+
+void read_port_counters(std::span<const uint16_t> ports, RunStats& out) {
+    out.nic_missed = out.nic_errors = out.nic_no_mbuf = 0;
+    for (uint16_t port : ports) {
         rte_eth_stats s;
         if (rte_eth_stats_get(port, &s) == 0) {
-            L.totals.nic_missed += s.imissed;
-            L.totals.nic_errors += s.ierrors;
-            L.totals.nic_no_mbuf += s.rx_nombuf;
+            out.nic_missed += s.imissed;
+            out.nic_errors += s.ierrors;
+            out.nic_no_mbuf += s.rx_nombuf;
         }
     }
 }
 
-}  // namespace
+void read_xdp_group(const std::string& ifname, RunStats& out) {
+    if (ifname.empty()) return;
+    XdpCounters xc;
+    if (!read_xdp_counters(ifname, xc).ok()) return;
+    out.have_xdp = true;
+    out.xdp_redirected = xc.redirected;
+    out.xdp_passed = xc.passed;
+    out.xdp_dropped = xc.dropped;
+}
 
 int run_live(const Config& config, const LiveOptions& options) {
     std::vector<char*> argv;
@@ -344,8 +333,8 @@ int run_live(const Config& config, const LiveOptions& options) {
         // RX rings of every queue, a burst in flight per worker, and every
         // hand-over ring between workers full.
         const unsigned mbufs = std::max<unsigned>(
-            8191, static_cast<unsigned>(L->ports.size()) * nworkers * (kRxDescriptors + kMaxBurst) +
-                      nworkers * (nworkers - 1) * kRingSize + nworkers * kMaxBurst);
+            8191, static_cast<unsigned>(L->ports.size()) * nworkers * (kRxDescriptors + Worker::kMaxBurst) +
+                      nworkers * (nworkers - 1) * kRingSize + nworkers * Worker::kMaxBurst);
         L->pool = rte_pktmbuf_pool_create("echoflow_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                           static_cast<int>(rte_socket_id()));
         if (!L->pool) return flowgen::Status::error(std::string("mbuf pool: ") + rte_strerror(rte_errno));
@@ -393,8 +382,9 @@ int run_live(const Config& config, const LiveOptions& options) {
                 for (auto& to : L->slots) {
                     if (from == to) continue;
                     const std::string name = "ef_" + std::to_string(from->index) + "_" + std::to_string(to->index);
-                    rte_ring* r = rte_ring_create(name.c_str(), kRingSize, static_cast<int>(rte_socket_id()),
-                                                  RING_F_SP_ENQ | RING_F_SC_DEQ);
+                    rte_ring* r = rte_ring_create_elem(name.c_str(), sizeof(ParsedFrame), kRingSize,
+                                                       static_cast<int>(rte_socket_id()),
+                                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
                     if (!r) return flowgen::Status::error("ring " + name + ": " + rte_strerror(rte_errno));
                     from->outbox[to->index] = r;
                     to->inbox.push_back(r);
@@ -414,7 +404,7 @@ int run_live(const Config& config, const LiveOptions& options) {
         fail(st.message());
         exit_code = 1;
     } else {
-        register_telemetry(L->workers, L->exporter);
+        register_telemetry(L->workers, L->exporter, L->ports, L->xdp_interface);
         L->clock.start();
         // Each lcore re-anchors its own copy (now_ms() writes it): the
         // workers copy L->clock as they start, so the main lcore never
@@ -448,16 +438,8 @@ int run_live(const Config& config, const LiveOptions& options) {
         L->exporter.drain_all(L->workers, now);
         L->totals.elapsed_seconds = monotonic_seconds() - t0;
         for (uint16_t p : L->ports) rte_eth_dev_stop(p);
-        add_nic_stats(*L);
-        if (!L->xdp_interface.empty()) {
-            XdpCounters xc;
-            if (read_xdp_counters(L->xdp_interface, xc).ok()) {
-                L->totals.have_xdp = true;
-                L->totals.xdp_redirected = xc.redirected;
-                L->totals.xdp_passed = xc.passed;
-                L->totals.xdp_dropped = xc.dropped;
-            }
-        }
+        read_port_counters(L->ports, L->totals);
+        read_xdp_group(L->xdp_interface, L->totals);
         // Telemetry reads the workers and the exporter: detach it first.
         unregister_telemetry();
         if (flowgen::Status st = end_of_run(config, L->workers, L->exporter, now, L->totals); !st.ok()) {

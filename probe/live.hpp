@@ -15,10 +15,13 @@
 // different ports (the two sides of a TAP).
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "probe/config.hpp"
+#include "probe/counters.hpp"
 
 namespace probe {
 
@@ -30,5 +33,13 @@ struct LiveOptions {
 
 // Returns the process exit code.
 int run_live(const Config& config, const LiveOptions& options);
+
+// The port group of probe/counters.hpp: rte_eth_stats summed over `ports`
+// (a port whose stats cannot be read adds nothing). Any thread; on af_xdp
+// ports it makes syscalls.
+void read_port_counters(std::span<const uint16_t> ports, RunStats& out);
+// The XDP group, from the counters of the program attached to `ifname`;
+// sets have_xdp when they could be read. Nothing for an empty name.
+void read_xdp_group(const std::string& ifname, RunStats& out);
 
 }  // namespace probe

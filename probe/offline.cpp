@@ -110,12 +110,9 @@ int run_offline(const Config& config) {
                     flowgen::prefetch(ahead + 64);
                 }
                 const CaptureBatch::Frame& f = batch.frames[k];
-                ParsedFrame& p = parsed[k - i];
-                p.status = flowgen::parse_frame(link, {batch.arena + f.offset, f.caplen}, f.wire_len, p.info);
-                p.port = 0;
-                p.frame_bytes = f.caplen;
+                parse_into(parsed[k - i], link, {batch.arena + f.offset, f.caplen}, 0, f.wire_len);
             }
-            worker.handle_parsed_burst(parsed, j - i, now_ms);
+            worker.handle(parsed, j - i, now_ms);
             packets += j - i;
             i = j;
         }

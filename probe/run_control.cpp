@@ -12,6 +12,11 @@ static_assert(std::atomic<int>::is_always_lock_free, "the stop flag is set from 
 
 std::atomic<int64_t> g_first_signal_ns{0};
 
+std::atomic<uint32_t> g_reopen{0};
+static_assert(std::atomic<uint32_t>::is_always_lock_free, "the reopen count is bumped from a signal handler");
+
+extern "C" void on_reopen_signal(int) { g_reopen.fetch_add(1, std::memory_order_relaxed); }
+
 int64_t monotonic_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe (POSIX)
@@ -40,6 +45,11 @@ void install_stop_handlers() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    struct sigaction hup {};
+    hup.sa_handler = on_reopen_signal;
+    sigemptyset(&hup.sa_mask);
+    hup.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &hup, nullptr);
     // A collector that closes its TCP connection must not kill the probe.
     signal(SIGPIPE, SIG_IGN);
 }
@@ -50,5 +60,8 @@ void request_stop() noexcept {
     if (g_stop.compare_exchange_strong(expected, 1, std::memory_order_relaxed))
         g_first_signal_ns.store(monotonic_ns(), std::memory_order_relaxed);
 }
+
+uint32_t reopen_generation() noexcept { return g_reopen.load(std::memory_order_relaxed); }
+void request_reopen() noexcept { g_reopen.fetch_add(1, std::memory_order_relaxed); }
 
 }  // namespace probe

@@ -10,80 +10,52 @@
 namespace probe {
 
 void collect(std::span<Worker* const> workers, const ExportLoop& exporter, RunStats& s) {
-    const bool have_xdp = s.have_xdp;
-    const uint64_t xr = s.xdp_redirected, xp = s.xdp_passed, xd = s.xdp_dropped;
-    const uint64_t nm = s.nic_missed, ne = s.nic_errors, nn = s.nic_no_mbuf;
-    const double elapsed = s.elapsed_seconds;
-    s = RunStats{};
-    s.have_xdp = have_xdp;
-    s.xdp_redirected = xr;
-    s.xdp_passed = xp;
-    s.xdp_dropped = xd;
-    s.nic_missed = nm;
-    s.nic_errors = ne;
-    s.nic_no_mbuf = nn;
-    s.elapsed_seconds = elapsed;
+#define ECHOFLOW_ZERO(name, ...) s.name = 0;
+    ECHOFLOW_WORKER_COUNTERS(ECHOFLOW_ZERO)
+    ECHOFLOW_CACHE_COUNTERS(ECHOFLOW_ZERO)
+    ECHOFLOW_EXPORT_COUNTERS(ECHOFLOW_ZERO)
+#undef ECHOFLOW_ZERO
+    // Each counter is exact at some instant while the workers run (not a
+    // consistent snapshot across counters), exact once they have stopped.
     for (const Worker* w : workers) {
         const WorkerStats& ws = w->stats();
-        s.rx_packets += ws.rx_packets.get();
-        s.rx_bytes += ws.rx_bytes.get();
-        s.icmp_packets += ws.icmp_packets.get();
-        s.icmp_octets += ws.icmp_octets.get();
-        s.icmp_frame_bytes += ws.icmp_frame_bytes.get();
-        s.other_packets += ws.other_packets.get();
-        s.malformed_packets += ws.malformed_packets.get();
-        s.tcp_packets += ws.tcp_packets.get();
-        s.udp_packets += ws.udp_packets.get();
-        s.other_ip_packets += ws.other_ip_packets.get();
-        s.non_ip_packets += ws.non_ip_packets.get();
-        s.unattributed_fragments += ws.unattributed_fragments.get();
-        s.flows_dropped += ws.records_dropped.get();
-        s.alerts += ws.alerts.get();
-        s.alerts_dropped += ws.alerts_dropped.get();
-        // Each counter is exact at some instant while the worker runs (not a
-        // consistent snapshot across counters), exact once it has stopped.
-        const flowgen::FlowCacheStats& cs = w->cache_stats();
-        s.flows_created += cs.created.get();
-        s.flows_active += cs.active.get();
-        s.flows_evicted += cs.evicted.get();
-        s.cache_slots += w->cache_slots();
-        s.cache_doublings += cs.grown.get();
+#define ECHOFLOW_SUM_WORKER(name, description) s.name += ws.name.get();
+#define ECHOFLOW_SUM_CACHE(name, expr, description) s.name += (expr);
+        ECHOFLOW_WORKER_COUNTERS(ECHOFLOW_SUM_WORKER)
+        ECHOFLOW_CACHE_COUNTERS(ECHOFLOW_SUM_CACHE)
+#undef ECHOFLOW_SUM_WORKER
+#undef ECHOFLOW_SUM_CACHE
     }
-    // One sender table shared by every worker: read it once.
-    if (!workers.empty())
-        if (const detect::SourceTable* t = workers[0]->detectors().senders()) s.sender_evictions = t->evictions();
-    s.flows_exported = exporter.flows_exported();
-    if (const flowgen::ExporterStats* es = exporter.exporter_stats()) {
-        s.records_exported = es->records_exported.get();
-        s.messages_sent = es->messages_sent.get();
-        s.export_errors = es->export_errors.get();
-        s.records_not_sent = es->records_not_sent.get();
+    // Without a collector there is no exporter: its counters stay 0.
+    static const flowgen::ExporterStats kNoExporter{};
+    const flowgen::ExporterStats* es = exporter.exporter_stats();
+    if (es == nullptr) es = &kNoExporter;
+#define ECHOFLOW_READ_EXPORT(name, expr, description) s.name = (expr);
+    ECHOFLOW_EXPORT_COUNTERS(ECHOFLOW_READ_EXPORT)
+#undef ECHOFLOW_READ_EXPORT
+}
+
+std::string stats_json(const RunStats& s) {
+    std::string out = "{";
+    char buf[64];
+    for (const CounterInfo& c : kCounters) {
+        if (!reported(c, s)) continue;
+        std::snprintf(buf, sizeof buf, "%" PRIu64, s.*c.field);
+        out += '"';
+        out += c.name;  // [a-z_] only: no escaping needed
+        out += "\":";
+        out += buf;
+        out += ',';
     }
+    std::snprintf(buf, sizeof buf, "\"elapsed_seconds\":%.6f}\n", s.elapsed_seconds);
+    return out + buf;
 }
 
 flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
     std::FILE* f = std::fopen(path.c_str(), "w");
     if (!f) return flowgen::Status::error("stats json " + path + ": " + std::strerror(errno));
-    std::fprintf(f,
-                 "{\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"icmp_packets\":%" PRIu64 ",\"icmp_octets\":%" PRIu64
-                 ",\"other_packets\":%" PRIu64 ",\"malformed_packets\":%" PRIu64 ",\"tcp_packets\":%" PRIu64
-                 ",\"udp_packets\":%" PRIu64 ",\"other_ip_packets\":%" PRIu64 ",\"non_ip_packets\":%" PRIu64
-                 ",\"unattributed_fragments\":%" PRIu64 ",\"flows_created\":%" PRIu64 ",\"flows_active\":%" PRIu64
-                 ",\"flows_evicted\":%" PRIu64 ",\"flows_exported\":%" PRIu64 ",\"flows_dropped\":%" PRIu64
-                 ",\"records_exported\":%" PRIu64 ",\"messages_sent\":%" PRIu64 ",\"export_errors\":%" PRIu64
-                 ",\"records_not_sent\":%" PRIu64 ",\"alerts\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64
-                 ",\"nic_missed\":%" PRIu64 ",\"nic_errors\":%" PRIu64 ",\"nic_no_mbuf\":%" PRIu64
-                 ",\"cache_slots\":%" PRIu64 ",\"cache_doublings\":%" PRIu64 ",\"sender_evictions\":%" PRIu64,
-                 s.rx_packets, s.rx_bytes, s.icmp_packets, s.icmp_octets, s.other_packets, s.malformed_packets, s.tcp_packets,
-                 s.udp_packets, s.other_ip_packets, s.non_ip_packets, s.unattributed_fragments, s.flows_created,
-                 s.flows_active, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
-                 s.messages_sent, s.export_errors, s.records_not_sent, s.alerts, s.alerts_dropped, s.nic_missed,
-                 s.nic_errors, s.nic_no_mbuf, s.cache_slots, s.cache_doublings, s.sender_evictions);
-    if (s.have_xdp)
-        std::fprintf(f, ",\"xdp_redirected\":%" PRIu64 ",\"xdp_passed\":%" PRIu64 ",\"xdp_dropped\":%" PRIu64,
-                     s.xdp_redirected, s.xdp_passed, s.xdp_dropped);
-    std::fprintf(f, ",\"elapsed_seconds\":%.6f}\n", s.elapsed_seconds);
-    const bool ok = std::ferror(f) == 0;
+    const std::string text = stats_json(s);
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::ferror(f) == 0;
     if (std::fclose(f) != 0 || !ok) return flowgen::Status::error("stats json " + path + ": write failed");
     return {};
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "probe/export_loop.hpp"
+#include "probe/live.hpp"
 #include "probe/stats.hpp"
 #include "probe/worker.hpp"
 
@@ -22,6 +23,8 @@ namespace {
 std::mutex g_mutex;  // telemetry thread vs. shutdown; never taken on a worker
 std::vector<Worker*> g_workers;
 const ExportLoop* g_exporter = nullptr;
+std::vector<uint16_t> g_ports;
+std::string g_xdp_interface;
 bool g_registered = false;
 
 int stats_command(const char*, const char*, rte_tel_data* d) {
@@ -29,20 +32,11 @@ int stats_command(const char*, const char*, rte_tel_data* d) {
     if (!g_exporter) return -1;
     RunStats s;
     collect(g_workers, *g_exporter, s);
+    read_port_counters(g_ports, s);
+    read_xdp_group(g_xdp_interface, s);
     rte_tel_data_start_dict(d);
-    rte_tel_data_add_dict_u64(d, "rx_packets", s.rx_packets);
-    rte_tel_data_add_dict_u64(d, "rx_bytes", s.rx_bytes);
-    rte_tel_data_add_dict_u64(d, "icmp_packets", s.icmp_packets);
-    rte_tel_data_add_dict_u64(d, "other_packets", s.other_packets);
-    rte_tel_data_add_dict_u64(d, "malformed_packets", s.malformed_packets);
-    rte_tel_data_add_dict_u64(d, "flows_created", s.flows_created);
-    rte_tel_data_add_dict_u64(d, "flows_active", s.flows_active);
-    rte_tel_data_add_dict_u64(d, "flows_evicted", s.flows_evicted);
-    rte_tel_data_add_dict_u64(d, "flows_exported", s.flows_exported);
-    rte_tel_data_add_dict_u64(d, "flows_dropped", s.flows_dropped);
-    rte_tel_data_add_dict_u64(d, "records_exported", s.records_exported);
-    rte_tel_data_add_dict_u64(d, "export_errors", s.export_errors);
-    rte_tel_data_add_dict_u64(d, "alerts", s.alerts);
+    for (const CounterInfo& c : kCounters)
+        if (reported(c, s)) rte_tel_data_add_dict_u64(d, c.name, s.*c.field);
     return 0;
 }
 
@@ -93,9 +87,12 @@ int top_command(const char*, const char*, rte_tel_data* d) {
 
 }  // namespace
 
-void register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter) {
+void register_telemetry(std::span<Worker* const> workers, const ExportLoop& exporter,
+                        std::span<const uint16_t> ports, const std::string& xdp_interface) {
     std::lock_guard<std::mutex> lock(g_mutex);
     g_workers.assign(workers.begin(), workers.end());
+    g_ports.assign(ports.begin(), ports.end());
+    g_xdp_interface = xdp_interface;
     g_exporter = &exporter;
     if (!g_registered) {
         rte_telemetry_register_cmd("/echoflow/stats", stats_command,

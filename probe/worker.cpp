@@ -80,7 +80,7 @@ void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
         stats_.records_queued.add();
         return;
     }
-    stats_.records_dropped.add();
+    stats_.flows_dropped.add();
 }
 
 void Worker::raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept {
@@ -163,23 +163,7 @@ inline void Worker::account(const flowgen::PacketInfo& p, const flowgen::FlowKey
     }
 }
 
-void Worker::handle_parsed(const flowgen::PacketInfo& p, ParseStatus status, size_t frame_bytes, uint64_t now_ms,
-                           uint16_t port) noexcept {
-    stats_.rx_packets.add();
-    stats_.rx_bytes.add(frame_bytes);
-    if (__builtin_expect(status != ParseStatus::kIcmp, 0)) {
-        count_other(p, status);
-        return;
-    }
-    stats_.icmp_packets.add();
-    stats_.icmp_octets.add(p.ip_length);
-    stats_.icmp_frame_bytes.add(frame_bytes);
-    flowgen::FlowKey key;
-    const bool reply = key_of(p, key);
-    account(p, key, flowgen::hash_key(key), reply, port, now_ms);
-}
-
-// Both burst entry points share pass 2: kAhead packets ahead, read the
+// Pass 2 of handle(): kAhead packets ahead, read the
 // (prefetched) index line and start loading the conversation and detector
 // state the update will touch; then update. kAhead = 4 covers the latency of
 // a line from memory at ~30-60 ns of work per packet (pipeline_bench).
@@ -214,51 +198,10 @@ inline void Worker::stage(Pending& w, const flowgen::PacketInfo& p, uint16_t por
     if (&w - burst_pending_ < kIndexAhead) cache_.prefetch(w.hash);
 }
 
-// Pass 2 of a burst and its counters, once per burst: m frames of
-// rx_bytes, np of them ICMP (staged in burst_pending_) of the given sizes.
-void Worker::finish_burst(unsigned m, unsigned np, uint64_t rx_bytes, uint64_t icmp_octets, uint64_t icmp_bytes,
-                          uint64_t now_ms) noexcept {
-    stats_.rx_packets.add(m);
-    stats_.rx_bytes.add(rx_bytes);
-    if (np) {
-        stats_.icmp_packets.add(np);
-        stats_.icmp_octets.add(icmp_octets);
-        stats_.icmp_frame_bytes.add(icmp_bytes);
-        account_pending(burst_pending_, np, now_ms);
-    }
-}
-
-void Worker::handle_burst(flowgen::LinkType link, const std::span<const uint8_t>* frames, unsigned n,
-                          uint64_t now_ms, uint16_t port) noexcept {
-    flowgen::PacketInfo* const info = burst_info_;
+void Worker::handle(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noexcept {
     Pending* const pending = burst_pending_;
     while (n > 0) {
-        const unsigned m = n < kMaxBurst ? n : kMaxBurst;
-        unsigned np = 0;
-        uint64_t rx_bytes = 0, icmp_octets = 0, icmp_bytes = 0;
-        for (unsigned i = 0; i < m; ++i) {
-            // A frame that is not ICMP leaves its PacketInfo slot to the next.
-            flowgen::PacketInfo& p = info[np];
-            const ParseStatus status = flowgen::parse_frame(link, frames[i], p);
-            rx_bytes += frames[i].size();
-            if (__builtin_expect(status != ParseStatus::kIcmp, 0)) {
-                count_other(p, status);
-                continue;
-            }
-            icmp_octets += p.ip_length;
-            icmp_bytes += frames[i].size();
-            stage(pending[np++], p, port);
-        }
-        finish_burst(m, np, rx_bytes, icmp_octets, icmp_bytes, now_ms);
-        frames += m;
-        n -= m;
-    }
-}
-
-void Worker::handle_parsed_burst(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noexcept {
-    Pending* const pending = burst_pending_;
-    while (n > 0) {
-        const unsigned m = n < kMaxBurst ? n : kMaxBurst;
+        const unsigned m = n < kPassSize ? n : kPassSize;
         unsigned np = 0;
         uint64_t rx_bytes = 0, icmp_octets = 0, icmp_bytes = 0;
         for (unsigned i = 0; i < m; ++i) {
@@ -272,7 +215,15 @@ void Worker::handle_parsed_burst(const ParsedFrame* frames, unsigned n, uint64_t
             icmp_bytes += f.frame_bytes;
             stage(pending[np++], f.info, f.port);
         }
-        finish_burst(m, np, rx_bytes, icmp_octets, icmp_bytes, now_ms);
+        // The counters once per pass, not per frame.
+        stats_.rx_packets.add(m);
+        stats_.rx_bytes.add(rx_bytes);
+        if (np) {
+            stats_.icmp_packets.add(np);
+            stats_.icmp_octets.add(icmp_octets);
+            stats_.icmp_frame_bytes.add(icmp_bytes);
+            account_pending(pending, np, now_ms);
+        }
         frames += m;
         n -= m;
     }

@@ -21,6 +21,7 @@
 #include "flowgen/packet.hpp"
 #include "flowgen/relaxed_counter.hpp"
 #include "flowgen/spsc_queue.hpp"
+#include "probe/counters.hpp"
 
 namespace probe {
 
@@ -28,23 +29,12 @@ namespace probe {
 // (a plain mov on x86), never a locked read-modify-write.
 using Counter = flowgen::RelaxedCounter;
 
+// The counters of probe/counters.hpp's worker group; only this worker's
+// lcore writes them.
 struct WorkerStats {
-    Counter rx_packets;         // frames handed to handle()
-    Counter rx_bytes;           // their captured length
-    Counter icmp_packets;       // = kIcmp
-    Counter icmp_octets;        // their IP octets (IPFIX meaning)
-    Counter icmp_frame_bytes;   // their captured length
-    Counter other_packets;      // = kOther + kNotIp (tcp + udp + other_ip + non_ip)
-    Counter malformed_packets;  // = kMalformed
-    Counter tcp_packets;
-    Counter udp_packets;
-    Counter other_ip_packets;
-    Counter non_ip_packets;
-    Counter unattributed_fragments;
-    Counter records_queued;     // conversation records handed to the exporter
-    Counter records_dropped;    // exporter queue full (live ports only)
-    Counter alerts;             // alerts raised
-    Counter alerts_dropped;     // alert queue full
+#define ECHOFLOW_FIELD(name, description) Counter name;
+    ECHOFLOW_WORKER_COUNTERS(ECHOFLOW_FIELD)
+#undef ECHOFLOW_FIELD
 };
 
 // An alert as the worker raises it: a snapshot of the conversation with its
@@ -65,13 +55,28 @@ struct AlertEvent {
     uint8_t payload[kMaxPayload];
 };
 
-// A frame the caller already parsed, for handle_parsed_burst().
+// A frame parsed once by whoever received it (parse_into), then handed to
+// its worker: the receiving one, or another over a ring (live distribution).
 struct ParsedFrame {
     flowgen::PacketInfo info;
     flowgen::ParseStatus status = flowgen::ParseStatus::kMalformed;
     uint16_t port = 0;          // ingress port for IPFIX
     uint32_t frame_bytes = 0;   // captured length
+    // The caller's handle on the frame's memory (live: its mbuf, freed by the
+    // worker lcore that handles it); the Worker never reads it.
+    void* buffer = nullptr;
 };
+
+// Parses `frame` into `f`. `wire_length` is the frame's length on the wire
+// when a capture's snap length cut it (0: the frame is complete, as on live
+// ports). `f.info` points into `frame`: it must stay valid until handled.
+inline void parse_into(ParsedFrame& f, flowgen::LinkType link, std::span<const uint8_t> frame, uint16_t port,
+                       size_t wire_length = 0) noexcept {
+    f.status = wire_length ? flowgen::parse_frame(link, frame, wire_length, f.info)
+                           : flowgen::parse_frame(link, frame, f.info);
+    f.port = port;
+    f.frame_bytes = static_cast<uint32_t>(frame.size());
+}
 
 // The busiest conversations of one worker, computed on request by the worker
 // itself (a full cache scan) so that nothing is read across lcores: the
@@ -111,34 +116,26 @@ public:
         overflow_context_ = context;
     }
 
-    // Accounts one frame. `now_ms` is epoch milliseconds and must not go
-    // backwards between calls; `port` is the ingress port for IPFIX.
-    // `wire_length` is the frame's length on the wire when a capture's snap
-    // length cut it (0: the frame is complete, as on live ports).
+    // The one way in: accounts `n` parsed frames (any n; the frames, and
+    // the bytes their PacketInfo points to, must stay valid during the
+    // call). `now_ms` is epoch milliseconds and must not go backwards
+    // between calls. Every frame is counted once; ICMP ones are keyed and
+    // hashed first, the cache lines of their conversations prefetched, then
+    // the conversations updated while the lines of later ones arrive
+    // (pipeline_bench: docs/performance.md), in passes of kPassSize. The
+    // result is exactly that of one call per frame (tests/probe/worker_test).
+    void handle(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noexcept;
+    // The most frames one receive burst holds anywhere in probe/ (live
+    // rx_burst, offline batches): the bound of --burst-size.
+    static constexpr unsigned kMaxBurst = 512;
+
+    // One frame: parse_into, then handle() (tests, benchmarks).
     void handle(flowgen::LinkType link, std::span<const uint8_t> frame, uint64_t now_ms, uint16_t port,
                 size_t wire_length = 0) noexcept {
-        flowgen::PacketInfo p;
-        const flowgen::ParseStatus status = wire_length ? flowgen::parse_frame(link, frame, wire_length, p)
-                                                        : flowgen::parse_frame(link, frame, p);
-        handle_parsed(p, status, frame.size(), now_ms, port);
+        ParsedFrame f;
+        parse_into(f, link, frame, port, wire_length);
+        handle(&f, 1, now_ms);
     }
-
-    // The same, for a frame the caller already parsed (software distribution
-    // parses once to find the owning worker). `frame_bytes` is its captured length.
-    void handle_parsed(const flowgen::PacketInfo& p, flowgen::ParseStatus status, size_t frame_bytes,
-                       uint64_t now_ms, uint16_t port) noexcept;
-
-    // A burst of frames (what rx_burst returned), with the same results as
-    // calling handle() on each in order, but faster: every frame is parsed
-    // and its conversation hashed first, the cache lines its conversation
-    // lives in are prefetched, then the conversations are updated while
-    // the lines of later ones arrive (pipeline_bench: docs/performance.md).
-    // Any n; the frames must stay valid during the call.
-    void handle_burst(flowgen::LinkType link, const std::span<const uint8_t>* frames, unsigned n, uint64_t now_ms,
-                      uint16_t port) noexcept;
-    // The same for frames parsed by the caller (any n; passes of kMaxBurst).
-    void handle_parsed_burst(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noexcept;
-    static constexpr unsigned kMaxBurst = 64;
 
     // During the final flush the exporter drains concurrently: wait for room
     // in the queue (bounded) instead of dropping.
@@ -173,6 +170,10 @@ public:
     // from another thread only where it cannot change (live).
     uint32_t cache_slots() const noexcept { return cache_.capacity(); }
     const detect::Pipeline& detectors() const noexcept { return detectors_; }
+    // Entries of the (shared) per-sender table taken over by another key.
+    uint64_t sender_evictions() const noexcept {
+        return detectors_.senders() != nullptr ? detectors_.senders()->evictions() : 0;
+    }
     uint16_t id() const noexcept { return settings_.id; }
 
 private:
@@ -195,8 +196,6 @@ private:
     };
     void stage(Pending& w, const flowgen::PacketInfo& p, uint16_t port) noexcept;
     void account_pending(const Pending* pending, unsigned np, uint64_t now_ms) noexcept;
-    void finish_burst(unsigned m, unsigned np, uint64_t rx_bytes, uint64_t icmp_octets, uint64_t icmp_bytes,
-                      uint64_t now_ms) noexcept;
     void emit(const flowgen::ConversationRecord& r, uint32_t slot) noexcept;
     // flowgen::SlotRelocator::grow for detect_state_.
     static bool relocate_state(void* context, uint32_t new_capacity, const uint32_t* new_slot, uint32_t old_capacity);
@@ -214,11 +213,13 @@ private:
     bool wait_on_full_ = false;
     void* overflow_context_ = nullptr;
     WorkerStats stats_;
-    // Scratch of the burst paths, here rather than on the stack: their
-    // default member initialisers made every call zero ~9 KiB (3 ns/packet
-    // on the discard input of pipeline_bench).
-    flowgen::PacketInfo burst_info_[kMaxBurst];
-    Pending burst_pending_[kMaxBurst];
+    // handle() works in passes of this many frames: their keys and hashes
+    // (burst_pending_) and their PacketInfo stay in L1 between pass 1 and
+    // pass 2, whatever the receive burst.
+    static constexpr unsigned kPassSize = 64;
+    // Scratch of handle(), here rather than on the stack: default member
+    // initialisers would make every call zero it.
+    Pending burst_pending_[kPassSize];
     TopConversations top_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "detect/alert_json.hpp"
 #include "tests/detect/payloads.hpp"
@@ -85,6 +86,13 @@ BOOST_AUTO_TEST_CASE(alert_line_is_one_json_object_with_the_issue_fields) {
     for (const auto& r : j.get_child("reasons")) reasons += r.second.get_value<std::string>() + ",";
     BOOST_TEST(reasons.find("tunnel-signature,") != std::string::npos);
     BOOST_TEST(reasons.find("tunnel-framing,") != std::string::npos);
+    // One explanation per reason, in the same order, from the reason table.
+    std::vector<std::string> names, explanations;
+    for (const auto& r : j.get_child("reasons")) names.push_back(r.second.get_value<std::string>());
+    for (const auto& e : j.get_child("explanations")) explanations.push_back(e.second.get_value<std::string>());
+    BOOST_TEST_REQUIRE(explanations.size() == names.size());
+    for (size_t i = 0; i < names.size(); ++i)
+        BOOST_TEST(explanations[i] == detect::reason_info(detect::reason_index(names[i]))->description);
     BOOST_TEST(j.count("payload_hex") == 0u);  // no raw bytes unless asked
 }
 

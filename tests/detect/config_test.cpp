@@ -62,6 +62,25 @@ BOOST_AUTO_TEST_CASE(reason_names_round_trip_and_are_stable) {
         if (reason_name(i) != nullptr) BOOST_TEST(reason_index(reason_name(i)) == static_cast<int>(i));
 }
 
+BOOST_AUTO_TEST_CASE(reason_table_gives_weights_and_json_safe_descriptions) {
+    const std::array<uint16_t, kReasonBits> w = default_weights();
+    BOOST_TEST(w[reason_index("tunnel-signature")] == 700);
+    BOOST_TEST(w[reason_index("allow-listed")] == 0);
+    BOOST_TEST(w[22] == 0);  // unused bit
+    for (const ReasonInfo& r : kReasons) {
+        BOOST_TEST_INFO(r.name);
+        BOOST_TEST(reason_info(r.bit_index) == &r);
+        BOOST_TEST(w[r.bit_index] == r.default_weight);
+        const std::string d = r.description;
+        // Written into alert JSON without escaping.
+        BOOST_TEST(!d.empty());
+        BOOST_TEST(d.find_first_of("\"\\") == std::string::npos);
+        for (char ch : d) BOOST_TEST((ch >= 0x20 && ch < 0x7f));
+    }
+    BOOST_TEST(reason_info(22) == nullptr);
+    BOOST_TEST(reason_info(32) == nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(prefixes_contain_what_they_should) {
     Prefix p;
     BOOST_REQUIRE(parse_prefix("10.1.0.0/16", p).ok());

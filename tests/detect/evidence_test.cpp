@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(changing_text_at_default_sizes_alerts_by_the_third_distinct
                 const Evaluation e = pipeline.evaluate(s);
                 BOOST_TEST(has(e.reasons, Reason::kChangingText));
                 BOOST_TEST(has(e.reasons, Reason::kTextPayload));
-                BOOST_TEST((s.text_kinds & (hex ? ConversationState::kTextHex : ConversationState::kTextBase64)) != 0);
+                BOOST_TEST((s.evidence & (hex ? ConversationState::kTextHex : ConversationState::kTextBase64)) != 0);
             }
         }
     }

@@ -123,6 +123,9 @@ class LivePorts(unittest.TestCase):
                                   during=query)
         self.assertEqual(rc, 0, err)
         self.assertEqual(answers["/echoflow/stats"]["rx_packets"], stats["rx_packets"])
+        # Both are generated from one counter table: the same names (the
+        # NIC counters included), only the run's duration is JSON's own.
+        self.assertEqual(set(answers["/echoflow/stats"]), set(stats) - {"elapsed_seconds"})
         top = answers["/echoflow/top"]
         self.assertEqual(len(top), 10)
         first = top["1"]

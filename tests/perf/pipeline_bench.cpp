@@ -1,7 +1,7 @@
 // pipeline_bench: nanoseconds per packet of probe::Worker (parse -> flow
 // cache -> detectors -> SPSC queues) on synthetic bursts of prebuilt frames,
 // without DPDK. A plain executable, not a test (machines are noisy: no timed
-// asserts). Issue 4, "In-process pipeline".
+// asserts). Figures: docs/performance.md, "In-process pipeline".
 //
 //   build-perf/tests/perf/pipeline_bench [--runs N] [--packets N]
 //       [--conversations N] [--cache N] [--only NAME[,NAME]] [--detect on|off|both]
@@ -214,7 +214,7 @@ struct Options {
     uint32_t big_conversations = 1u << 19;
     uint32_t cache = 1u << 20;
     unsigned burst = 32;
-    bool per_packet = false;  // --per-packet: Worker::handle() per frame instead of handle_burst()
+    bool per_packet = false;  // --per-packet: Worker::handle() per frame instead of per burst
     bool detect_on = true;
     bool detect_off = true;
     std::vector<std::string> only;
@@ -258,8 +258,9 @@ public:
     // machine wall time also counts other processes' time slices).
     double run(const FramePool& pool, size_t packets, size_t& cursor) {
         probe::Worker& w = *worker_;
-        std::span<const uint8_t> burst[512];
-        const unsigned nb = std::min(options_.burst, 512u);
+        std::span<const uint8_t> burst[probe::Worker::kMaxBurst];
+        std::vector<probe::ParsedFrame> parsed(probe::Worker::kMaxBurst);
+        const unsigned nb = std::min(options_.burst, probe::Worker::kMaxBurst);
         const uint64_t epoch0 = epoch_ms();
         const auto t0 = std::chrono::steady_clock::now();
         const double cpu0 = thread_cpu_ns();
@@ -275,8 +276,10 @@ public:
                 epoch0 + static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t - t0).count());
             if (options_.per_packet)
                 for (unsigned i = 0; i < n; ++i) w.handle(flowgen::LinkType::kEthernet, burst[i], now_ms, 0);
-            else
-                w.handle_burst(flowgen::LinkType::kEthernet, burst, n, now_ms, 0);
+            else {
+                for (unsigned i = 0; i < n; ++i) probe::parse_into(parsed[i], flowgen::LinkType::kEthernet, burst[i], 0);
+                w.handle(parsed.data(), n, now_ms);
+            }
             w.expire(now_ms);
             drain();
             done += n;
@@ -481,7 +484,7 @@ int main(int argc, char** argv) {
 
     std::printf("pipeline_bench: probe::Worker::%s, median of %d runs x %zu packets, bursts of %u,\n"
                 "  %u conversations (ping-98-big: %u), cache capacity %u\n",
-                o.per_packet ? "handle per frame" : "handle_burst", o.runs, o.packets, o.burst, o.conversations, o.big_conversations, o.cache);
+                o.per_packet ? "handle per frame" : "handle per burst", o.runs, o.packets, o.burst, o.conversations, o.big_conversations, o.cache);
     std::printf("bytes per conversation: flow cache %zu, detector state %zu (total %zu)\n",
                 flowgen::FlowCache::bytes_per_conversation(), sizeof(detect::ConversationState),
                 flowgen::FlowCache::bytes_per_conversation() + sizeof(detect::ConversationState));

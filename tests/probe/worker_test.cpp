@@ -1,5 +1,5 @@
-// probe::Worker: the burst entry points (handle_burst, handle_parsed_burst)
-// must give exactly what handle() gives frame by frame: the same counters,
+// probe::Worker: handle() on a burst of parsed frames must give exactly what
+// it gives frame by frame: the same counters,
 // the same conversation records in the same order (evictions included), the
 // same detector verdicts. The burst path reorders work (all frames parsed and
 // hashed first, then the cache), so this pins that the reordering is
@@ -151,34 +151,29 @@ BOOST_AUTO_TEST_CASE(burst_handling_gives_exactly_what_frame_by_frame_handling_g
     detect::Config detection;
     detection.patterns_path = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
     const std::vector<Frame> frames = mixed_frames();
-    Run single(detection), burst(detection), parsed(detection);
+    Run single(detection), burst(detection);
 
-    // Bursts of uneven sizes, including one beyond Worker::kMaxBurst.
-    const unsigned sizes[] = {1, 7, 32, 5, 100, 64, 3, 31};
+    // Bursts of uneven sizes, including ones beyond a pass of the worker.
+    const unsigned sizes[] = {1, 7, 32, 5, 100, 64, 3, 31, 300};
     uint64_t now = 1'764'128'000'000ULL;
     size_t at = 0;
     for (unsigned k = 0; at < frames.size(); ++k) {
-        const size_t n = std::min<size_t>(sizes[k % 8], frames.size() - at);
-        std::vector<std::span<const uint8_t>> spans;
+        const size_t n = std::min<size_t>(sizes[k % std::size(sizes)], frames.size() - at);
         std::vector<probe::ParsedFrame> pf(n);
         for (size_t i = 0; i < n; ++i) {
             const Frame& f = frames[at + i];
-            spans.emplace_back(f.data(), f.size());
-            single.worker->handle(flowgen::LinkType::kEthernet, spans.back(), now, 2);
-            pf[i].status = flowgen::parse_frame(flowgen::LinkType::kEthernet, spans.back(), pf[i].info);
-            pf[i].port = 2;
-            pf[i].frame_bytes = static_cast<uint32_t>(f.size());
+            single.worker->handle(flowgen::LinkType::kEthernet, {f.data(), f.size()}, now, 2);
+            probe::parse_into(pf[i], flowgen::LinkType::kEthernet, {f.data(), f.size()}, 2);
         }
-        burst.worker->handle_burst(flowgen::LinkType::kEthernet, spans.data(), static_cast<unsigned>(n), now, 2);
-        parsed.worker->handle_parsed_burst(pf.data(), static_cast<unsigned>(n), now);
-        for (Run* r : {&single, &burst, &parsed}) {
+        burst.worker->handle(pf.data(), static_cast<unsigned>(n), now);
+        for (Run* r : {&single, &burst}) {
             r->worker->expire(now);
             r->drain();
         }
         at += n;
         now += 7 + (k % 3) * 400;  // time passes: some conversations go idle
     }
-    for (Run* r : {&single, &burst, &parsed}) {
+    for (Run* r : {&single, &burst}) {
         r->worker->flush(now, flowgen::EndReason::kForcedEnd);
         r->drain();
     }
@@ -193,7 +188,7 @@ BOOST_AUTO_TEST_CASE(burst_handling_gives_exactly_what_frame_by_frame_handling_g
     BOOST_TEST_REQUIRE(s.unattributed_fragments.get() > 0u);
     BOOST_TEST(s.rx_packets.get() == frames.size());
 
-    for (Run* r : {&burst, &parsed}) {
+    for (Run* r : {&burst}) {
         const probe::WorkerStats& t = r->worker->stats();
         BOOST_TEST(t.rx_packets.get() == s.rx_packets.get());
         BOOST_TEST(t.rx_bytes.get() == s.rx_bytes.get());
