@@ -1,4 +1,4 @@
-// Alert lines (issue 3 "Output"): one JSON object per line, written when
+// Alert lines (README "Detection"): one JSON object per line, written when
 // Pipeline::on_packet() returns true. Not per packet: once per conversation
 // crossing the threshold and on rate-limited escalation.
 #pragma once

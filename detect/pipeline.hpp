@@ -1,5 +1,5 @@
 // The detectors and the verdict, fed by a worker lcore for every ICMP/ICMPv6
-// packet of a conversation (see issue 3 and shared/reference/icmp-facts.md).
+// packet of a conversation (detect/README.md lists the detectors).
 //
 // Cost model (per packet, nothing allocates, no virtual calls):
 //   every packet   type/code checks, sizes, request/reply fingerprint (a hash

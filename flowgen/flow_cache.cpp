@@ -40,10 +40,10 @@ inline bool not_after(const IpAddress& a, const IpAddress& b) noexcept {
 
 // Folded 64x64->128-bit multiply (as in wyhash): one multiply mixes two
 // words, and its two halves feed both the bucket (low bits) and the
-// signature (high bits). Three of them, two independent, replace the chain of
-// four murmur finalisers this used to be: 9 ns of a 35 ns packet
-// (pipeline_bench min-echo, perf record) down to ~2 ns. The constants are
-// arbitrary odd 64-bit values (the first four from wyhash's secret).
+// signature (high bits). Three of them, two independent, are much cheaper
+// than a chain of murmur finalisers (pipeline_bench min-echo with perf
+// record; docs/performance.md). The constants are arbitrary odd 64-bit
+// values (the first four from wyhash's secret).
 inline uint64_t mum(uint64_t a, uint64_t b) noexcept {
     const __uint128_t r = static_cast<__uint128_t>(a) * b;
     return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);

@@ -234,7 +234,7 @@ private:
     template <class Sink>
     Hit open_in_full_bucket(const FlowKey& key, uint64_t hash, bool reply, const PacketInfo& p, uint16_t port,
                             uint64_t now_ms, Sink& export_sink) noexcept;
-    static bool would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept;
+    static bool would_overflow(const Conversation& c, unsigned dir) noexcept;
     // Doubles the table in place (a full bucket of a growing table; the
     // address space for max_capacity() was reserved by init()). Every
     // conversation keeps its way in the bucket its hash selects with one

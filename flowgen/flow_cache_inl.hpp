@@ -14,10 +14,9 @@ inline bool FlowCache::matches(const Conversation& c, const FlowKey& key) const 
            (c.addr[0] == key.high && c.addr[1] == key.low);
 }
 
-inline bool FlowCache::would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept {
+inline bool FlowCache::would_overflow(const Conversation& c, unsigned dir) noexcept {
     // packets is 32 bits; an export slice that would wrap it is cut short
     // (reported as an active timeout) instead of silently wrapping.
-    (void)p;
     return c.packets[dir] == UINT32_MAX;
 }
 
@@ -194,7 +193,7 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
             else
                 dir = (p.src == c.addr[0]) ? 0 : 1;
             const uint32_t slot = b * kWays + w;
-            if (__builtin_expect(would_overflow(c, dir, p), 0)) {
+            if (__builtin_expect(would_overflow(c, dir), 0)) {
                 ConversationRecord rec;
                 snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
                 export_sink(rec, slot);

@@ -215,13 +215,6 @@ IpfixEncoder::IpfixEncoder(const EncoderConfig& config) noexcept : config_(confi
     push(ie_type_, Ie::kInformationElementName, kVIeName);
 }
 
-const TemplateLayout& IpfixEncoder::layout(uint16_t id) const noexcept {
-    if (id == stats_.id) return stats_;
-    if (id == ie_type_.id) return ie_type_;
-    if (id == v6_.id) return v6_;
-    return v4_;
-}
-
 bool IpfixEncoder::add_template(IpfixMessage& m, const TemplateLayout& t) const noexcept {
     // RFC 7011 §3.4.1 template record header: id, field count; options
     // templates (§3.4.2.2) add the scope field count.

@@ -149,8 +149,6 @@ public:
     // Records add_conversation would write for r (0, 1 or 2).
     int records_for(const ConversationRecord& r) const noexcept;
 
-    const TemplateLayout& layout(uint16_t template_id) const noexcept;
-
 private:
     bool add_flow_record(IpfixMessage& m, const TemplateLayout& t, const ConversationRecord& r,
                          int fwd) const noexcept;

@@ -98,8 +98,6 @@ public:
     T* get() const noexcept { return data_; }
     T& operator[](size_t i) const noexcept { return data_[i]; }
     explicit operator bool() const noexcept { return data_ != nullptr; }
-    size_t mapped_bytes() const noexcept { return bytes_; }   // address space, reserve included
-    size_t resident_bytes() const noexcept { return touched_; }
 
 private:
     static size_t round_up(size_t bytes) noexcept { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }

@@ -58,14 +58,14 @@
     X(export_errors, es->export_errors.get(), "IPFIX messages a collector did not take")       \
     X(records_not_sent, es->records_not_sent.get(), "IPFIX data records never delivered")
 
-// Set by the live modes from the ports (rte_eth_stats, probe/live.cpp
+// Set by the live modes from the ports (rte_eth_stats, probe/dpdk/live.cpp
 // read_port_counters); 0 with --pcap.
 #define ECHOFLOW_PORT_COUNTERS(X)                                                              \
     X(nic_missed, "frames the NIC dropped for lack of room in the RX ring (imissed)")          \
     X(nic_errors, "erroneous frames the NIC received (ierrors)")                               \
     X(nic_no_mbuf, "frames dropped for lack of an mbuf (rx_nombuf)")
 
-// Set with --interface from the XDP program's counters (probe/xdp_stats.cpp);
+// Set with --interface from the XDP program's counters (probe/dpdk/xdp_stats.cpp);
 // written only when RunStats::have_xdp.
 #define ECHOFLOW_XDP_COUNTERS(X)                                                               \
     X(xdp_redirected, "frames the XDP program sent to the AF_XDP sockets")                     \

@@ -36,8 +36,8 @@ void fail(const std::string& message) { std::fprintf(stderr, "echoflow: %s\n", m
 int run_offline(const Config& config) {
     // First of all: the reader thread may be done with a FIFO's frames
     // while the patterns still compile, and a stop signal then must not
-    // find the default action (it killed the process: found by CI, the
-    // test of a silent FIFO got -2).
+    // find the default action, which kills the process before the summary
+    // and the final export.
     install_stop_handlers();
     // Opened first: a missing or unsupported file fails before the
     // patterns are compiled.

@@ -55,11 +55,6 @@ void install_stop_handlers() {
 }
 
 bool stop_requested() noexcept { return g_stop.load(std::memory_order_relaxed) != 0; }
-void request_stop() noexcept {
-    int expected = 0;
-    if (g_stop.compare_exchange_strong(expected, 1, std::memory_order_relaxed))
-        g_first_signal_ns.store(monotonic_ns(), std::memory_order_relaxed);
-}
 
 uint32_t reopen_generation() noexcept { return g_reopen.load(std::memory_order_relaxed); }
 void request_reopen() noexcept { g_reopen.fetch_add(1, std::memory_order_relaxed); }

@@ -12,7 +12,6 @@ namespace probe {
 // first exits at once, without the final export.
 void install_stop_handlers();
 bool stop_requested() noexcept;
-void request_stop() noexcept;
 
 // SIGHUP asks for the log files (--alerts, --conversations) to be reopened
 // (logrotate). install_stop_handlers() installs it; the exporter compares

@@ -10,9 +10,8 @@ namespace probe {
 
 // Bucket index lines are prefetched this many packets ahead: pass 1 starts
 // the first kIndexAhead, pass 2 keeps the distance. Prefetching a whole
-// burst's lines at once in pass 1 was ~2 ns/packet slower on cache-resident
-// inputs (pipeline_bench ping-98, detect off: 26.6 -> 24.4 ns with the
-// bound), no faster on memory-bound ones (flood, 512k conversations).
+// burst's lines at once in pass 1 is slower on cache-resident inputs and no
+// faster on memory-bound ones (pipeline_bench; docs/performance.md).
 constexpr long kIndexAhead = 8;
 
 using flowgen::ConversationRecord;

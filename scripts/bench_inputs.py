@@ -1,4 +1,4 @@
-"""Benchmark and lab inputs for scripts/bench and scripts/lab (issue 4).
+"""Benchmark and lab inputs for scripts/bench and scripts/lab.
 
 Small captures for net_pcap's infinite_rx (it holds the whole file in mbufs,
 so each stays at 4,000 frames: 1,000 conversations x 2 sequence numbers x

@@ -1,6 +1,6 @@
 /* The one header shared by the XDP program (icmp_steer.bpf.c, compiled by
  * clang for the BPF target) and the user-side code that loads it and reads
- * its maps (probe/xdp_stats.cpp, tests/bpf/). Plain C on purpose: both sides
+ * its maps (probe/dpdk/xdp_stats.cpp, tests/bpf/). Plain C on purpose: both sides
  * include it, so a counter or a flag exists in exactly one place.
  *
  * What the program does, in one paragraph: it parses Ethernet, up to two VLAN

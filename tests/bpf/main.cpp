@@ -9,6 +9,8 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "tests/bpf/steer_object.hpp"
@@ -16,6 +18,17 @@
 namespace tests::bpf {
 
 namespace {
+
+// Every case loads BPF programs in a private network namespace: without root
+// the whole module is skipped (exit status 77 is meson's "skipped").
+struct RootOrSkip {
+    RootOrSkip() {
+        if (geteuid() == 0) return;
+        std::fprintf(stderr, "bpf tests skipped: they need root (BPF programs, network namespaces)\n");
+        std::exit(77);
+    }
+};
+BOOST_TEST_GLOBAL_FIXTURE(RootOrSkip);
 
 void bring_loopback_up() {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);

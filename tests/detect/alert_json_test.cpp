@@ -1,4 +1,4 @@
-// Alert lines parse as JSON and carry the fields issue 3 lists.
+// Alert lines parse as JSON and carry the fields README.md lists.
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/test/unit_test.hpp>

@@ -459,9 +459,10 @@ std::vector<std::string> canonical(const std::vector<ConversationRecord>& record
     std::vector<std::string> out;
     for (const auto& r : records) {
         char line[256];
-        std::snprintf(line, sizeof line, "%u.%u.%u.%u %u %u/%u %llu/%llu %llu-%llu %llu-%llu %d",
+        std::snprintf(line, sizeof line, "%u.%u.%u.%u %u %llu/%llu %llu/%llu %llu-%llu %llu-%llu %d",
                       r.initiator.bytes[0], r.initiator.bytes[1], r.initiator.bytes[2], r.initiator.bytes[3],
-                      r.icmp_id, r.dir[0].packets, r.dir[1].packets,
+                      r.icmp_id, static_cast<unsigned long long>(r.dir[0].packets),
+                      static_cast<unsigned long long>(r.dir[1].packets),
                       static_cast<unsigned long long>(r.dir[0].octets), static_cast<unsigned long long>(r.dir[1].octets),
                       static_cast<unsigned long long>(r.dir[0].first_ms), static_cast<unsigned long long>(r.dir[0].last_ms),
                       static_cast<unsigned long long>(r.dir[1].first_ms), static_cast<unsigned long long>(r.dir[1].last_ms),

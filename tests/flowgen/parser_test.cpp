@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <map>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "flowgen/packet.hpp"
+#include "tests/support/corpus.hpp"
 #include "tests/support/packet_builder.hpp"
 
 using flowgen::Family;
@@ -743,15 +745,21 @@ BOOST_AUTO_TEST_CASE(random_header_corruption_keeps_every_result_inside_the_span
     for (int s = 0; s < 4; ++s) BOOST_TEST_CONTEXT("status " << s) { BOOST_TEST(statuses[s] > 0u); }
 }
 
-// --- real captures (nDPI test corpus, see ../shared/corpus/ndpi/README.md) ---
+// --- real captures (the nDPI test corpus, ECHOFLOW_NDPI_CORPUS; skipped when absent) ---
 
 namespace {
+
+// ECHOFLOW_NDPI_DIR points the cases at another copy of the corpus.
+std::string ndpi_dir() {
+    if (const char* env = std::getenv("ECHOFLOW_NDPI_DIR"); env != nullptr && *env != '\0') return env;
+    return ECHOFLOW_NDPI_CORPUS;
+}
 
 std::map<std::string, size_t> parse_capture(const std::string& file, size_t* frames,
                                             std::vector<std::string>* statuses = nullptr) {
     std::map<std::string, size_t> counts;
     char errbuf[PCAP_ERRBUF_SIZE];
-    const std::string path = std::string(ECHOFLOW_NDPI_CORPUS) + "/" + file;
+    const std::string path = ndpi_dir() + "/" + file;
     pcap_t* pcap = pcap_open_offline(path.c_str(), errbuf);
     BOOST_TEST_REQUIRE(pcap != nullptr, path << ": " << errbuf);
     const auto link = static_cast<LinkType>(pcap_datalink(pcap));
@@ -769,6 +777,10 @@ std::map<std::string, size_t> parse_capture(const std::string& file, size_t* fra
     return counts;
 }
 
+boost::test_tools::assertion_result ndpi_present(boost::unit_test::test_unit_id) {
+    return tests::support::corpus_present(ndpi_dir());
+}
+
 size_t count_of(const std::map<std::string, size_t>& counts, const std::string& key) {
     const auto it = counts.find(key);
     return it == counts.end() ? 0 : it->second;
@@ -776,13 +788,13 @@ size_t count_of(const std::map<std::string, size_t>& counts, const std::string& 
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(ndpi_malformed_icmp_is_a_complete_icmp_header_of_unknown_type_165) {
+BOOST_AUTO_TEST_CASE(ndpi_malformed_icmp_is_a_complete_icmp_header_of_unknown_type_165, *boost::unit_test::precondition(ndpi_present)) {
     // `tshark -r malformed_icmp.pcap -V`: IPv4 total length 28, ICMP type 165
     // code 0, checksum correct: 8 bytes of ICMP, an unknown type but no
     // truncation, so the parser must accept it (the README calls it ICMPv6;
     // the frame is IPv4).
     char errbuf[PCAP_ERRBUF_SIZE];
-    pcap_t* pcap = pcap_open_offline((std::string(ECHOFLOW_NDPI_CORPUS) + "/malformed_icmp.pcap").c_str(), errbuf);
+    pcap_t* pcap = pcap_open_offline((ndpi_dir() + "/malformed_icmp.pcap").c_str(), errbuf);
     BOOST_TEST_REQUIRE(pcap != nullptr, errbuf);
     pcap_pkthdr* header;
     const u_char* data;
@@ -798,7 +810,7 @@ BOOST_AUTO_TEST_CASE(ndpi_malformed_icmp_is_a_complete_icmp_header_of_unknown_ty
     BOOST_TEST(p.info.payload_length == 0);
 }
 
-BOOST_AUTO_TEST_CASE(ndpi_badpackets_are_truncated_frames_and_malformed) {
+BOOST_AUTO_TEST_CASE(ndpi_badpackets_are_truncated_frames_and_malformed, *boost::unit_test::precondition(ndpi_present)) {
     // `tshark -r badpackets.pcap -T fields -e frame.len -e frame.cap_len -e ip.len`:
     // 93 IPv4/UDP frames whose IP total length (1500, one 1404) exceeds the
     // frame's length on the wire (frame.len = cap_len, 108..1194): not a
@@ -809,7 +821,7 @@ BOOST_AUTO_TEST_CASE(ndpi_badpackets_are_truncated_frames_and_malformed) {
     BOOST_TEST(count_of(counts, "kMalformed") == 93u);
 }
 
-BOOST_AUTO_TEST_CASE(ndpi_icmp_tunnel_icmp_count_matches_tshark) {
+BOOST_AUTO_TEST_CASE(ndpi_icmp_tunnel_icmp_count_matches_tshark, *boost::unit_test::precondition(ndpi_present)) {
     size_t frames = 0;
     const auto counts = parse_capture("icmp-tunnel.pcap", &frames);
     BOOST_TEST(frames == 961u);

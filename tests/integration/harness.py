@@ -15,10 +15,15 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 ECHOFLOW = os.environ.get("ECHOFLOW", "build/probe/echoflow")
 SOURCE = os.environ.get("ECHOFLOW_SOURCE", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 CORPUS = os.environ.get("ECHOFLOW_CORPUS", os.path.join(SOURCE, "..", "shared", "corpus", "ndpi"))
+# The corpus lives outside the repository: a clone without it skips the cases
+# that read it, saying so, instead of failing them.
+HAVE_CORPUS = os.path.isfile(os.path.join(CORPUS, "README.md"))
+needs_corpus = unittest.skipUnless(HAVE_CORPUS, "nDPI corpus not found at %s (ECHOFLOW_CORPUS)" % CORPUS)
 CAPTURES = os.path.join(SOURCE, "tests", "data", "captures")
 
 

@@ -94,6 +94,7 @@ class CollectorCounts(unittest.TestCase):
                             (name, f["src"], f["dst"], f["start"], f["end"], lo, hi))
         return flows
 
+    @harness.needs_corpus
     def test_every_capture_counts_exactly_at_nfcapd(self):
         paths = captures_under_test()
         self.assertGreater(len(paths), 10, "the generated corpus is missing (tests/data/captures)")
@@ -138,6 +139,7 @@ class CollectorCounts(unittest.TestCase):
         self.assertEqual(sum(f["packets"] for f in flows), expected["packets"])
         self.assertEqual(sum(f["bytes"] for f in flows), expected["octets"])
 
+    @harness.needs_corpus
     def test_short_timeouts_split_flows_but_keep_the_sums(self):
         pcap = os.path.join(harness.CORPUS, "icmp-tunnel.pcap")
         flows = self.check_capture(pcap, ["--idle-timeout", "1", "--active-timeout", "5"])

@@ -59,6 +59,7 @@ def alerts_for(pcap, extra=()):
 
 
 class DetectionCorpus(unittest.TestCase):
+    @harness.needs_corpus
     def test_tunnels_alert_and_benign_traffic_does_not(self):
         cases = [(p, label) for p, label, _ in harness.labelled_captures()]
         cases += [(os.path.join(harness.CORPUS, n), label) for n, label in NDPI.items()]

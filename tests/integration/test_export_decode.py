@@ -114,6 +114,7 @@ class ExportDecode(unittest.TestCase):
             rx.stop()
         return rx.datagrams, stats
 
+    @harness.needs_corpus
     def test_stream_follows_rfc7011_and_counts_match(self):
         datagrams, stats = self.run_capture(TUNNEL, ["--idle-timeout", "2"])
         self.assertEqual(len(datagrams), stats["messages_sent"])
@@ -134,6 +135,7 @@ class ExportDecode(unittest.TestCase):
         self.assertIn(4, reasons, "end of capture: forced end")
         self.assertIn(1, reasons, "2 s idle timeout on a capture with longer pauses: idle")
 
+    @harness.needs_corpus
     def test_tshark_decodes_without_warnings(self):
         datagrams, stats = self.run_capture(TUNNEL)
         port = 4739

@@ -32,6 +32,7 @@ def frame_count(pcap):
 
 
 class LabMemif(unittest.TestCase):
+    @harness.needs_corpus
     def test_counts_at_the_collector_match_what_testpmd_sent(self):
         lab = load_lab()
         expected = harness.tshark_icmp_totals(TUNNEL)

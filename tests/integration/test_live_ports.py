@@ -71,6 +71,7 @@ class LivePorts(unittest.TestCase):
                          stats["icmp_packets"] + stats["other_packets"] + stats["malformed_packets"])
         self.assertEqual(stats["records_exported"], len(flows))
 
+    @harness.needs_corpus
     def test_one_lcore_net_pcap_exact_counts_and_clean_sigint(self):
         expected = harness.tshark_icmp_totals(TUNNEL)
         with harness.nfcapd() as collector:
@@ -81,6 +82,7 @@ class LivePorts(unittest.TestCase):
         self.assertIn("echoflow summary", err)
         self.check_counts(stats, flows, expected)
 
+    @harness.needs_corpus
     def test_two_ports_two_workers_request_and_reply_meet(self):
         with tempfile.TemporaryDirectory(prefix="ef-split-") as d:
             sources = [TUNNEL, os.path.join(harness.CORPUS, "viber.pcap"),

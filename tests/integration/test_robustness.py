@@ -16,6 +16,7 @@ TUNNEL = os.path.join(harness.CORPUS, "icmp-tunnel.pcap")
 
 
 class BadPackets(unittest.TestCase):
+    @harness.needs_corpus
     def test_broken_and_truncated_frames_are_counted_not_fatal(self):
         for name in ("badpackets.pcap", "malformed_icmp.pcap", "gnutella.pcap", "quic_interop_V.pcapng",
                      "6in4tunnel.pcap", "teredo.pcap", "anyconnect-vpn.pcap", "sflow.pcap"):
@@ -29,6 +30,7 @@ class BadPackets(unittest.TestCase):
                 self.assertEqual(stats["rx_packets"],
                                  stats["icmp_packets"] + stats["other_packets"] + stats["malformed_packets"])
 
+    @harness.needs_corpus
     def test_badpackets_yield_no_flows(self):
         _, stats = harness.run_echoflow(["--pcap", os.path.join(harness.CORPUS, "badpackets.pcap"), "--quiet"])
         self.assertEqual(stats["flows_created"], 0)
@@ -40,6 +42,7 @@ class CaptureInputs(unittest.TestCase):
     read like a file, frames from a FIFO are handled as they arrive, and a
     stop signal ends the run even while the FIFO's writer is silent."""
 
+    @harness.needs_corpus
     def test_standard_input_counts_like_the_file(self):
         _, from_file = harness.run_echoflow(["--pcap", TUNNEL, "--quiet"])
         with tempfile.TemporaryDirectory(prefix="ef-stdin-") as d:
@@ -58,6 +61,7 @@ class CaptureInputs(unittest.TestCase):
             self.assertEqual(from_stdin[key], from_file[key], key)
         self.assertGreater(from_stdin["icmp_packets"], 0)
 
+    @harness.needs_corpus
     def test_a_stop_signal_ends_a_fifo_read_whose_writer_is_silent(self):
         with open(TUNNEL, "rb") as f:
             data = f.read()
@@ -122,6 +126,7 @@ class CaptureInputs(unittest.TestCase):
 
 
 class DeadCollector(unittest.TestCase):
+    @harness.needs_corpus
     def test_udp_collector_down_is_counted_and_the_run_completes(self):
         port = harness.free_udp_port()  # nothing listens there
         start = time.monotonic()
@@ -135,6 +140,7 @@ class DeadCollector(unittest.TestCase):
         # error surfaces on the send after the lost one.)
         self.assertGreater(stats["export_errors"], 0)
 
+    @harness.needs_corpus
     def test_tcp_collector_down_does_not_block(self):
         port = harness.free_tcp_port()  # closed: connect is refused
         start = time.monotonic()
@@ -146,6 +152,7 @@ class DeadCollector(unittest.TestCase):
         self.assertEqual(stats["records_exported"] - stats["records_not_sent"], 0,
                          "nothing can have been delivered to a closed port")
 
+    @harness.needs_corpus
     def test_tcp_collector_receives_the_stream(self):
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         server.bind(("127.0.0.1", 0))
@@ -203,6 +210,7 @@ class CommandLine(unittest.TestCase):
         self.assertIn(needle, lines[0])
         self.assertTrue(lines[0].startswith("echoflow: "))
 
+    @harness.needs_corpus
     def test_bad_options_give_one_clear_line_and_exit_2(self):
         self.assert_usage_error(["--pcap", TUNNEL, "--frobnicate"], "--frobnicate")
         self.assert_usage_error(["--pcap", TUNNEL, "--cache-size", "lots"], "--cache-size")
@@ -222,6 +230,7 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("/nonexistent/x.pcap", p.stderr)
 
+    @harness.needs_corpus
     def test_bad_pattern_file_names_the_line(self):
         with tempfile.NamedTemporaryFile("w", suffix=".patterns", delete=False) as f:
             f.write("# comment\n")
@@ -245,6 +254,7 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(v.returncode, 0)
         self.assertTrue(v.stdout.startswith("echoflow "))
 
+    @harness.needs_corpus
     def test_config_file_sets_options_and_errors_name_the_key(self):
         with tempfile.TemporaryDirectory() as d:
             good = os.path.join(d, "good.conf")

@@ -55,10 +55,10 @@ struct QueueRef {
     bool distribute;  // the port has one queue for several workers: spread by software hash
 };
 
-// Epoch milliseconds from the TSC: one rdtsc and a multiply per burst (the
-// three 64-bit divisions this used to take cost ~3 ns/packet at 32-packet
-// bursts, measured with scripts/bench's discard input). rte_get_tsc_hz() is
-// an estimate (off by 1.5e-3 on the development VM: two minutes a day), so
+// Epoch milliseconds from the TSC: one rdtsc and a multiply per burst (64-bit
+// divisions cost measurably per packet: docs/performance.md). rte_get_tsc_hz()
+// is an estimate (calibrated at start; an error of 1e-3 is a minute and a half
+// a day), so
 // each copy re-anchors on the wall clock once a second (a vDSO read, no
 // syscall), and never goes backwards when the wall clock is stepped back.
 // One copy per lcore: not shared.
@@ -408,8 +408,8 @@ int run_live(const Config& config, const LiveOptions& options) {
         L->clock.start();
         // Each lcore re-anchors its own copy (now_ms() writes it): the
         // workers copy L->clock as they start, so the main lcore never
-        // touches it again (ThreadSanitizer: a worker copying it while the
-        // main loop re-anchored it was a data race).
+        // touches it again (a worker copying it while the main loop
+        // re-anchors it would be a data race).
         TscClock main_clock = L->clock;
         const double t0 = monotonic_seconds();
         if (!config.quiet)
