@@ -62,6 +62,21 @@ void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, 
     out += ",\"dst\":";
     append_address(r.responder, r.family, out);
     out += r.family == flowgen::Family::kIpv6 ? ",\"family\":\"ipv6\"" : ",\"family\":\"ipv4\"";
+    // The segment the conversation was seen in (README "Remote and cloud
+    // mirrors"): only when there is one, so bare traffic's alerts are unchanged.
+    if (r.vlan_id != 0) {
+        out += ",\"vlan\":";
+        append_uint(r.vlan_id, out);
+    }
+    if (r.segment_type != flowgen::SegmentType::kNone) {
+        out += ",\"segment\":{\"type\":\"";
+        out += r.segment_type == flowgen::SegmentType::kVxlan    ? "vxlan"
+               : r.segment_type == flowgen::SegmentType::kGeneve ? "geneve"
+                                                                 : "erspan";
+        out += "\",\"id\":";
+        append_uint(r.segment_id, out);
+        out += '}';
+    }
     out += ",\"icmp_type\":";
     append_uint(r.key_type, out);
     out += ",\"icmp_id\":";

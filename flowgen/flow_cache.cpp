@@ -51,15 +51,20 @@ inline uint64_t mum(uint64_t a, uint64_t b) noexcept {
 
 uint64_t hash_key(const FlowKey& key) noexcept {
     const uint64_t meta = (static_cast<uint64_t>(key.family) << 32) | (static_cast<uint64_t>(key.key_type) << 16) | key.id;
+    const uint64_t segment = (static_cast<uint64_t>(key.segment_id) << 24) |
+                             (static_cast<uint64_t>(key.segment_type) << 16) | key.vlan_id;
     const uint64_t a = mum(word(key.low, 0) ^ 0xa0761d6478bd642fULL, word(key.low, 1) ^ 0xe7037ed1a0b428dbULL);
     const uint64_t b = mum(word(key.high, 0) ^ 0x8ebc6af09c88c6e3ULL, word(key.high, 1) ^ 0x589965cc75374cc3ULL);
-    return mum(a ^ meta ^ 0x9e3779b97f4a7c15ULL, b ^ 0xc2b2ae3d27d4eb4fULL);
+    return mum(a ^ meta ^ 0x9e3779b97f4a7c15ULL, b ^ segment ^ 0xc2b2ae3d27d4eb4fULL);
 }
 
-// Family and the two addresses in canonical order: both directions of a
-// conversation get the same key.
+// Family, segment and the two addresses in canonical order: both directions
+// of a conversation get the same key.
 inline void set_addresses(const PacketInfo& p, FlowKey& key) noexcept {
     key.family = p.family;
+    key.vlan_id = p.vlan_id;
+    key.segment_type = p.segment_type;
+    key.segment_id = p.segment_id;
     if (not_after(p.src, p.dst)) {
         key.low = p.src;
         key.high = p.dst;
@@ -188,6 +193,9 @@ bool FlowCache::grow() noexcept {
             key.family = c.family;
             key.key_type = c.key_type;
             key.id = c.icmp_id;
+            key.vlan_id = c.vlan_id;
+            key.segment_type = c.segment_type;
+            key.segment_id = c.segment_id;
             const bool ordered = not_after(c.addr[0], c.addr[1]);
             key.low = ordered ? c.addr[0] : c.addr[1];
             key.high = ordered ? c.addr[1] : c.addr[0];
@@ -238,6 +246,9 @@ void FlowCache::snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, Conve
     r.icmp_id = c.icmp_id;
     r.end_reason = reason;
     r.ingress_port = c.ingress_port;
+    r.vlan_id = c.vlan_id;
+    r.segment_type = c.segment_type;
+    r.segment_id = c.segment_id;
     r.flow_id = worker_bits_ | c.flow_seq;
     for (unsigned d = 0; d < 2; ++d) {
         DirectionCounters& o = r.dir[d];

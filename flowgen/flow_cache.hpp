@@ -91,8 +91,9 @@ struct SlotRelocator {
 // no padding; per-direction arrays are indexed by direction (0 = initiator).
 struct Conversation {
     uint64_t octets[2];
-    uint64_t payload_octets[2];
     IpAddress addr[2];            // [0] initiator, [1] responder
+    uint32_t payload_octets[2];   // echo data octets, for the mean (a slice is cut before it wraps)
+    uint32_t segment_id;          // key: overlay segment (FlowKey::segment_id)
     uint32_t start_ms;            // low 32 bits of the epoch ms of the first packet (of this export slice)
     uint32_t last_ms[2];          // low 32 bits of epoch ms, per direction
     uint32_t first_ms1;           // first packet of direction 1 (direction 0 starts at start_ms)
@@ -100,6 +101,7 @@ struct Conversation {
     uint32_t flow_seq;            // per-worker conversation number (flow id low bits)
     uint16_t icmp_id;             // key id: echo identifier or code
     uint16_t ingress_port;
+    uint16_t vlan_id;             // key: FlowKey::vlan_id
     uint16_t min_ip_length[2];
     uint16_t max_ip_length[2];
     uint16_t min_payload[2];
@@ -109,6 +111,7 @@ struct Conversation {
     uint8_t icmp_type[2];
     uint8_t icmp_code[2];
     uint8_t has_type;             // bit d: icmp_type[d] is set
+    SegmentType segment_type;     // key: FlowKey::segment_type
 };
 static_assert(sizeof(Conversation) == 120, "keep the conversation within its 120-byte budget");
 
@@ -234,7 +237,7 @@ private:
     template <class Sink>
     Hit open_in_full_bucket(const FlowKey& key, uint64_t hash, bool reply, const PacketInfo& p, uint16_t port,
                             uint64_t now_ms, Sink& export_sink) noexcept;
-    static bool would_overflow(const Conversation& c, unsigned dir) noexcept;
+    static bool would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept;
     // Doubles the table in place (a full bucket of a growing table; the
     // address space for max_capacity() was reserved by init()). Every
     // conversation keeps its way in the bucket its hash selects with one

@@ -9,15 +9,18 @@
 namespace flowgen {
 
 inline bool FlowCache::matches(const Conversation& c, const FlowKey& key) const noexcept {
-    if (c.family != key.family || c.key_type != key.key_type || c.icmp_id != key.id) return false;
+    if (c.family != key.family || c.key_type != key.key_type || c.icmp_id != key.id || c.vlan_id != key.vlan_id ||
+        c.segment_id != key.segment_id || c.segment_type != key.segment_type)
+        return false;
     return (c.addr[0] == key.low && c.addr[1] == key.high) ||
            (c.addr[0] == key.high && c.addr[1] == key.low);
 }
 
-inline bool FlowCache::would_overflow(const Conversation& c, unsigned dir) noexcept {
-    // packets is 32 bits; an export slice that would wrap it is cut short
-    // (reported as an active timeout) instead of silently wrapping.
-    return c.packets[dir] == UINT32_MAX;
+inline bool FlowCache::would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept {
+    // packets and payload_octets are 32 bits; an export slice that would
+    // wrap one is cut short (reported as an active timeout) instead of
+    // silently wrapping.
+    return c.packets[dir] == UINT32_MAX || c.payload_octets[dir] > UINT32_MAX - p.payload_wire_length;
 }
 
 inline void FlowCache::account(Conversation& c, unsigned dir, const PacketInfo& p, uint32_t now32) noexcept {
@@ -66,6 +69,9 @@ inline void FlowCache::open(Conversation& c, const FlowKey& key, const PacketInf
     c.key_type = key.key_type;
     c.icmp_id = key.id;
     c.ingress_port = port;
+    c.vlan_id = key.vlan_id;
+    c.segment_type = key.segment_type;
+    c.segment_id = key.segment_id;
     c.start_ms = static_cast<uint32_t>(now_ms);
     c.flow_seq = next_seq_++;
 }
@@ -193,7 +199,7 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
             else
                 dir = (p.src == c.addr[0]) ? 0 : 1;
             const uint32_t slot = b * kWays + w;
-            if (__builtin_expect(would_overflow(c, dir), 0)) {
+            if (__builtin_expect(would_overflow(c, dir, p), 0)) {
                 ConversationRecord rec;
                 snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
                 export_sink(rec, slot);

@@ -1,7 +1,10 @@
 // How packets are grouped into conversations, and the small table that lets
 // non-first IP fragments join the conversation of their first fragment.
 //
-// Key (documented in README "What is a conversation"):
+// Key (documented in README "What is a conversation"), always within one
+// segment (the VLAN of the Ethernet header that carried the packet, and the
+// overlay segment it came in: VXLAN/Geneve VNI, ERSPAN session), so that
+// mirrors of networks with the same private addresses stay apart:
 // - request/reply pairs (echo, timestamp, information, address mask, ICMPv6
 //   echo): family, the two addresses in canonical order, the request type and
 //   the identifier. Request and reply are one conversation.
@@ -31,10 +34,14 @@ struct FlowKey {
     Family family = Family::kNone;
     uint8_t key_type = 0;
     uint16_t id = 0;  // echo identifier, or the code for keys by type/code
+    uint16_t vlan_id = 0;                            // PacketInfo::vlan_id
+    SegmentType segment_type = SegmentType::kNone;   // PacketInfo::segment_type
+    uint32_t segment_id = 0;                         // PacketInfo::segment_id
 
     friend bool operator==(const FlowKey& a, const FlowKey& b) noexcept {
-        return a.family == b.family && a.key_type == b.key_type && a.id == b.id &&
-               a.low == b.low && a.high == b.high;
+        return a.family == b.family && a.key_type == b.key_type && a.id == b.id && a.vlan_id == b.vlan_id &&
+               a.segment_type == b.segment_type && a.segment_id == b.segment_id && a.low == b.low &&
+               a.high == b.high;
     }
 };
 

@@ -58,6 +58,9 @@ struct ConversationRecord {
     uint16_t icmp_id = 0;        // echo identifier, 0 where the key has none
     EndReason end_reason = EndReason::kIdleTimeout;
     uint16_t ingress_port = 0;   // DPDK port id / interface index the first packet came in on
+    uint16_t vlan_id = 0;        // segment of the conversation: PacketInfo::vlan_id (0 none)
+    SegmentType segment_type = SegmentType::kNone;  // and the overlay segment
+    uint32_t segment_id = 0;
     uint64_t flow_id = 0;        // unique per conversation within the observation domain
     DirectionCounters dir[2];
     DetectionSummary detection;

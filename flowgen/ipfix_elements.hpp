@@ -37,6 +37,9 @@
     X(kFlowStartMilliseconds, 152, 8, "flowStartMilliseconds")                     \
     X(kFlowEndMilliseconds, 153, 8, "flowEndMilliseconds")                         \
     X(kBiflowDirection, 239, 1, "biflowDirection")                                 \
+    /* the segment of mirrored traffic (EncoderConfig::segment_elements) */         \
+    X(kVlanId, 58, 2, "vlanId")                                                    \
+    X(kLayer2SegmentId, 351, 8, "layer2SegmentId")                                 \
     /* metering and exporting process statistics (RFC 7011 §4.1, §4.2) */          \
     X(kExportedOctetTotalCount, 40, 8, "exportedOctetTotalCount")                  \
     X(kExportedMessageTotalCount, 41, 8, "exportedMessageTotalCount")              \
@@ -73,7 +76,9 @@
     /* pattern id of detect/patterns, 0 = none */                                                               \
     X(kSignatureId, 7, 2, kIeUnsigned16, kIeIdentifier, "echoflowSignatureId", nullptr)                         \
     /* 0 benign/unknown, 1 suspicious, 2 tunnel */                                                              \
-    X(kVerdict, 8, 1, kIeUnsigned8, kIeIdentifier, "echoflowVerdict", nullptr)
+    X(kVerdict, 8, 1, kIeUnsigned8, kIeIdentifier, "echoflowVerdict", nullptr)                                 \
+    /* flowgen::SegmentType << 56 | VNI or ERSPAN session id (EncoderConfig::segment_elements) */               \
+    X(kSegment, 9, 8, kIeUnsigned64, kIeIdentifier, "echoflowSegment", nullptr)
 
 namespace flowgen {
 
@@ -81,7 +86,7 @@ namespace flowgen {
 inline constexpr uint16_t kIpfixVariableLength = 0xFFFF;
 
 // RFC 5610 §3.1 / IANA "IPFIX Information Element Data Types".
-inline constexpr uint8_t kIeUnsigned8 = 1, kIeUnsigned16 = 2, kIeUnsigned32 = 3;
+inline constexpr uint8_t kIeUnsigned8 = 1, kIeUnsigned16 = 2, kIeUnsigned32 = 3, kIeUnsigned64 = 4;
 // RFC 5610 §3.2 / IANA "IPFIX Information Element Semantics".
 inline constexpr uint8_t kIeQuantity = 1, kIeIdentifier = 4, kIeFlags = 5;
 

@@ -19,6 +19,7 @@ enum Value : uint8_t {
     kVBiflowDir, kVRevOctets, kVRevPackets, kVRevMinLen, kVRevMaxLen, kVScore, kVReasons,
     kVEntropy, kVPayMin, kVPayMax, kVPayMean,
     kVRevPayMin, kVRevPayMax, kVRevPayMean, kVSignature, kVVerdict,
+    kVVlan, kVL2Segment, kVSegment,
     // options records
     kVOdid, kVExpOctets, kVExpMessages, kVExpRecords, kVObsFlows, kVIgnPackets,
     kVIgnOctets, kVNotSent, kVObsPackets, kVObsOctets,
@@ -62,6 +63,21 @@ struct TypeRecords {
 };
 constexpr TypeRecords kTypeRecords;
 
+// IANA layer2SegmentId (351): the top octet is the segment type, of which
+// the registry assigns 0x01 VxLAN (24-bit VNI) and 0x02 NVGRE; there is no
+// type for Geneve or ERSPAN, which therefore go out as 0 there and only in
+// echoflowSegment (flowgen::SegmentType in the top octet).
+constexpr uint64_t kLayer2SegmentVxlan = uint64_t{0x01} << 56;
+
+uint64_t layer2_segment_id(const ConversationRecord& r) {
+    return r.segment_type == SegmentType::kVxlan ? kLayer2SegmentVxlan | r.segment_id : 0;
+}
+
+uint64_t echoflow_segment(const ConversationRecord& r) {
+    if (r.segment_type == SegmentType::kNone) return 0;
+    return (static_cast<uint64_t>(r.segment_type) << 56) | r.segment_id;
+}
+
 void push(TemplateLayout& t, Ie ie, uint32_t pen, uint8_t value) {
     const IpfixElement& e = element(ie);
     t.fields[t.field_count++] = TemplateField{e.id, e.length, pen, value};
@@ -99,6 +115,11 @@ void build_flow_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
     push(t, Ie::kObservationPointId, kVObsPoint);
     push(t, Ie::kFlowId, kVFlowId);
     push(t, Ie::kBiflowDirection, kVBiflowDir);
+    if (c.segment_elements) {
+        push(t, Ie::kVlanId, kVVlan);
+        push(t, Ie::kLayer2SegmentId, kVL2Segment);
+        push_enterprise(t, Ie::kSegment, c.enterprise_number, kVSegment);
+    }
     if (c.biflow) {
         // Only reverse elements that nfdump 1.7.1 maps to their own slots:
         // it stores reverse icmpTypeCode (32/139) and reverse flowStart/End
@@ -255,15 +276,25 @@ size_t IpfixEncoder::add_templates(IpfixMessage& m, size_t first) const noexcept
     return added;
 }
 
+// Whether this configuration's templates use the element a type record names.
+bool IpfixEncoder::announces(uint16_t id) const noexcept {
+    if (id == element(Ie::kSegment).id) return config_.segment_elements;
+    if (!config_.detection_elements) return false;
+    return config_.biflow || (id & kReverseEnterpriseBit) == 0;
+}
+
 size_t IpfixEncoder::type_record_count() const noexcept {
-    if (!config_.detection_elements) return 0;
-    return config_.biflow ? std::size(kTypeRecords.rows) : kEnterpriseElements;
+    size_t n = 0;
+    for (const TypeRecord& tr : kTypeRecords.rows) n += announces(tr.id);
+    return n;
 }
 
 size_t IpfixEncoder::add_type_records(IpfixMessage& m, size_t first) const noexcept {
     size_t added = 0;
-    for (size_t i = first; i < type_record_count(); ++i, ++added) {
-        const TypeRecord& tr = kTypeRecords.rows[i];
+    size_t index = 0;  // among the announced records
+    for (const TypeRecord& tr : kTypeRecords.rows) {
+        if (!announces(tr.id)) continue;
+        if (index++ < first) continue;
         const size_t name_len = std::strlen(tr.name);  // < 255: one length octet (RFC 7011 §7)
         uint8_t* p = m.reserve(kTemplateIeType, 2 + 4 + 1 + 1 + 1 + name_len);
         if (!p) break;
@@ -274,6 +305,7 @@ size_t IpfixEncoder::add_type_records(IpfixMessage& m, size_t first) const noexc
         p[8] = static_cast<uint8_t>(name_len);
         std::memcpy(p + 9, tr.name, name_len);
         ++m.records_;
+        ++added;
     }
     return added;
 }
@@ -363,6 +395,9 @@ bool IpfixEncoder::add_flow_record(IpfixMessage& m, const TemplateLayout& t, con
         case kVRevPayMean: store_be16(p, payload_mean(v)); break;
         case kVSignature: store_be16(p, r.detection.signature_id); break;
         case kVVerdict: *p = r.detection.verdict; break;
+        case kVVlan: store_be16(p, r.vlan_id); break;
+        case kVL2Segment: store_be64(p, layer2_segment_id(r)); break;
+        case kVSegment: store_be64(p, echoflow_segment(r)); break;
         default: std::memset(p, 0, fld.length); break;
         }
         p += fld.length;

@@ -68,6 +68,12 @@ struct EncoderConfig {
     bool biflow = false;
     bool detection_elements = true;
     uint32_t enterprise_number = 32473;
+    // vlanId (58), layer2SegmentId (351) and the enterprise element
+    // echoflowSegment (9) in the flow templates: the segment a conversation
+    // was mirrored from (ConversationRecord::vlan_id, segment_*). Off by
+    // default here so that the encoder's plain form stays as it was; the
+    // probe turns it on.
+    bool segment_elements = false;
 };
 
 // One message being written into a caller-owned buffer. begin() reserves the
@@ -135,7 +141,7 @@ public:
 
     // RFC 5610 type records (template 261) for our enterprise elements,
     // starting at index `first`; returns how many were added. Zero records
-    // exist when detection_elements is off.
+    // exist when detection_elements and segment_elements are off.
     size_t add_type_records(IpfixMessage& m, size_t first = 0) const noexcept;
     size_t type_record_count() const noexcept;
 
@@ -150,6 +156,7 @@ public:
     int records_for(const ConversationRecord& r) const noexcept;
 
 private:
+    bool announces(uint16_t type_record_id) const noexcept;
     bool add_flow_record(IpfixMessage& m, const TemplateLayout& t, const ConversationRecord& r,
                          int fwd) const noexcept;
     bool add_template(IpfixMessage& m, const TemplateLayout& t) const noexcept;

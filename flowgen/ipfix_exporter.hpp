@@ -53,6 +53,7 @@ struct ExporterConfig {
     // Private enterprise number of the detection elements. 32473 is the
     // documentation PEN of RFC 5612; a deployment should use its own.
     uint32_t enterprise_number = 32473;
+    bool segment_elements = false;       // EncoderConfig::segment_elements (the probe turns it on)
     uint32_t template_refresh_s = 60;    // UDP template (and type/stats record) resend interval
     uint16_t max_message_bytes = 1472;   // whole IPFIX message incl. header, within the path MTU
     uint32_t flush_interval_ms = 200;    // a partially filled message is sent no later than this

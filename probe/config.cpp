@@ -108,6 +108,25 @@ const Option kOptions[] = {
      [](Config& c, std::string_view v) {
          return parse_number<uint16_t>(v, flowgen::kMinMessageBytes, 65000, c.exporter.max_message_bytes);
      }},
+    {"decap", "auto|none", false, "auto (default): count the ICMP inside VLAN/QinQ, MPLS, GRE, ERSPAN I/II/III, VXLAN, Geneve and IP-in-IP; none: only VLAN tags and one IP-in-IP level",
+     [](Config& c, std::string_view v) {
+         if (v == "auto") c.parse.decap = true;
+         else if (v == "none") c.parse.decap = false;
+         else return Status::error(std::string("'").append(v).append("' is not auto or none"));
+         return Status{};
+     }},
+    {"vxlan-port", "N", true, "also read UDP port N as VXLAN (4789 and the Linux default 8472 always are)",
+     [](Config& c, std::string_view v) {
+         uint16_t port = 0;
+         if (Status s = parse_number<uint16_t>(v, 1, 65535, port); !s.ok()) return s;
+         if (c.parse.is_vxlan_port(port)) return Status{};
+         if (c.parse.vxlan_port_count == flowgen::kMaxVxlanPorts)
+             return Status::error("at most " + std::to_string(flowgen::kMaxVxlanPorts) + " VXLAN ports");
+         c.parse.vxlan_ports[c.parse.vxlan_port_count++] = port;
+         return Status{};
+     }},
+    {"dedup-window", "MS", false, "drop an ICMP packet seen again (same inner IP packet, TTL aside) within MS milliseconds: a mirror's second copy (default 10; 0 keeps duplicates)",
+     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 0, 10'000, c.dedup_window_ms); }},
     {"active-timeout", "S", false, "export long conversations every S seconds (default 60)",
      [](Config& c, std::string_view v) { return parse_seconds_ms(v, c.cache.active_timeout_ms); }},
     {"idle-timeout", "S", false, "end a conversation after S seconds without packets (default 15)",

@@ -33,6 +33,8 @@ struct Config {
     flowgen::ExporterConfig exporter;    // --collector, --odid, --observation-point, ...
     detect::Config detection;            // --patterns, --alert-score, --allow, ...
     bool detect = true;                  // --no-detect turns the detectors off
+    flowgen::ParseOptions parse;         // --decap, --vxlan-port
+    uint32_t dedup_window_ms = 10;       // --dedup-window: 0 keeps mirror duplicates
     bool pattern_cache_chosen = false;   // --pattern-cache given (else the default directory)
 
     std::string alerts_path;        // --alerts PATH|-: JSON Lines

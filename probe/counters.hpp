@@ -34,7 +34,39 @@
     X(records_queued, "conversation records handed to the exporter")                           \
     X(flows_dropped, "conversation records lost to a full exporter queue")                     \
     X(alerts, "alerts raised")                                                                 \
-    X(alerts_dropped, "alerts lost to a full alert queue")
+    X(alerts_dropped, "alerts lost to a full alert queue")                                     \
+    X(mirror_duplicates, "ICMP packets dropped as a mirror's second copy (--dedup-window), not in icmp_packets") \
+    X(spread_software_packets, "ICMP frames assigned to a worker by software from their (inner) addresses") \
+    X(spread_software_tunnelled, "of those, frames in a tunnel or behind MPLS (RSS saw only the outer header)") \
+    ECHOFLOW_DECAP_COUNTERS(X)
+
+// Per encapsulation kind, in flowgen::Encap order (README "Remote and cloud
+// mirrors"): frames that went through a header of the kind (any outcome),
+// and malformed frames whose bad header was of the kind (IP-in-IP has no
+// header of its own: a bad inner IP header is a bad IP header). A worker counts
+// them through kEncapCounters (probe/worker.hpp).
+#define ECHOFLOW_DECAP_COUNTERS(X)                                                             \
+    X(decap_vlan_packets, "frames with 802.1Q/802.1ad tags")                                   \
+    X(decap_vlan_malformed, "malformed: a VLAN tag cut short or too many tags")                \
+    X(decap_mpls_packets, "frames with an MPLS label stack")                                   \
+    X(decap_mpls_malformed, "malformed: label stack cut short, too deep or empty")             \
+    X(decap_pseudowire_packets, "frames in an MPLS Ethernet pseudowire")                       \
+    X(decap_pseudowire_malformed, "malformed: pseudowire frame cut short")                     \
+    X(decap_ipip_packets, "IP-in-IP, 6in4, 4in6, 6in6 packets entered")                        \
+    X(decap_gre_packets, "GRE packets carrying IPv4, IPv6 or MPLS")                            \
+    X(decap_gre_malformed, "malformed: GRE header cut short")                                  \
+    X(decap_gre_teb_packets, "GRE transparent Ethernet bridging (0x6558) frames")              \
+    X(decap_gre_teb_malformed, "malformed: GRE-TEB inner frame cut short")                     \
+    X(decap_erspan1_packets, "ERSPAN type I frames")                                           \
+    X(decap_erspan1_malformed, "malformed: ERSPAN I inner frame cut short")                    \
+    X(decap_erspan2_packets, "ERSPAN type II frames")                                          \
+    X(decap_erspan2_malformed, "malformed: ERSPAN II header cut short or not version 1")       \
+    X(decap_erspan3_packets, "ERSPAN type III frames")                                         \
+    X(decap_erspan3_malformed, "malformed: ERSPAN III header cut short or not version 2")      \
+    X(decap_vxlan_packets, "VXLAN frames (UDP 4789, 8472, --vxlan-port)")                      \
+    X(decap_vxlan_malformed, "malformed: VXLAN header cut short or without the I flag")        \
+    X(decap_geneve_packets, "Geneve frames (UDP 6081)")                                        \
+    X(decap_geneve_malformed, "malformed: Geneve header or options cut short, or version != 0")
 
 // Read from each worker's conversation cache (`w` is a const Worker*),
 // summed over the workers.
@@ -56,14 +88,19 @@
     X(records_exported, es->records_exported.get(), "IPFIX data records encoded")              \
     X(messages_sent, es->messages_sent.get(), "IPFIX messages sent")                           \
     X(export_errors, es->export_errors.get(), "IPFIX messages a collector did not take")       \
-    X(records_not_sent, es->records_not_sent.get(), "IPFIX data records never delivered")
+    X(records_not_sent, es->records_not_sent.get(), "IPFIX data records never delivered") \
+    X(log_lines_lost, exporter.log_lines_lost(),                                              \
+      "--alerts/--conversations lines not written (write error, failed reopen after SIGHUP)")
 
 // Set by the live modes from the ports (rte_eth_stats, probe/dpdk/live.cpp
-// read_port_counters); 0 with --pcap.
+// read_port_counters; the rss_* ones once, when the ports are set up,
+// probe/spread.hpp); 0 with --pcap.
 #define ECHOFLOW_PORT_COUNTERS(X)                                                              \
     X(nic_missed, "frames the NIC dropped for lack of room in the RX ring (imissed)")          \
     X(nic_errors, "erroneous frames the NIC received (ierrors)")                               \
-    X(nic_no_mbuf, "frames dropped for lack of an mbuf (rx_nombuf)")
+    X(nic_no_mbuf, "frames dropped for lack of an mbuf (rx_nombuf)")                          \
+    X(rss_inner_ports, "ports whose NIC spreads tunnelled frames by the inner header (RSS level innermost)") \
+    X(rss_outer_ports, "ports with RSS on the outer header only: tunnelled ICMP is spread in software")
 
 // Set with --interface from the XDP program's counters (probe/dpdk/xdp_stats.cpp);
 // written only when RunStats::have_xdp.

@@ -27,6 +27,8 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         flowgen::ExporterConfig ec = config.exporter;
         // Without detection there is no verdict to carry.
         if (!config.detect) ec.detection_elements = false;
+        // The segment of mirrored traffic (README "Remote and cloud mirrors").
+        ec.segment_elements = true;
         if (flowgen::Status s = exporter_->open(ec); !s.ok()) return s;
     }
     if (!config.alerts_path.empty())
@@ -51,7 +53,7 @@ const flowgen::ExporterStats* ExportLoop::exporter_stats() const noexcept {
 void ExportLoop::add_record(const flowgen::ConversationRecord& r, uint64_t now_ms) {
     flows_exported_.add();
     if (exporter_) exporter_->add(r, now_ms);
-    if (conversations_.is_open()) {
+    if (conversations_.enabled()) {
         line_.clear();
         detect::format_conversation_json(r, names_, now_ms, line_);
         conversations_.write(line_);
@@ -100,11 +102,11 @@ void ExportLoop::overflow_to_exporter(void* self, const flowgen::ConversationRec
 
 void ExportLoop::write_alert(const AlertEvent& ev) {
     alerts_written_.add();
-    if (!alerts_.is_open() && !alerts_syslog_) return;
+    if (!alerts_.enabled() && !alerts_syslog_) return;
     line_.clear();
     detect::format_alert_json(ev.conversation, *names_, ev.time_ms, line_, {ev.payload, ev.payload_length},
                               ev.fingerprint_id, &ev.detector_state);
-    if (alerts_.is_open()) {
+    if (alerts_.enabled()) {
         alerts_.write(line_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.
         alerts_.flush();
@@ -145,7 +147,7 @@ flowgen::ProcessStats process_stats(const RunStats& t) {
     flowgen::ProcessStats p{};
     p.observed_packets = t.icmp_packets;
     p.observed_octets = t.icmp_octets;
-    p.ignored_packets = t.other_packets + t.malformed_packets;
+    p.ignored_packets = t.other_packets + t.malformed_packets + t.mirror_duplicates;
     // Captured bytes: ignored frames have no IP length to speak of.
     p.ignored_octets = t.rx_bytes - t.icmp_frame_bytes;
     p.observed_flows = t.flows_created;

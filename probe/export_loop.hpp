@@ -56,6 +56,8 @@ public:
     // Any thread (telemetry) may read these while the loop runs.
     uint64_t flows_exported() const noexcept { return flows_exported_.get(); }
     uint64_t alerts_written() const noexcept { return alerts_written_.get(); }
+    // Alert and conversation log lines not written (write error, file closed after a failed reopen).
+    uint64_t log_lines_lost() const noexcept { return alerts_.lines_lost() + conversations_.lines_lost(); }
     bool has_exporter() const noexcept { return exporter_ != nullptr; }
     const flowgen::ExporterStats* exporter_stats() const noexcept;
 

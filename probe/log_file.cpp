@@ -68,7 +68,7 @@ flowgen::Status LogFile::reopen() {
 }
 
 void LogFile::write(std::string_view line) noexcept {
-    if (file_ == nullptr || std::fwrite(line.data(), 1, line.size(), file_) != line.size()) ++lines_lost_;
+    if (file_ == nullptr || std::fwrite(line.data(), 1, line.size(), file_) != line.size()) lines_lost_.add();
 }
 
 void LogFile::flush() noexcept {

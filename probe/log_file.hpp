@@ -7,14 +7,15 @@
 // are created with mode 0640 (less if the umask says so), and an existing
 // file with wider permissions is narrowed to 0640 when opened.
 //
-// Used by the exporter thread only (not thread-safe); no allocation per
-// write.
+// Used by the exporter thread only (lines_lost() may be read by any
+// thread); no allocation per write.
 #pragma once
 
 #include <cstdio>
 #include <string>
 #include <string_view>
 
+#include "flowgen/relaxed_counter.hpp"
 #include "flowgen/status.hpp"
 
 namespace probe {
@@ -40,8 +41,10 @@ public:
     void close() noexcept;
 
     bool is_open() const noexcept { return file_ != nullptr; }
+    // A path was given: lines are wanted, written or counted as lost.
+    bool enabled() const noexcept { return !path_.empty(); }
     // Lines that could not be written (closed after a failed reopen, write error).
-    uint64_t lines_lost() const noexcept { return lines_lost_; }
+    uint64_t lines_lost() const noexcept { return lines_lost_.get(); }
     const char* what() const noexcept { return what_; }
     const std::string& path() const noexcept { return path_; }
 
@@ -52,7 +55,7 @@ private:
     const char* what_ = "log";
     std::FILE* file_ = nullptr;
     bool owned_ = false;
-    uint64_t lines_lost_ = 0;
+    flowgen::RelaxedCounter lines_lost_;  // written by the exporter thread only
 };
 
 }  // namespace probe

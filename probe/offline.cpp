@@ -58,6 +58,8 @@ int run_offline(const Config& config) {
     ws.record_queue = 4096;
     ws.detect = config.detect;
     ws.detection = &config.detection;
+    ws.parse = config.parse;
+    ws.dedup_window_ms = config.dedup_window_ms;
     Worker worker(ws);
     if (flowgen::Status s = worker.init(); !s.ok()) {
         fail(s.message());
@@ -82,6 +84,7 @@ int run_offline(const Config& config) {
     RunStats totals;
     bool stopped = false;
     const flowgen::LinkType link = reader.link();
+    const flowgen::ParseOptions& parse = config.parse;
     ParsedFrame parsed[Worker::kMaxBurst];
     auto account = [&](const CaptureBatch& batch) {
         // Runs of frames with the same capture millisecond are parsed and go
@@ -110,7 +113,7 @@ int run_offline(const Config& config) {
                     flowgen::prefetch(ahead + 64);
                 }
                 const CaptureBatch::Frame& f = batch.frames[k];
-                parse_into(parsed[k - i], link, {batch.arena + f.offset, f.caplen}, 0, f.wire_len);
+                parse_into(parsed[k - i], link, {batch.arena + f.offset, f.caplen}, 0, f.wire_len, parse);
             }
             worker.handle(parsed, j - i, now_ms);
             packets += j - i;

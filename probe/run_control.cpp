@@ -57,6 +57,5 @@ void install_stop_handlers() {
 bool stop_requested() noexcept { return g_stop.load(std::memory_order_relaxed) != 0; }
 
 uint32_t reopen_generation() noexcept { return g_reopen.load(std::memory_order_relaxed); }
-void request_reopen() noexcept { g_reopen.fetch_add(1, std::memory_order_relaxed); }
 
 }  // namespace probe

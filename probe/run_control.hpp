@@ -14,10 +14,10 @@ void install_stop_handlers();
 bool stop_requested() noexcept;
 
 // SIGHUP asks for the log files (--alerts, --conversations) to be reopened
-// (logrotate). install_stop_handlers() installs it; the exporter compares
-// the generation with the last one it acted on.
+// (logrotate): each signal bumps this generation. install_stop_handlers()
+// installs the handler; the exporter compares the generation with the last
+// one it acted on.
 uint32_t reopen_generation() noexcept;
-void request_reopen() noexcept;
 
 inline uint64_t wall_clock_ms() noexcept {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

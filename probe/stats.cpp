@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
+#include <string_view>
 
 #include "probe/export_loop.hpp"
 #include "probe/worker.hpp"
@@ -60,6 +61,31 @@ flowgen::Status write_stats_json(const std::string& path, const RunStats& s) {
     return {};
 }
 
+namespace {
+
+// " vlan 12 vxlan 40 (1 malformed)": the encapsulation kinds seen, from the
+// decap_* counters of the table; empty when none.
+std::string decap_text(const RunStats& s) {
+    std::string out;
+    char buf[96];
+    for (const CounterInfo& c : kCounters) {
+        const std::string_view name = c.name;
+        if (!name.starts_with("decap_") || !name.ends_with("_packets") || s.*c.field == 0) continue;
+        const std::string_view kind = name.substr(6, name.size() - 6 - 8);
+        std::snprintf(buf, sizeof buf, " %.*s %" PRIu64, static_cast<int>(kind.size()), kind.data(), s.*c.field);
+        out += buf;
+        const std::string malformed = std::string(name.substr(0, name.size() - 7)) + "malformed";
+        for (const CounterInfo& m : kCounters) {
+            if (m.name != malformed || s.*m.field == 0) continue;
+            std::snprintf(buf, sizeof buf, " (%" PRIu64 " malformed)", s.*m.field);
+            out += buf;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 void print_summary(std::FILE* out, const RunStats& s) {
     const double secs = s.elapsed_seconds > 0 ? s.elapsed_seconds : 1e-9;
     std::fprintf(out,
@@ -76,6 +102,9 @@ void print_summary(std::FILE* out, const RunStats& s) {
     if (s.have_xdp)
         std::fprintf(out, "  xdp        %" PRIu64 " redirected, %" PRIu64 " passed, %" PRIu64 " dropped\n",
                      s.xdp_redirected, s.xdp_passed, s.xdp_dropped);
+    if (const std::string decap = decap_text(s); !decap.empty() || s.mirror_duplicates)
+        std::fprintf(out, "  decap     %s, %" PRIu64 " mirror duplicates dropped\n", decap.empty() ? " none" : decap.c_str(),
+                     s.mirror_duplicates);
     std::fprintf(out,
                  "  flows      %" PRIu64 " conversations, %" PRIu64 " evicted (cache full), %" PRIu64
                  " records exported, %" PRIu64 " lost to a full queue\n"
@@ -98,7 +127,10 @@ std::string progress_line(const RunStats& now, const RunStats& before, double se
                   (now.icmp_packets - before.icmp_packets) / seconds / 1e6, now.nic_missed + now.nic_no_mbuf,
                   now.malformed_packets, now.flows_active, now.flows_exported, now.flows_evicted, now.alerts,
                   now.records_exported, now.export_errors);
-    return buf;
+    std::string line = buf;
+    if (const std::string decap = decap_text(now); !decap.empty()) line += ", decap" + decap;
+    if (now.mirror_duplicates) line += ", mirror duplicates " + std::to_string(now.mirror_duplicates);
+    return line;
 }
 
 ProgressReport::ProgressReport(uint32_t interval_s, double now_s) : interval_s_(interval_s), last_s_(now_s) {}

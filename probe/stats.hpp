@@ -3,7 +3,7 @@
 // a one-line progress report (--stats-interval).
 //
 // Accounting identity, checked by the integration tests:
-//   rx_packets = icmp_packets + other_packets + malformed_packets
+//   rx_packets = icmp_packets + other_packets + malformed_packets + mirror_duplicates
 #pragma once
 
 #include <cstdint>

@@ -23,6 +23,7 @@ Worker::Worker(const WorkerSettings& settings) : settings_(settings) {}
 flowgen::Status Worker::init() {
     settings_.cache.worker_id = settings_.id;
     if (flowgen::Status s = cache_.init(settings_.cache); !s.ok()) return s;
+    if (flowgen::Status s = dedup_.init(settings_.dedup_window_ms); !s.ok()) return s;
     if (settings_.detect) {
         if (!settings_.detection) return flowgen::Status::error("worker: detection enabled without a configuration");
         if (flowgen::Status s = detectors_.init(*settings_.detection, settings_.senders); !s.ok()) return s;
@@ -206,8 +207,13 @@ void Worker::handle(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noex
         for (unsigned i = 0; i < m; ++i) {
             const ParsedFrame& f = frames[i];
             rx_bytes += f.frame_bytes;
+            count_encapsulations(f.info, f.status);
             if (__builtin_expect(f.status != ParseStatus::kIcmp, 0)) {
                 count_other(f.info, f.status);
+                continue;
+            }
+            if (dedup_.enabled() && dedup_.duplicate(f.info, now_ms)) {
+                stats_.mirror_duplicates.add();
                 continue;
             }
             icmp_octets += f.info.ip_length;

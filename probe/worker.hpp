@@ -18,6 +18,7 @@
 
 #include "detect/pipeline.hpp"
 #include "flowgen/flow_cache.hpp"
+#include "flowgen/mirror_dedup.hpp"
 #include "flowgen/packet.hpp"
 #include "flowgen/relaxed_counter.hpp"
 #include "flowgen/spsc_queue.hpp"
@@ -36,6 +37,28 @@ struct WorkerStats {
     ECHOFLOW_WORKER_COUNTERS(ECHOFLOW_FIELD)
 #undef ECHOFLOW_FIELD
 };
+
+// The decap_* counters of each flowgen::Encap kind (index 0, kNone, has
+// none; IP-in-IP has no malformed counter).
+struct EncapCounters {
+    Counter WorkerStats::*packets;
+    Counter WorkerStats::*malformed;
+};
+inline constexpr EncapCounters kEncapCounters[flowgen::kEncapCount] = {
+    {nullptr, nullptr},
+    {&WorkerStats::decap_vlan_packets, &WorkerStats::decap_vlan_malformed},
+    {&WorkerStats::decap_mpls_packets, &WorkerStats::decap_mpls_malformed},
+    {&WorkerStats::decap_pseudowire_packets, &WorkerStats::decap_pseudowire_malformed},
+    {&WorkerStats::decap_ipip_packets, nullptr},
+    {&WorkerStats::decap_gre_packets, &WorkerStats::decap_gre_malformed},
+    {&WorkerStats::decap_gre_teb_packets, &WorkerStats::decap_gre_teb_malformed},
+    {&WorkerStats::decap_erspan1_packets, &WorkerStats::decap_erspan1_malformed},
+    {&WorkerStats::decap_erspan2_packets, &WorkerStats::decap_erspan2_malformed},
+    {&WorkerStats::decap_erspan3_packets, &WorkerStats::decap_erspan3_malformed},
+    {&WorkerStats::decap_vxlan_packets, &WorkerStats::decap_vxlan_malformed},
+    {&WorkerStats::decap_geneve_packets, &WorkerStats::decap_geneve_malformed},
+};
+static_assert(flowgen::kEncapCount == 12, "a row of kEncapCounters (and counters.hpp) per flowgen::Encap kind");
 
 // An alert as the worker raises it: a snapshot of the conversation with its
 // verdict; formatted as JSON by the exporter thread, never on the worker.
@@ -70,10 +93,10 @@ struct ParsedFrame {
 // Parses `frame` into `f`. `wire_length` is the frame's length on the wire
 // when a capture's snap length cut it (0: the frame is complete, as on live
 // ports). `f.info` points into `frame`: it must stay valid until handled.
+// `options` says what to decapsulate (the worker's, Worker::parse_options()).
 inline void parse_into(ParsedFrame& f, flowgen::LinkType link, std::span<const uint8_t> frame, uint16_t port,
-                       size_t wire_length = 0) noexcept {
-    f.status = wire_length ? flowgen::parse_frame(link, frame, wire_length, f.info)
-                           : flowgen::parse_frame(link, frame, f.info);
+                       size_t wire_length = 0, const flowgen::ParseOptions& options = {}) noexcept {
+    f.status = flowgen::parse_frame(link, frame, wire_length, options, f.info);
     f.port = port;
     f.frame_bytes = static_cast<uint32_t>(frame.size());
 }
@@ -97,6 +120,8 @@ struct WorkerSettings {
     detect::SourceTable* senders = nullptr;     // shared by all workers; nullptr: the worker's own
     uint32_t record_queue = 1u << 16;
     uint32_t alert_queue = 1u << 12;
+    flowgen::ParseOptions parse;  // --decap, --vxlan-port
+    uint32_t dedup_window_ms = 10;  // --dedup-window: 0 = keep mirror duplicates
 };
 
 class alignas(64) Worker {
@@ -133,7 +158,7 @@ public:
     void handle(flowgen::LinkType link, std::span<const uint8_t> frame, uint64_t now_ms, uint16_t port,
                 size_t wire_length = 0) noexcept {
         ParsedFrame f;
-        parse_into(f, link, frame, port, wire_length);
+        parse_into(f, link, frame, port, wire_length, settings_.parse);
         handle(&f, 1, now_ms);
     }
 
@@ -175,10 +200,27 @@ public:
         return detectors_.senders() != nullptr ? detectors_.senders()->evictions() : 0;
     }
     uint16_t id() const noexcept { return settings_.id; }
+    const flowgen::ParseOptions& parse_options() const noexcept { return settings_.parse; }
+    // A frame this worker assigned to a worker by owner_of() (probe/spread.hpp);
+    // `tunnelled`: its addresses were inside a tunnel or behind MPLS.
+    void count_software_spread(bool tunnelled) noexcept {
+        stats_.spread_software_packets.add();
+        if (tunnelled) stats_.spread_software_tunnelled.add();
+    }
 
 private:
     // Counts a frame that is not ICMP by kind (most of a SPAN port).
     void count_other(const flowgen::PacketInfo& p, flowgen::ParseStatus status) noexcept;
+    // Counts the encapsulation kinds a frame went through (bare frames: one test).
+    void count_encapsulations(const flowgen::PacketInfo& p, flowgen::ParseStatus status) noexcept {
+        if (__builtin_expect(p.encapsulations == 0 && p.malformed_layer == flowgen::Encap::kNone, 1)) return;
+        for (int k = 1; k < flowgen::kEncapCount; ++k)
+            if (p.encapsulations & (1u << k)) (stats_.*kEncapCounters[k].packets).add();
+        if (status == flowgen::ParseStatus::kMalformed) {
+            Counter WorkerStats::*m = kEncapCounters[static_cast<int>(p.malformed_layer)].malformed;
+            if (m != nullptr) (stats_.*m).add();
+        }
+    }
     // The conversation key of an ICMP packet (fragments: via the fragment
     // map, in arrival order). Returns true for the reply half of a pair.
     bool key_of(const flowgen::PacketInfo& p, flowgen::FlowKey& key) noexcept;
@@ -205,6 +247,7 @@ private:
     WorkerSettings settings_;
     flowgen::FlowCache cache_;
     flowgen::FragmentMap fragments_;
+    flowgen::MirrorDedup dedup_;
     detect::Pipeline detectors_;
     flowgen::TableMemory<detect::ConversationState> detect_state_;
     std::unique_ptr<RecordQueue> records_;

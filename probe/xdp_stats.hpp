@@ -21,6 +21,11 @@
 #include <string>
 
 #include "flowgen/status.hpp"
+#include "probe/bpf/icmp_steer.h"
+
+namespace flowgen {
+struct ParseOptions;  // flowgen/packet.hpp (not included: its icmp_id field meets <netinet/ip_icmp.h>'s macro)
+}
 
 namespace probe {
 
@@ -48,6 +53,16 @@ flowgen::Status read_xdp_counters(const std::string& ifname, XdpCounters& out);
 // dropped in the driver instead of passed to the kernel stack (for a port
 // that only receives mirrored traffic). Takes effect with the next frame.
 flowgen::Status set_xdp_drop_other(const std::string& ifname, bool drop);
+
+// The config map value that makes icmp_steer follow the same encapsulations
+// as flowgen::parse_frame with `options` (--decap, --vxlan-port), with
+// ICMP_STEER_DROP_OTHER as `drop_other` says. Pure; no bpf() call.
+icmp_steer_config steer_config_for(const flowgen::ParseOptions& options, bool drop_other) noexcept;
+
+// Writes steer_config_for(options, drop_other) into the config map of the
+// icmp_steer program attached to `ifname` (replacing all of it). Takes
+// effect with the next frame.
+flowgen::Status set_xdp_config(const std::string& ifname, const flowgen::ParseOptions& options, bool drop_other);
 
 // Detaches the icmp_steer program from `ifname`, and nothing else: another
 // program attached there (or sharing libxdp's dispatcher with ours) stays.

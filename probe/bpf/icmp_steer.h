@@ -3,11 +3,16 @@
  * its maps (probe/dpdk/xdp_stats.cpp, tests/bpf/). Plain C on purpose: both sides
  * include it, so a counter or a flag exists in exactly one place.
  *
- * What the program does, in one paragraph: it parses Ethernet, up to two VLAN
- * tags, IPv4 or IPv6 (bounded extension-header walk) and one level of IP-in-IP
- * (the same framing flowgen::parse_frame accepts). ICMP and ICMPv6 frames,
- * including non-first fragments whose protocol field says ICMP, go to the
- * AF_XDP socket bound to the frame's RX queue (xsks_map[rx_queue_index]).
+ * What the program does, in one paragraph: it parses Ethernet, VLAN tags,
+ * MPLS label stacks, IPv4 or IPv6 (bounded extension-header walk) and the
+ * encapsulations remote and cloud mirrors use (IP-in-IP, GRE with IPv4, IPv6,
+ * Cisco MetaData, transparent Ethernet bridging, MPLS and ERSPAN type I/II/III
+ * payloads,
+ * VXLAN on the configured UDP ports, Geneve), a bounded number of layers deep:
+ * the same framing flowgen::parse_frame accepts. A frame whose innermost packet
+ * is ICMP or ICMPv6, including a non-first fragment whose protocol field says
+ * ICMP, goes to the AF_XDP socket bound to the frame's RX queue
+ * (xsks_map[rx_queue_index]); encapsulated non-ICMP stays in the kernel.
  * Every other frame is passed to the kernel stack, or dropped when
  * ICMP_STEER_DROP_OTHER is set in the config map (a dedicated mirror port
  * where the host has no use for the copies). Frames too short for the headers
@@ -40,22 +45,36 @@
  * counted in no_socket). */
 #define ICMP_STEER_MAX_QUEUES 256
 
-/* Parsing bounds. They match flowgen::parse_frame so that both classify the
- * same frames as ICMP: two VLAN tags, eight IPv6 extension headers, one
- * level of IP-in-IP. */
-#define ICMP_STEER_MAX_VLAN_TAGS 2
+/* Parsing bounds. They are flowgen::parse_frame's (flowgen/packet.hpp:
+ * kMaxVlanTags, kMaxMplsLabels, kMaxDecapLayers, kMaxVxlanPorts; the user side
+ * static_asserts that they agree), so that both classify the same frames as
+ * ICMP, which tests/bpf/parity_test.cpp checks frame by frame: VLAN tags per
+ * Ethernet header, MPLS label stack entries, IPv6 extension headers per IP
+ * header, and tunnel layers entered (IP-in-IP, GRE, VXLAN, Geneve, an MPLS
+ * pseudowire each count one). */
+#define ICMP_STEER_MAX_VLAN_TAGS 4
+#define ICMP_STEER_MAX_MPLS_LABELS 8
 #define ICMP_STEER_MAX_IPV6_EXT 8
+#define ICMP_STEER_MAX_ENCAP 4
+
+/* UDP destination ports that carry VXLAN (RFC 7348), at most this many. */
+#define ICMP_STEER_MAX_VXLAN_PORTS 8
 
 /* Bits of icmp_steer_config.flags. */
 #define ICMP_STEER_DROP_OTHER 0x1u /* XDP_DROP instead of XDP_PASS for non-ICMP */
+#define ICMP_STEER_NO_DECAP 0x2u   /* --decap none: follow no encapsulation but IP-in-IP */
 
-/* Value of steer_config[0] (a BPF_MAP_TYPE_ARRAY with one entry). All zero,
- * the state after load, means: pass everything that is not ICMP. It is a map
- * rather than .rodata so that it can be changed on a program someone else
- * loaded (DPDK's af_xdp PMD loads the object as it is). */
+/* Value of steer_config[0] (a BPF_MAP_TYPE_ARRAY with one entry). It is a
+ * map rather than .rodata so that it can be changed on a program someone
+ * else loaded (DPDK's af_xdp PMD loads the object as it is). All zero, the
+ * state after load, means: decapsulate, but no UDP port is a tunnel (no
+ * VXLAN, no Geneve), and pass everything that is not ICMP; echoflow writes
+ * its ports (flowgen::ParseOptions) as soon as the port runs. */
 struct icmp_steer_config {
     __u32 flags;
-    __u32 reserved; /* zero */
+    __u16 vxlan_ports[ICMP_STEER_MAX_VXLAN_PORTS]; /* host order; 0 = unused slot */
+    __u16 geneve_port; /* host order; 0 = Geneve is not followed (RFC 8926 §3.3: 6081) */
+    __u16 reserved;    /* zero */
 };
 
 /* Value of steer_counters[0] (a BPF_MAP_TYPE_PERCPU_ARRAY with one entry:

@@ -23,6 +23,7 @@
 
 #include "probe/export_loop.hpp"
 #include "probe/run_control.hpp"
+#include "probe/spread.hpp"
 #include "probe/stats.hpp"
 #include "probe/telemetry.hpp"
 #include "probe/worker.hpp"
@@ -52,7 +53,7 @@ void fail(const std::string& message) { std::fprintf(stderr, "echoflow: %s\n", m
 struct QueueRef {
     uint16_t port;
     uint16_t queue;
-    bool distribute;  // the port has one queue for several workers: spread by software hash
+    Spread spread;  // which ICMP frames go to their owning worker by software hash
 };
 
 // Epoch milliseconds from the TSC: one rdtsc and a multiply per burst (64-bit
@@ -119,22 +120,6 @@ struct Live {
     RunStats totals;  // main lcore only
 };
 
-// The owning worker of an ICMP packet: a symmetric function of the two
-// addresses, so that both directions (and every fragment) meet.
-inline unsigned owner_of(const flowgen::PacketInfo& p, unsigned workers) noexcept {
-    uint64_t a = 0, b = 0;
-    for (int i = 0; i < 16; i += 8) {
-        uint64_t x, y;
-        std::memcpy(&x, p.src.bytes + i, 8);
-        std::memcpy(&y, p.dst.bytes + i, 8);
-        a ^= x + y;  // order-independent
-        b ^= x ^ y;
-    }
-    uint64_t h = (a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL);
-    h ^= h >> 29;
-    return static_cast<unsigned>(h % workers);
-}
-
 // Returns the number of records and alerts taken from the workers' queues.
 size_t export_step(Live& L, uint64_t now_ms, double& next_poll, ProgressReport& progress) {
     const size_t popped = L.exporter.drain(L.workers, now_ms);
@@ -186,8 +171,10 @@ int worker_main(void* arg) {
                 rte_mbuf* m = pkts[i];
                 ParsedFrame& f = parsed[kept];
                 parse_into(f, flowgen::LinkType::kEthernet,
-                           {rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m)}, q.port);
-                if (q.distribute && f.status == flowgen::ParseStatus::kIcmp) {
+                           {rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m)}, q.port, 0,
+                           w.parse_options());
+                if (f.status == flowgen::ParseStatus::kIcmp && spread_in_software(q.spread, f.info)) {
+                    w.count_software_spread(is_tunnelled(f.info));
                     const unsigned owner = owner_of(f.info, nworkers);
                     if (owner != slot.index) {
                         // The owner frees it. A full ring: handled here
@@ -228,25 +215,28 @@ int worker_main(void* arg) {
     return 0;
 }
 
-flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, uint16_t& queues, bool& rss) {
+flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, PortSpread& plan) {
     rte_eth_dev_info info;
     int rc = rte_eth_dev_info_get(port, &info);
     if (rc != 0) return flowgen::Status::error("rte_eth_dev_info_get: " + errstr(rc));
     rte_eth_conf conf{};
-    queues = 1;
-    rss = false;
     // An af_xdp port has exactly the queues given with queue_count=, each
     // bound to a NIC queue the kernel's RSS fills (not symmetric): all must
     // be read, and workers then meet conversations by software hash.
-    if (std::string_view(info.driver_name) == "net_af_xdp") queues = info.max_rx_queues;
+    const bool af_xdp = std::string_view(info.driver_name) == "net_af_xdp";
     const uint64_t rss_hf = info.flow_type_rss_offloads & RTE_ETH_RSS_IP;
-    if (nworkers > 1 && info.max_rx_queues >= nworkers && rss_hf) {
-        queues = static_cast<uint16_t>(nworkers);
-        rss = true;
+    // The RSS level (rte_ethdev.h: 0 the PMD's default, 1 outermost, 2
+    // innermost) is asked for in rss_hf; rte_eth_dev_configure refuses a bit
+    // the port does not list in flow_type_rss_offloads.
+    const bool rss_inner =
+        (info.flow_type_rss_offloads & RTE_ETH_RSS_LEVEL_INNERMOST) == RTE_ETH_RSS_LEVEL_INNERMOST;
+    plan = plan_port(af_xdp, info.max_rx_queues, rss_hf != 0, rss_inner, nworkers);
+    const uint16_t queues = plan.queues;
+    if (plan.rss) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_key = kSymmetricRssKey;
         conf.rx_adv_conf.rss_conf.rss_key_len = sizeof kSymmetricRssKey;
-        conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+        conf.rx_adv_conf.rss_conf.rss_hf = rss_hf | (plan.inner_rss ? RTE_ETH_RSS_LEVEL_INNERMOST : 0);
     }
     // Receive only, but some PMDs (af_xdp, memif) refuse fewer TX than RX
     // queues: set up as many, never used.
@@ -353,6 +343,8 @@ int run_live(const Config& config, const LiveOptions& options) {
             ws.detect = config.detect;
             ws.detection = &config.detection;
             ws.senders = &L->senders;
+            ws.parse = config.parse;
+            ws.dedup_window_ms = config.dedup_window_ms;
             s->worker = std::make_unique<Worker>(ws);
             if (flowgen::Status st = s->worker->init(); !st.ok()) return st.prefix("worker " + std::to_string(i));
             L->workers.push_back(s->worker.get());
@@ -360,20 +352,18 @@ int run_live(const Config& config, const LiveOptions& options) {
         }
         bool any_distribute = false;
         for (uint16_t p : L->ports) {
-            uint16_t queues;
-            bool rss;
-            if (flowgen::Status st = setup_port(*L, p, nworkers, queues, rss); !st.ok())
+            PortSpread plan;
+            if (flowgen::Status st = setup_port(*L, p, nworkers, plan); !st.ok())
                 return st.prefix("port " + std::to_string(p));
-            if (rss) {
-                for (uint16_t q = 0; q < queues; ++q) L->slots[q]->queues.push_back({p, q, false});
-            } else if (queues > 1) {
-                const bool distribute = nworkers > 1;
-                any_distribute |= distribute;
-                for (uint16_t q = 0; q < queues; ++q) L->slots[q % nworkers]->queues.push_back({p, q, distribute});
+            any_distribute |= plan.spread != Spread::kNone;
+            if (plan.rss) {
+                ++(plan.inner_rss ? L->totals.rss_inner_ports : L->totals.rss_outer_ports);
+                for (uint16_t q = 0; q < plan.queues; ++q) L->slots[q]->queues.push_back({p, q, plan.spread});
+            } else if (plan.queues > 1) {
+                for (uint16_t q = 0; q < plan.queues; ++q)
+                    L->slots[q % nworkers]->queues.push_back({p, q, plan.spread});
             } else {
-                const bool distribute = nworkers > 1;
-                any_distribute |= distribute;
-                L->slots[p % nworkers]->queues.push_back({p, 0, distribute});
+                L->slots[p % nworkers]->queues.push_back({p, 0, plan.spread});
             }
         }
         if (any_distribute) {
@@ -395,8 +385,11 @@ int run_live(const Config& config, const LiveOptions& options) {
             return st;
         if (L->single_thread) L->workers[0]->set_overflow(&ExportLoop::overflow_to_exporter, &L->exporter);
         // The af_xdp PMD attached icmp_steer when the port started.
-        if (!options.xdp_interface.empty() && options.xdp_drop_other)
-            if (flowgen::Status st = set_xdp_drop_other(options.xdp_interface, true); !st.ok()) return st;
+        // Give it the parser's encapsulations and VXLAN/Geneve ports.
+        if (!options.xdp_interface.empty())
+            if (flowgen::Status st = set_xdp_config(options.xdp_interface, config.parse, options.xdp_drop_other);
+                !st.ok())
+                return st;
         return {};
     };
 

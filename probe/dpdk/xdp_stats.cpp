@@ -21,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "flowgen/packet.hpp"
 #include "probe/bpf/icmp_steer.h"
 
 namespace probe {
@@ -32,6 +33,13 @@ using flowgen::Status;
 // possible CPU, each rounded up to 8 bytes; with this holding, a
 // std::vector<icmp_steer_counters> has exactly that layout.
 static_assert(sizeof(icmp_steer_counters) % 8 == 0);
+
+// The XDP program's parsing bounds are the parser's: one frame, one answer
+// to "ICMP for the probe or not" (tests/bpf/parity_test.cpp).
+static_assert(ICMP_STEER_MAX_VLAN_TAGS == flowgen::kMaxVlanTags);
+static_assert(ICMP_STEER_MAX_MPLS_LABELS == flowgen::kMaxMplsLabels);
+static_assert(ICMP_STEER_MAX_ENCAP == flowgen::kMaxDecapLayers);
+static_assert(ICMP_STEER_MAX_VXLAN_PORTS == flowgen::kMaxVxlanPorts);
 
 std::string errno_text(int err) {
     return std::to_string(err) + " (" + std::strerror(err < 0 ? -err : err) + ")";
@@ -215,6 +223,33 @@ Status set_xdp_drop_other(const std::string& ifname, bool drop) {
         return with_context(Status::error("bpf_map_lookup_elem(" ICMP_STEER_CONFIG_MAP_NAME "): " + errno_text(errno)),
                             ifname);
     config.flags = drop ? (config.flags | ICMP_STEER_DROP_OTHER) : (config.flags & ~ICMP_STEER_DROP_OTHER);
+    if (bpf_map_update_elem(map_fd.get(), &key, &config, BPF_ANY) != 0)
+        return with_context(Status::error("bpf_map_update_elem(" ICMP_STEER_CONFIG_MAP_NAME "): " + errno_text(errno)),
+                            ifname);
+    return Status();
+}
+
+icmp_steer_config steer_config_for(const flowgen::ParseOptions& options, bool drop_other) noexcept {
+    icmp_steer_config config{};
+    config.flags = (drop_other ? ICMP_STEER_DROP_OTHER : 0u) | (options.decap ? 0u : ICMP_STEER_NO_DECAP);
+    const int ports = std::min<int>(options.vxlan_port_count, ICMP_STEER_MAX_VXLAN_PORTS);
+    for (int i = 0; i < ports; ++i) config.vxlan_ports[i] = options.vxlan_ports[i];
+    config.geneve_port = options.geneve_port;
+    return config;
+}
+
+Status set_xdp_config(const std::string& ifname, const flowgen::ParseOptions& options, bool drop_other) {
+    Attachment at;
+    Status s = require_icmp_steer(ifname, at);
+    if (!s) return with_context(std::move(s), ifname);
+
+    int raw_fd = -1;
+    s = open_program_map(at.prog, ICMP_STEER_CONFIG_MAP_NAME, BPF_MAP_TYPE_ARRAY, sizeof(icmp_steer_config), raw_fd);
+    if (!s) return with_context(std::move(s), ifname);
+    OwnedFd map_fd(raw_fd);
+
+    uint32_t key = 0;
+    const icmp_steer_config config = steer_config_for(options, drop_other);
     if (bpf_map_update_elem(map_fd.get(), &key, &config, BPF_ANY) != 0)
         return with_context(Status::error("bpf_map_update_elem(" ICMP_STEER_CONFIG_MAP_NAME "): " + errno_text(errno)),
                             ifname);

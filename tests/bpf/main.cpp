@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "flowgen/packet.hpp"
 #include "tests/bpf/steer_object.hpp"
 
 namespace tests::bpf {
@@ -42,6 +43,8 @@ void bring_loopback_up() {
 }
 
 }  // namespace
+
+icmp_steer_config parser_default_config() { return probe::steer_config_for(flowgen::ParseOptions{}, false); }
 
 void enter_private_namespaces() {
     static bool entered = false;

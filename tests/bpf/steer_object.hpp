@@ -21,6 +21,10 @@
 
 namespace tests::bpf {
 
+// steer_config_for(flowgen::ParseOptions{}, false), from main.cpp (a test
+// file that includes <netinet/ip_icmp.h> cannot include flowgen/packet.hpp).
+icmp_steer_config parser_default_config();
+
 inline std::string errno_string(int err) {
     return std::to_string(err) + " " + std::strerror(err < 0 ? -err : err);
 }
@@ -38,6 +42,8 @@ public:
         xsks_fd_ = map_fd(ICMP_STEER_XSKS_MAP_NAME);
         counters_fd_ = map_fd(ICMP_STEER_COUNTERS_MAP_NAME);
         config_fd_ = map_fd(ICMP_STEER_CONFIG_MAP_NAME);
+        // What echoflow writes when its port starts: the parser's defaults.
+        set_config(parser_default_config());
     }
     SteerObject(const SteerObject&) = delete;
     SteerObject& operator=(const SteerObject&) = delete;
@@ -76,11 +82,23 @@ public:
         return sum;
     }
 
+    // Replaces the flags, keeps the ports.
     void set_flags(uint32_t flags) const {
-        icmp_steer_config config{};
+        icmp_steer_config config = get_config();
         config.flags = flags;
+        set_config(config);
+    }
+
+    void set_config(const icmp_steer_config& config) const {
         uint32_t key = 0;
         BOOST_TEST_REQUIRE(bpf_map_update_elem(config_fd_, &key, &config, BPF_ANY) == 0);
+    }
+
+    icmp_steer_config get_config() const {
+        icmp_steer_config config{};
+        uint32_t key = 0;
+        BOOST_TEST_REQUIRE(bpf_map_lookup_elem(config_fd_, &key, &config) == 0);
+        return config;
     }
 
 private:

@@ -137,4 +137,27 @@ BOOST_AUTO_TEST_CASE(fingerprint_names_the_ping_program_of_the_alerting_packet) 
     BOOST_TEST(a.parse(out).get<std::string>("fingerprint") == "null");
 }
 
+BOOST_AUTO_TEST_CASE(mirrored_conversation_names_its_vlan_and_segment_bare_one_neither) {
+    Alerted a(false);
+    std::string bare;
+    format_alert_json(a.record, a.pipeline, 1'764'128'000'250, bare, a.trigger);
+    const pt::ptree b = a.parse(bare);
+    BOOST_TEST(!b.get_child_optional("vlan"));
+    BOOST_TEST(!b.get_child_optional("segment"));
+
+    struct Row { flowgen::SegmentType type; const char* name; };
+    for (const Row r : {Row{flowgen::SegmentType::kVxlan, "vxlan"}, Row{flowgen::SegmentType::kGeneve, "geneve"},
+                        Row{flowgen::SegmentType::kErspan, "erspan"}}) {
+        a.record.vlan_id = 300;
+        a.record.segment_type = r.type;
+        a.record.segment_id = 4242;
+        std::string out;
+        format_alert_json(a.record, a.pipeline, 1'764'128'000'250, out, a.trigger);
+        const pt::ptree j = a.parse(out);
+        BOOST_TEST(j.get<int>("vlan") == 300);
+        BOOST_TEST(j.get<std::string>("segment.type") == r.name);
+        BOOST_TEST(j.get<int>("segment.id") == 4242);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -156,10 +156,23 @@ BOOST_AUTO_TEST_CASE(single_vlan_tag_sets_count_and_id) {
     BOOST_TEST(p.info.vlan_id == 4095);
 }
 
-BOOST_AUTO_TEST_CASE(three_vlan_tags_are_malformed) {
+BOOST_AUTO_TEST_CASE(vlan_tags_up_to_the_bound_parse_and_one_more_is_malformed) {
     PacketBuilder b;
-    b.ethernet().vlan(1, 0x88A8).vlan(2).vlan(3).ipv4(v4("10.0.0.1"), v4("10.0.0.2")).icmp_echo(8, 1, 1);
-    CHECK_STATUS(parse(b.build()).status, ParseStatus::kMalformed);
+    b.ethernet();
+    for (int i = 0; i < flowgen::kMaxVlanTags; ++i) b.vlan(static_cast<uint16_t>(i + 1), i == 0 ? 0x88A8 : 0x8100);
+    b.ipv4(v4("10.0.0.1"), v4("10.0.0.2")).icmp_echo(8, 1, 1);
+    const auto p = parse(b.build());
+    CHECK_STATUS(p.status, ParseStatus::kIcmp);
+    BOOST_TEST(p.info.vlan_count == flowgen::kMaxVlanTags);
+    BOOST_TEST(p.info.vlan_id == 1);
+
+    PacketBuilder c;
+    c.ethernet();
+    for (int i = 0; i <= flowgen::kMaxVlanTags; ++i) c.vlan(static_cast<uint16_t>(i + 1));
+    c.ipv4(v4("10.0.0.1"), v4("10.0.0.2")).icmp_echo(8, 1, 1);
+    const auto q = parse(c.build());
+    CHECK_STATUS(q.status, ParseStatus::kMalformed);
+    BOOST_TEST((q.info.malformed_layer == flowgen::Encap::kVlan));
 }
 
 BOOST_AUTO_TEST_CASE(request_reply_pairs_are_recognised_by_family_and_type) {
@@ -526,15 +539,36 @@ BOOST_AUTO_TEST_CASE(ip_in_ip_parses_the_inner_icmp_for_all_four_combinations) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(second_level_tunnel_is_other_with_the_tunnel_protocol) {
+BOOST_AUTO_TEST_CASE(without_decapsulation_a_second_level_tunnel_is_other_with_the_tunnel_protocol) {
     PacketBuilder b;
     b.ethernet().ipv4(v4("203.0.113.1"), v4("203.0.113.2")).ipv4(v4("10.1.1.1"), v4("10.2.2.2"));
     b.ipv6(v6("2001:db8::a"), v6("2001:db8::b")).icmpv6_echo(128, 1, 1);
+    const auto frame = b.build();
+    flowgen::ParseOptions none;
+    none.decap = false;
+    PacketInfo info;
+    const auto s = flowgen::parse_frame(LinkType::kEthernet, frame, 0, none, info);
+    CHECK_STATUS(s, ParseStatus::kOther);
+    BOOST_TEST(info.l4_protocol == 41);
+    BOOST_TEST((info.src == addr4("10.1.1.1")));
+    BOOST_TEST(info.ip_length == 20u + 40u + 8u);
+    // With decapsulation (the default) the second level is followed.
+    const auto p = parse(frame);
+    CHECK_STATUS(p.status, ParseStatus::kIcmp);
+    BOOST_TEST(p.info.tunnel_depth == 2);
+}
+
+BOOST_AUTO_TEST_CASE(tunnels_nested_beyond_the_bound_are_other_with_the_tunnel_protocol) {
+    PacketBuilder b;
+    b.ethernet();
+    for (int i = 0; i <= flowgen::kMaxDecapLayers; ++i) b.ipv4(v4("203.0.113.1"), v4("203.0.113.2"));
+    b.ipv4(v4("10.1.1.1"), v4("10.2.2.2")).icmp_echo(8, 1, 1);
     const auto p = parse(b.build());
     CHECK_STATUS(p.status, ParseStatus::kOther);
-    BOOST_TEST(p.info.l4_protocol == 41);
-    BOOST_TEST((p.info.src == addr4("10.1.1.1")));
-    BOOST_TEST(p.info.ip_length == 20u + 40u + 8u);
+    BOOST_TEST(p.info.l4_protocol == 4);
+    BOOST_TEST((p.info.src == addr4("203.0.113.1")));
+    BOOST_TEST(p.info.tunnel_depth == flowgen::kMaxDecapLayers);
+    BOOST_TEST(p.info.ip_length == 20u + 20u + 8u);  // the last header entered
 }
 
 BOOST_AUTO_TEST_CASE(fragmented_tunnel_packet_is_other) {

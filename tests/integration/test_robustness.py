@@ -28,7 +28,8 @@ class BadPackets(unittest.TestCase):
                 self.assertEqual(proc.returncode, 0)
                 self.assertEqual(stats["rx_packets"], frames, name + ": every frame is accounted for")
                 self.assertEqual(stats["rx_packets"],
-                                 stats["icmp_packets"] + stats["other_packets"] + stats["malformed_packets"])
+                                 stats["icmp_packets"] + stats["other_packets"] + stats["malformed_packets"] +
+                                 stats["mirror_duplicates"])
 
     @harness.needs_corpus
     def test_badpackets_yield_no_flows(self):

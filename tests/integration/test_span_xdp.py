@@ -86,6 +86,10 @@ def wait_for(what, predicate, timeout, interval=0.1):
 class Lab:
     """The namespaces, links, mirror and every process started in them."""
 
+    # One queue each way, so every mirrored frame reaches RX queue 0 of the
+    # SPAN interface, where echoflow's one AF_XDP socket is.
+    ONE_QUEUE = ["numtxqueues", "1", "numrxqueues", "1"]
+
     def __init__(self, workdir):
         self.workdir = workdir
         self.namespaces = []
@@ -126,6 +130,13 @@ class Lab:
         return proc.returncode
 
     def build(self):
+        self.build_link()
+        self.add_span_pair(MIRROR)
+        self.mirror_link_to(MIRROR)
+        self.run(NS_A, "ping", "-c", "1", "-W", "2", TUN_B)
+
+    def build_link(self):
+        """NS_A and NS_B, joined by LINK_A -- LINK_B, with their addresses."""
         for ns in (NS_A, NS_B):
             if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
                 raise AssertionError("cannot create namespace %s (stale? ip netns del %s)" % (ns, ns))
@@ -134,30 +145,37 @@ class Lab:
             # IPv6 (router solicitations, MLD, DAD) on any link.
             self.run(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
             self.run(ns, "ip", "link", "set", "lo", "up")
-        # One queue each way, so every mirrored frame reaches RX queue 0 of
-        # the SPAN interface, where echoflow's one AF_XDP socket is.
-        q = ["numtxqueues", "1", "numrxqueues", "1"]
-        subprocess.run(["ip", "link", "add", LINK_A] + q + ["netns", NS_A, "type", "veth", "peer", "name", LINK_B]
-                       + q + ["netns", NS_B], check=True)
-        subprocess.run(["ip", "link", "add", MIRROR] + q + ["netns", NS_B, "type", "veth", "peer", "name", SPAN]
-                       + q, check=True)
-        self.span_created = True
-        self.run(None, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % SPAN)
+        subprocess.run(["ip", "link", "add", LINK_A] + self.ONE_QUEUE + ["netns", NS_A, "type", "veth", "peer",
+                       "name", LINK_B] + self.ONE_QUEUE + ["netns", NS_B], check=True)
         self.run(NS_A, "ip", "addr", "add", TUN_A + "/24", "dev", LINK_A)
         self.run(NS_A, "ip", "addr", "add", PING_A + "/24", "dev", LINK_A)
         self.run(NS_B, "ip", "addr", "add", TUN_B + "/24", "dev", LINK_B)
         self.run(NS_B, "ip", "addr", "add", PING_B + "/24", "dev", LINK_B)
-        for ns, dev in ((NS_A, LINK_A), (NS_B, LINK_B), (NS_B, MIRROR), (None, SPAN)):
-            # No TSO/GSO/GRO: wire-sized frames, so one mirrored frame per
-            # TCP segment, and checksums computed in software.
-            self.run(ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", "tx", "off", check=False)
-            self.run(ns, "ip", "link", "set", dev, "mtu", "1500", "up")
-        # The SPAN session: both directions of ef-b0 copied to the mirror.
+        self.set_up(NS_A, LINK_A)
+        self.set_up(NS_B, LINK_B)
+
+    def set_up(self, ns, dev, mtu=1500):
+        # No TSO/GSO/GRO: wire-sized frames, so one mirrored frame per TCP
+        # segment, and checksums computed in software.
+        self.run(ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", "tx", "off", check=False)
+        self.run(ns, "ip", "link", "set", dev, "mtu", str(mtu), "up")
+
+    def add_span_pair(self, name, mtu=1500):
+        """A veth `name` in NS_B whose peer is SPAN, echoflow's interface in
+        the root namespace."""
+        subprocess.run(["ip", "link", "add", name] + self.ONE_QUEUE + ["netns", NS_B, "type", "veth", "peer",
+                       "name", SPAN] + self.ONE_QUEUE, check=True)
+        self.span_created = True
+        self.run(None, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % SPAN)
+        self.set_up(NS_B, name, mtu)
+        self.set_up(None, SPAN, mtu)
+
+    def mirror_link_to(self, dev):
+        """The SPAN session: both directions of LINK_B copied to `dev` in NS_B."""
         self.run(NS_B, "tc", "qdisc", "add", "dev", LINK_B, "clsact")
         for direction in ("ingress", "egress"):
             self.run(NS_B, "tc", "filter", "add", "dev", LINK_B, direction, "protocol", "all", "u32",
-                     "match", "u32", "0", "0", "action", "mirred", "egress", "mirror", "dev", MIRROR)
-        self.run(NS_A, "ping", "-c", "1", "-W", "2", TUN_B)
+                     "match", "u32", "0", "0", "action", "mirred", "egress", "mirror", "dev", dev)
 
     def cleanup(self):
         for proc in reversed(self.procs):
@@ -251,29 +269,9 @@ def report(name, stats, extra, err=""):
         print(summary.rstrip(), file=sys.stderr)
 
 
-class SpanXdp(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("needs root (network namespaces, XDP)")
-        for tool in ("ptunnel-ng", "tc", "ethtool", "ping", "nfcapd", "nfdump", "dpdk-telemetry.py"):
-            if shutil.which(tool) is None:
-                raise unittest.SkipTest("missing " + tool)
-        cls.workdir = tempfile.mkdtemp(prefix="ef-span-")
-        cls.lab = Lab(cls.workdir)
-        atexit.register(cls.lab.cleanup)
-        # meson's timeout sends SIGTERM: unwind, so that cleanup still runs.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        try:
-            cls.lab.build()
-        except BaseException:
-            cls.lab.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.lab.cleanup()
-        shutil.rmtree(cls.workdir, ignore_errors=True)
+class SpanTraffic:
+    """Real traffic across LINK_A -- LINK_B (a mixin for test cases with a
+    `lab`)."""
 
     # ------------------------------------------------------------ traffic
     def start_tcp_server(self, ns, host, port, expect, reply, name):
@@ -329,6 +327,31 @@ class SpanXdp(unittest.TestCase):
         self.lab.stop(proxy)
         self.assertEqual(send.returncode, 0, "tunnel transfer failed: %s" % send.stderr)
         self.assertEqual(received, TUNNEL_UP)
+
+
+class SpanXdp(SpanTraffic, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root (network namespaces, XDP)")
+        for tool in ("ptunnel-ng", "tc", "ethtool", "ping", "nfcapd", "nfdump", "dpdk-telemetry.py"):
+            if shutil.which(tool) is None:
+                raise unittest.SkipTest("missing " + tool)
+        cls.workdir = tempfile.mkdtemp(prefix="ef-span-")
+        cls.lab = Lab(cls.workdir)
+        atexit.register(cls.lab.cleanup)
+        # meson's timeout sends SIGTERM: unwind, so that cleanup still runs.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            cls.lab.build()
+        except BaseException:
+            cls.lab.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.cleanup()
+        shutil.rmtree(cls.workdir, ignore_errors=True)
 
     # --------------------------------------------------------------- runs
     def test_span_mirror_tunnel_alerts_pings_do_not_tcp_stays_in_kernel(self):

@@ -168,4 +168,29 @@ BOOST_AUTO_TEST_CASE(sighup_makes_the_exporter_reopen_the_conversation_and_alert
     BOOST_TEST(loop.flows_exported() == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(lines_lost_after_a_failed_reopen_reach_the_run_counters) {
+    TempDir dir;
+    const std::string sub = dir.file("logs");
+    BOOST_REQUIRE(mkdir(sub.c_str(), 0755) == 0);
+    probe::Config config;
+    config.conversations_path = sub + "/conv.jsonl";
+    config.detect = false;
+    probe::ExportLoop loop;
+    BOOST_REQUIRE(loop.open(config, nullptr).ok());
+    probe::install_stop_handlers();
+    probe::RunStats totals;
+    loop.add_record(record(1), 1'764'128'001'000);
+    // The directory is gone when logrotate signals: the reopen fails.
+    BOOST_REQUIRE(std::system(("rm -rf '" + sub + "'").c_str()) == 0);
+    BOOST_REQUIRE(std::raise(SIGHUP) == 0);
+    loop.poll(1'764'128'001'000, totals);
+    loop.add_record(record(2), 1'764'128'002'000);
+    loop.add_record(record(3), 1'764'128'003'000);
+    BOOST_TEST(loop.log_lines_lost() == 2u);
+    probe::collect({}, loop, totals);
+    BOOST_TEST(totals.log_lines_lost == 2u);
+    BOOST_TEST(probe::stats_json(totals).find("\"log_lines_lost\":2") != std::string::npos);
+    loop.close(1'764'128'003'000, totals);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -254,4 +254,49 @@ BOOST_AUTO_TEST_CASE(a_growing_cache_carries_the_detector_state_along) {
     for (size_t i = 0; i < whole.records.size(); ++i) check_same_record(grown.records[i], whole.records[i]);
 }
 
+BOOST_AUTO_TEST_CASE(a_double_mirror_counts_once_frame_by_frame_and_in_a_burst_with_its_encapsulation_counters) {
+    detect::Config detection;
+    detection.patterns_path = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
+    // 20 echo requests, each delivered twice: in VXLAN from one mirror
+    // source and in ERSPAN II from another, one router hop later (TTL - 1).
+    std::vector<Frame> frames;
+    for (uint16_t seq = 0; seq < 20; ++seq) {
+        for (int copy = 0; copy < 2; ++copy) {
+            PacketBuilder b;
+            b.ethernet().ipv4(tests::support::v4("198.18.0.1"), tests::support::v4("198.18.0.2"));
+            if (copy == 0) b.udp(40000, 4789).vxlan(7).ethernet();
+            else b.gre(std::nullopt, seq).erspan2(5).ethernet();
+            Ipv4Fields inner;
+            inner.ttl = static_cast<uint8_t>(64 - copy);
+            b.ipv4(host(1), tests::support::v4("192.0.2.1"), inner).icmp_echo(8, 0x77, seq).payload_counting(56);
+            frames.push_back(b.with_checksums().build());
+        }
+    }
+    // A VXLAN header cut short (the IP and UDP lengths agree with the frame).
+    frames.push_back(PacketBuilder{}.ethernet().ipv4(tests::support::v4("198.18.0.1"), tests::support::v4("198.18.0.2"))
+                         .udp(40000, 4789).payload_fill(4, 0x08).build());
+    Run single(detection), burst(detection);
+    const uint64_t now = 1'764'128'000'000ULL;
+    std::vector<probe::ParsedFrame> pf(frames.size());
+    for (size_t i = 0; i < frames.size(); ++i) {
+        single.worker->handle(flowgen::LinkType::kEthernet, {frames[i].data(), frames[i].size()}, now, 0);
+        probe::parse_into(pf[i], flowgen::LinkType::kEthernet, {frames[i].data(), frames[i].size()}, 0, 0,
+                          burst.worker->parse_options());
+    }
+    burst.worker->handle(pf.data(), static_cast<unsigned>(pf.size()), now);
+    for (Run* r : {&single, &burst}) {
+        const probe::WorkerStats& t = r->worker->stats();
+        BOOST_TEST(t.rx_packets.get() == 41u);
+        BOOST_TEST(t.icmp_packets.get() == 20u);
+        BOOST_TEST(t.mirror_duplicates.get() == 20u);
+        BOOST_TEST(t.malformed_packets.get() == 1u);
+        BOOST_TEST(t.decap_vxlan_packets.get() == 21u);
+        BOOST_TEST(t.decap_vxlan_malformed.get() == 1u);
+        BOOST_TEST(t.decap_erspan2_packets.get() == 20u);
+        BOOST_TEST(t.decap_gre_packets.get() == 0u);
+        BOOST_TEST(t.rx_packets.get() ==
+                   t.icmp_packets.get() + t.other_packets.get() + t.malformed_packets.get() + t.mirror_duplicates.get());
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -81,6 +81,9 @@ public:
     // --- link layer -------------------------------------------------------
     PacketBuilder& ethernet(std::array<uint8_t, 6> dst = {0x02, 0, 0, 0, 0, 2},
                             std::array<uint8_t, 6> src = {0x02, 0, 0, 0, 0, 1}) {
+        // Inside GRE or Geneve the pending protocol type says "Ethernet"
+        // (0x6558, transparent Ethernet bridging).
+        if (slot_ && slot_is_ethertype_) link_type(0x6558);
         append(dst.data(), 6);
         append(src.data(), 6);
         ethertype_slot(0);
@@ -258,6 +261,87 @@ public:
         u16(65535);
         u16(0);
         u16(0);
+        return *this;
+    }
+
+    // --- tunnels ------------------------------------------------------------
+    // GRE (RFC 2784/2890) after an IP header: the protocol type is written by
+    // the next layer (ipv4/ipv6/ethernet/mpls/erspan*); optional fields in
+    // the order checksum, key, sequence. `version` overrides the version bits.
+    PacketBuilder& gre(std::optional<uint32_t> key = std::nullopt, std::optional<uint32_t> sequence = std::nullopt,
+                       bool checksum = false, uint8_t version = 0) {
+        next(47);
+        u16(static_cast<uint16_t>((checksum ? 0x8000 : 0) | (key ? 0x2000 : 0) | (sequence ? 0x1000 : 0) |
+                                  (version & 7)));
+        ethertype_slot(0);
+        if (checksum) u32(0);
+        if (key) u32(*key);
+        if (sequence) u32(*sequence);
+        return *this;
+    }
+
+    // ERSPAN (draft-foschiano-erspan) after gre(): type I has no header (GRE
+    // without sequence), type II an 8-byte header (GRE with sequence), type
+    // III a 12-byte header, plus an 8-byte platform sub-header when
+    // `platform` is set; `frame_type` 0 = Ethernet follows, 2 = IP follows.
+    PacketBuilder& erspan1() {
+        link_type(0x88BE);
+        return *this;
+    }
+    PacketBuilder& erspan2(uint16_t session, uint16_t vlan = 0, uint8_t version = 1) {
+        link_type(0x88BE);
+        u16(static_cast<uint16_t>((version << 12) | (vlan & 0x0FFF)));
+        u16(static_cast<uint16_t>(session & 0x03FF));
+        u32(7);  // reserved, index
+        return *this;
+    }
+    PacketBuilder& erspan3(uint16_t session, bool platform = false, uint8_t frame_type = 0, uint16_t vlan = 0,
+                           uint8_t version = 2) {
+        link_type(0x22EB);
+        u16(static_cast<uint16_t>((version << 12) | (vlan & 0x0FFF)));
+        u16(static_cast<uint16_t>(session & 0x03FF));
+        u32(0x12345678);  // timestamp
+        u16(0);           // security group tag
+        u16(static_cast<uint16_t>(((frame_type & 0x1F) << 10) | (platform ? 1 : 0)));
+        if (platform) {
+            u32(0x0F000000);  // platform id 3, platform-specific data
+            u32(0x00000001);
+        }
+        return *this;
+    }
+
+    // An MPLS label stack entry (RFC 3032) after Ethernet, GRE or another
+    // entry; set `bottom` on the last one, then ipv4/ipv6, or
+    // control_word()/ethernet() for an Ethernet pseudowire.
+    PacketBuilder& mpls(uint32_t label, bool bottom, uint8_t ttl = 64) {
+        link_type(0x8847, 137);
+        u32((label << 12) | (bottom ? 0x100u : 0u) | ttl);
+        return *this;
+    }
+    // RFC 4385 preferred pseudowire control word (first nibble 0).
+    PacketBuilder& control_word(uint16_t sequence = 0) {
+        u16(0);
+        u16(sequence);
+        return *this;
+    }
+
+    // VXLAN header (RFC 7348) after udp(..., 4789); an Ethernet frame follows.
+    PacketBuilder& vxlan(uint32_t vni, uint8_t flags = 0x08) {
+        u8(flags);
+        u8(0);
+        u16(0);
+        u32(vni << 8);
+        return *this;
+    }
+
+    // Geneve header (RFC 8926) after udp(..., 6081) with `option_words`
+    // 4-byte words of options; the protocol type is written by the next layer.
+    PacketBuilder& geneve(uint32_t vni, uint8_t option_words = 0, uint8_t version = 0) {
+        u8(static_cast<uint8_t>((version << 6) | (option_words & 0x3F)));
+        u8(0);
+        ethertype_slot(0);
+        u32(vni << 8);
+        for (int i = 0; i < option_words; ++i) u32(i == 0 ? 0x01020300u | (option_words - 1u) : 0xA5A5A5A5u);
         return *this;
     }
 
