@@ -62,7 +62,7 @@ void append_rfc3339(uint64_t epoch_ms, std::string& out) {
 }
 
 void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, uint64_t now_ms, std::string& out,
-                       std::span<const uint8_t> payload, uint16_t fingerprint_id) {
+                       std::span<const uint8_t> payload, uint16_t fingerprint_id, const ConversationState* state) {
     const flowgen::DirectionCounters& a = r.dir[0];
     const flowgen::DirectionCounters& b = r.dir[1];
     out += "{\"time\":\"";
@@ -159,6 +159,12 @@ void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, 
             out += kHex[payload[i] >> 4];
             out += kHex[payload[i] & 15];
         }
+        out += '"';
+    }
+    if (state != nullptr) {
+        // Pipeline::explain writes no quote, backslash or control character.
+        out += ",\"explanation\":\"";
+        p.explain(*state, r.detection.reason_flags, r, now_ms, out);
         out += '"';
     }
     out += "}\n";

@@ -25,9 +25,13 @@ namespace detect {
 // signature_id, fingerprint (the "benign"/"ping" pattern the alerting
 // packet's data matched, Pipeline::fingerprint: name or null), packets,
 // bytes, first_seen, last_seen (RFC 3339, UTC, ms), payload {min, max, mean,
-// entropy}, payload_hex (optional).
+// entropy}, payload_hex (optional), explanation (when `state` is given: the
+// conversation's detector state at the alert; Pipeline::explain's sentences,
+// what was seen against what a ping sends, with this conversation's figures
+// and, for host-budget, the window and the amount).
 void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, uint64_t now_ms, std::string& out,
-                       std::span<const uint8_t> payload = {}, uint16_t fingerprint_id = 0);
+                       std::span<const uint8_t> payload = {}, uint16_t fingerprint_id = 0,
+                       const ConversationState* state = nullptr);
 
 // The overlay segment of a record as alerts and the conversation log name
 // it: "vxlan", "geneve", "erspan"; nullptr for SegmentType::kNone.

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 #include <iterator>
 
 namespace detect {
@@ -127,7 +128,7 @@ flowgen::Status validate(const Config& c) {
     if (auto s = range("min_reply_mismatches", c.min_reply_mismatches, 1, 65535); !s) return s;
     if (auto s = range("min_unsolicited_replies", c.min_unsolicited_replies, 1, 65535); !s) return s;
     if (auto s = range("min_unanswered_requests", c.min_unanswered_requests, 1, 65535); !s) return s;
-    if (auto s = range("min_fill_changes", c.min_fill_changes, 1, 65535); !s) return s;
+    if (auto s = range("min_fill_changes", c.min_fill_changes, 1, 255); !s) return s;
     if (auto s = range("min_dataless_packets", c.min_dataless_packets, 1, 65535); !s) return s;
     if (auto s = range("min_bogus_errors", c.min_bogus_errors, 1, 65535); !s) return s;
     if (auto s = range("min_unusual_code_packets", c.min_unusual_code_packets, 1, 65535); !s) return s;
@@ -136,7 +137,20 @@ flowgen::Status validate(const Config& c) {
         return Status::error("detect.source_table_entries: " + std::to_string(c.source_table_entries) +
                              " is not a power of two (0 disables)");
     if (c.source_window_ms == 0) return Status::error("detect.source_window_ms: must be positive");
-    if (c.source_volume_bytes == 0) return Status::error("detect.source_volume_bytes: must be positive");
+    // The short window's text count is 16 bits wide (detect/source_table.hpp).
+    if (auto s = range("source_volume_bytes", c.source_volume_bytes, 1, 65535); !s) return s;
+    if (auto s = range("source_window_ms", static_cast<long>(std::min<uint64_t>(c.source_window_ms, 1u << 30)), 1000,
+                       86'400'000);
+        !s)
+        return s;
+    const std::pair<const char*, Config::Budget> budgets[] = {
+        {"sender_hour", c.sender_hour}, {"sender_day", c.sender_day}, {"pair_hour", c.pair_hour}, {"pair_day", c.pair_day}};
+    for (const auto& [key, b] : budgets) {
+        // Long-window counts saturate at 2^24 - 1 (detect/source_table.hpp).
+        if (auto s = range((std::string(key) + ".bytes").c_str(), b.bytes, 1, (1 << 24) - 1); !s) return s;
+        if (auto s = range((std::string(key) + ".payloads").c_str(), b.payloads, 1, (1 << 24) - 1); !s) return s;
+    }
+    if (auto s = range("min_text_changes", c.min_text_changes, 1, 255); !s) return s;
     if (c.volume_bytes == 0) return Status::error("detect.volume_bytes: must be positive");
     if (c.high_volume_bytes <= c.volume_bytes)
         return Status::error("detect.high_volume_bytes: " + std::to_string(c.high_volume_bytes) +

@@ -47,13 +47,32 @@ struct Config {
     uint32_t volume_bytes = 512;           // kVolume: distinct unexplained payload bytes (10 pings of 56)
     uint32_t high_volume_bytes = 4096;     // kHighVolume (fping -R: 73 pings of 56 random bytes in one run)
 
-    // Per-source activity across conversations (kSourceActivity); a
-    // direct-mapped table of source_table_entries (power of two, 0 = off,
-    // 24 bytes each) per Pipeline.
-    uint32_t source_table_entries = 4096;
+    // Per-sender and per-pair evidence across conversations and workers
+    // (detect/source_table.hpp): one table of source_table_entries (power of
+    // two, 0 = off, 64 bytes each) shared by every Pipeline of the process.
+    uint32_t source_table_entries = 65536;
     uint64_t source_window_ms = 600'000;
-    uint16_t source_min_fills = 6;         // distinct pattern fills (period >= 2) from one sender
-    uint32_t source_volume_bytes = 4096;   // text/binary request payload bytes from one sender
+    uint16_t source_min_fills = 6;         // kSourceActivity: distinct pattern fills (period >= 2) from one sender
+    uint32_t source_volume_bytes = 4096;   // ... or text/binary request payload bytes from one sender
+
+    // kHostBudget: unexplained payload bytes or distinct unexplained
+    // payloads (sliding one-hour and one-day windows) per sender and per
+    // address pair, across conversation ends. A pair budget is smaller: one
+    // peer is where exfiltration goes; a sender's budget covers all its
+    // peers. One 56-byte payload a minute crosses pair_hour.payloads in 32
+    // minutes; one every 5 minutes crosses pair_day.payloads in 21 hours.
+    struct Budget {
+        uint32_t bytes;
+        uint32_t payloads;
+    };
+    Budget sender_hour{8192, 96};
+    Budget sender_day{65536, 768};
+    Budget pair_hour{2048, 32};
+    Budget pair_day{16384, 256};
+
+    // kChangingText: text payloads (plain, base64, hex) that differ from
+    // the previous payload of their direction.
+    uint16_t min_text_changes = 3;
 
     // Payload classification.
     double entropy_margin_bits = 0.4;  // random-like: H >= E_random(len) - margin (sigma ~0.08 at 32..64 bytes)

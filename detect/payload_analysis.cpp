@@ -234,6 +234,32 @@ double printable_fraction(Bytes data) noexcept {
     return static_cast<double>(printable) / static_cast<double>(data.size());
 }
 
+TextShape text_shape(Bytes data) noexcept {
+    // Per byte value: 1 printable, 2 base64 (RFC 4648 §4/§5), 4 hex digit.
+    static constexpr auto kClass = [] {
+        std::array<uint8_t, 256> t{};
+        for (unsigned b = 0; b < 256; ++b) {
+            const bool printable = (b >= 0x20 && b <= 0x7E) || b == '\t' || b == '\r' || b == '\n';
+            const bool digit = b >= '0' && b <= '9';
+            const bool upper = b >= 'A' && b <= 'Z', lower = b >= 'a' && b <= 'z';
+            const bool base64 = digit || upper || lower || b == '+' || b == '/' || b == '-' || b == '_' || b == '=';
+            const bool hex = digit || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F');
+            t[b] = static_cast<uint8_t>((printable ? 1 : 0) | (base64 ? 2 : 0) | (hex ? 4 : 0));
+        }
+        return t;
+    }();
+    TextShape shape;
+    uint8_t all = 0xFF;
+    for (uint8_t b : data) {
+        const uint8_t c = kClass[b];
+        shape.printable += c & 1u;
+        all &= c;
+    }
+    shape.base64 = !data.empty() && (all & 2u);
+    shape.hex = !data.empty() && (all & 4u);
+    return shape;
+}
+
 int find_embedded_ip(Bytes data, uint32_t wire_length) noexcept {
     // 0: icmptunnel and friends; 4: a tun packet-information header;
     // 5: hans ('hanc'/'hans' + type byte); 8: an 8-byte framing header.

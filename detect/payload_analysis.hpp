@@ -44,6 +44,16 @@ Structure analyze_structure(Bytes data, unsigned max_prefix) noexcept;
 // Share (0..1) of bytes that are printable ASCII, tab, CR or LF.
 double printable_fraction(Bytes data) noexcept;
 
+// What a text payload looks like: printable bytes, and whether every byte
+// is of the base64 alphabet (RFC 4648 §4 and §5: A-Z a-z 0-9 + / - _ =) or
+// of hex digits.
+struct TextShape {
+    uint32_t printable = 0;  // printable ASCII, tab, CR, LF
+    bool base64 = false;     // non-empty and every byte base64
+    bool hex = false;        // non-empty and every byte a hex digit
+};
+TextShape text_shape(Bytes data) noexcept;
+
 // Offset (0, 4, 5 or 8) at which a complete IP packet starts inside the
 // payload, or -1. IPv4: version 4, IHL >= 5, header checksum correct (RFC
 // 791/1071), total length equal to the remaining wire bytes. IPv6: version

@@ -130,7 +130,7 @@ const char* verdict_name(uint8_t verdict) noexcept {
     }
 }
 
-flowgen::Status Pipeline::init(const Config& config) {
+flowgen::Status Pipeline::init(const Config& config, SourceTable* senders) {
     if (auto s = validate(config); !s) return s;
     config_ = config;
     allow_.clear();
@@ -140,7 +140,14 @@ flowgen::Status Pipeline::init(const Config& config) {
         allow_.push_back(p);
     }
     (void)expected_random_entropy(1);  // build the entropy tables now, not on the first packet
-    if (auto s = sources_.init(config.source_table_entries); !s) return s;
+    own_senders_.reset();
+    senders_ = senders;
+    if (senders_ == nullptr && config.source_table_entries != 0) {
+        own_senders_ = std::make_unique<SourceTable>();
+        if (auto s = own_senders_->init(config.source_table_entries); !s) return s;
+        senders_ = own_senders_.get();
+    }
+    if (senders_ != nullptr && !senders_->enabled()) senders_ = nullptr;
     patterns_ = PatternSet{};
     if (!config.patterns_path.empty()) {
         if (auto s = patterns_.load_file(config.patterns_path, config.pattern_cache_dir); !s) return s;
@@ -259,16 +266,38 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
     return false;
 }
 
-void Pipeline::note_source(ConversationState& s, const flowgen::PacketInfo& p, uint64_t fill_bit,
-                           uint32_t novel_bytes, uint64_t now_ms) noexcept {
-    SourceActivity& a = sources_.touch(p.family, p.src, now_ms, config_.source_window_ms);
-    const bool new_fill = fill_bit != 0 && (a.fill_bitmap & fill_bit) == 0;
-    a.fill_bitmap |= fill_bit;
-    a.novel_bytes = a.novel_bytes > 0xFFFFFFFFu - novel_bytes ? 0xFFFFFFFFu : a.novel_bytes + novel_bytes;
-    if (!new_fill && novel_bytes == 0) return;  // this conversation added nothing
-    if (static_cast<unsigned>(__builtin_popcountll(a.fill_bitmap)) >= config_.source_min_fills ||
-        a.novel_bytes >= config_.source_volume_bytes)
-        s.flags |= ConversationState::kFlagSourceActivity;
+void Pipeline::note_fill(ConversationState& s, const flowgen::PacketInfo& p, uint64_t fill_bit,
+                         uint64_t now_ms) noexcept {
+    bool added = false;
+    const ActivityView v =
+        SourceTable::add_fill(senders_->sender(p.family, p.src), now_ms, config_.source_window_ms, fill_bit, &added);
+    if (added && v.fills >= config_.source_min_fills) s.flags |= ConversationState::kFlagSourceActivity;
+}
+
+void Pipeline::note_payload(ConversationState& s, const flowgen::PacketInfo& p, uint32_t hash, uint32_t text_bytes,
+                            uint32_t bytes, uint32_t payloads, uint64_t now_ms) noexcept {
+    const Config& c = config_;
+    bool counted = false;
+    const ActivityView v = SourceTable::add_payload(senders_->sender(p.family, p.src), now_ms, c.source_window_ms,
+                                                    hash, text_bytes, bytes, payloads, &counted);
+    uint8_t hits = 0;
+    if (counted) {
+        if (v.fills >= c.source_min_fills || (text_bytes != 0 && v.recent_bytes >= c.source_volume_bytes))
+            s.flags |= ConversationState::kFlagSourceActivity;
+        if (v.hour.bytes >= c.sender_hour.bytes || v.hour.payloads >= c.sender_hour.payloads)
+            hits |= ConversationState::kBudgetSenderHour;
+        if (v.day.bytes >= c.sender_day.bytes || v.day.payloads >= c.sender_day.payloads)
+            hits |= ConversationState::kBudgetSenderDay;
+    }
+    const ActivityView pv = SourceTable::add_payload(senders_->pair(p.family, p.src, p.dst), now_ms,
+                                                     c.source_window_ms, hash, 0, bytes, payloads, &counted);
+    if (counted) {
+        if (pv.hour.bytes >= c.pair_hour.bytes || pv.hour.payloads >= c.pair_hour.payloads)
+            hits |= ConversationState::kBudgetPairHour;
+        if (pv.day.bytes >= c.pair_day.bytes || pv.day.payloads >= c.pair_day.payloads)
+            hits |= ConversationState::kBudgetPairDay;
+    }
+    s.evidence |= hits;
 }
 
 void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, uint32_t hash,
@@ -319,8 +348,8 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
             if (s.fill_hash[dir] != 0 && s.fill_hash[dir] != st.fill_hash) sat_inc(s.fill_changes);
             s.fill_hash[dir] = st.fill_hash;
             // Pattern fills (ping -p, not counters or zeros) count per sender.
-            if (st.fill == Fill::kPeriodic && st.period >= 2 && !is_reply && sources_.enabled())
-                note_source(s, p, uint64_t{1} << (st.fill_hash >> 26), 0, now_ms);
+            if (st.fill == Fill::kPeriodic && st.period >= 2 && !is_reply && senders_)
+                note_fill(s, p, uint64_t{1} << ((st.fill_hash >> 16) % 48), now_ms);
         }
         // Entropy of a fill cannot change the verdict: sample two for the
         // summary's mean only.
@@ -333,19 +362,29 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     const bool novel = !mirrored && hash != s.last_hash[dir];
     s.last_hash[dir] = hash;
     const uint32_t bytes = std::min<uint32_t>(wire, 0xFFFF) * weight;
+    auto text_kind = [](const TextShape& t) -> uint8_t {
+        return t.hex ? ConversationState::kTextHex : t.base64 ? ConversationState::kTextBase64
+                                                              : ConversationState::kTextPlain;
+    };
+    // Novel text is data whatever its size: count the change, the bytes,
+    // and (text counts in the sender's short window too) the sender's budgets.
+    auto note_text = [&](uint8_t kind) {
+        sat_inc(s.text_packets);
+        s.evidence |= kind;
+        if (!novel) return;
+        sat_inc(s.text_changes);
+        sat_inc(s.unexplained_bytes, bytes);
+        if (senders_) note_payload(s, p, hash, is_reply ? 0 : bytes, bytes, weight, now_ms);
+    };
     // Short payloads: a timestamp and ids fill this much in real pings, so
     // only text is judged here (short shell commands: "id", "whoami"); a
     // timestamp is never printable and Windows' "abcdef..." is an ascending run.
     if (data.size() <= config_.timestamp_room) {
         bool ascending = true;
         for (size_t i = 1; i < data.size() && ascending; ++i) ascending = data[i] == static_cast<uint8_t>(data[i - 1] + 1);
-        if (data.size() >= 2 && !ascending && printable_fraction(data) >= config_.text_fraction) {
-            sat_inc(s.text_packets);
-            if (novel) {
-                sat_inc(s.unexplained_bytes, bytes);
-                if (!is_reply && sources_.enabled()) note_source(s, p, 0, bytes, now_ms);
-            }
-        }
+        const TextShape t = text_shape(data);
+        if (data.size() >= 2 && !ascending && t.printable >= config_.text_fraction * static_cast<double>(data.size()))
+            note_text(text_kind(t));
         return;
     }
 
@@ -354,13 +393,34 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
         s.entropy_sum_milli += static_cast<uint32_t>(h * 1000.0);
         ++s.entropy_samples;
     }
-    // Printable text has at most log2(95 + 3) = 6.6 bits/byte: skip the
-    // count for payloads above that (random data, compressed files).
+    // Printable text has at most log2(95 + 3) = 6.6 bits/byte: random data
+    // and compressed files score above that. Text may follow a binary
+    // header of up to 16 bytes (a timestamp, a tool's sequence number):
+    // judge the rest on its own then (a ping's own fill after its
+    // timestamp was recognised above as a counter or a pattern).
     constexpr double kTextMaxEntropy = 6.62;
+    constexpr size_t kTextHeader = 16;
+    const double need = config_.text_fraction;
+    if (h <= kTextMaxEntropy) {
+        const TextShape whole = text_shape(data);
+        if (whole.printable >= need * static_cast<double>(data.size())) {
+            note_text(text_kind(whole));
+            return;
+        }
+    }
+    // 16 header bytes raise the entropy of text by well under 0.3 bit/byte
+    // at the sizes where it could reach the bound (hundreds of bytes):
+    // random and compressed data skip this second pass.
+    if (h <= kTextMaxEntropy + 0.3 && data.size() >= kTextHeader + config_.timestamp_room) {
+        const Bytes rest = data.subspan(kTextHeader);
+        const TextShape t = text_shape(rest);
+        if (t.printable >= need * static_cast<double>(rest.size())) {
+            note_text(text_kind(t));
+            return;
+        }
+    }
     bool random = false;
-    if (h <= kTextMaxEntropy && printable_fraction(data) >= config_.text_fraction) {
-        sat_inc(s.text_packets);
-    } else if (h >= expected_random_entropy(static_cast<uint32_t>(data.size())) - config_.entropy_margin_bits) {
+    if (h >= expected_random_entropy(static_cast<uint32_t>(data.size())) - config_.entropy_margin_bits) {
         sat_inc(s.random_packets);
         random = true;
     } else {
@@ -371,9 +431,10 @@ void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsig
     // payload in this direction.
     if (novel) {
         sat_inc(s.unexplained_bytes, bytes);
-        // Random payloads stay out of the per-sender sum: fping -R sends
-        // them in every run (they still count per conversation).
-        if (!random && !is_reply && sources_.enabled()) note_source(s, p, 0, bytes, now_ms);
+        // Random payloads stay out of the sender's sums: fping -R sends them
+        // in every run, mirrored, exactly like encrypted data sent to a
+        // kernel that echoes it (they still count per conversation).
+        if (senders_ && !random) note_payload(s, p, hash, is_reply ? 0 : bytes, bytes, weight, now_ms);
     }
 }
 
@@ -413,6 +474,8 @@ Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
     when(s.unusual_code >= c.min_unusual_code_packets, Reason::kUnusualCode);
     when(s.oversized_error > 0, Reason::kOversizedError);
     when(s.bogus_error >= c.min_bogus_errors, Reason::kBogusError);
+    when((s.evidence & ConversationState::kBudgetMask) != 0, Reason::kHostBudget);
+    when(s.text_changes >= c.min_text_changes, Reason::kChangingText);
     when(s.unexplained_bytes >= c.volume_bytes, Reason::kVolume);
     when(s.unexplained_bytes >= c.high_volume_bytes, Reason::kHighVolume);
     when(s.flags & ConversationState::kFlagSourceActivity, Reason::kSourceActivity);

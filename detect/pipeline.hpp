@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -73,11 +74,24 @@ struct ConversationState {
     uint16_t text_packets;
     uint16_t binary_packets;
     uint16_t structured_packets;
-    uint16_t fill_changes;
     uint16_t replies_mismatched;
     uint16_t signature_id;          // first tunnel, else suspicious pattern id
-    uint8_t bogus_error;            // saturating packet count
     uint16_t fingerprint_id;        // "benign"/"ping" pattern of the first inspected payload, 0 = none
+    uint8_t bogus_error;            // saturating packet count
+    uint8_t fill_changes;           // saturating (Config::min_fill_changes <= 255)
+    uint8_t text_changes;           // text payloads differing from their direction's previous (saturating)
+    uint8_t evidence;               // kText* bits: the text's encodings; kBudget* bits: budgets crossed
+
+    static constexpr uint8_t kTextBase64 = 1;  // only A-Z a-z 0-9 + / = (and - _)
+    static constexpr uint8_t kTextHex = 2;     // only 0-9 a-f A-F
+    static constexpr uint8_t kTextPlain = 4;   // any other printable text
+    static constexpr uint8_t kTextMask = 7;
+    // Long-window budgets this conversation added to past their limit.
+    static constexpr uint8_t kBudgetSenderHour = 16;
+    static constexpr uint8_t kBudgetSenderDay = 32;
+    static constexpr uint8_t kBudgetPairHour = 64;
+    static constexpr uint8_t kBudgetPairDay = 128;
+    static constexpr uint8_t kBudgetMask = 0xF0;
 
     static constexpr uint8_t kFlagAllowListed = 1;      // endpoint or payload allow-listed
     static constexpr uint8_t kFlagTunnelSignature = 2;  // a "tunnel" pattern matched
@@ -109,7 +123,10 @@ public:
     // Validates `config`, parses the allow-list and compiles the pattern
     // file (block mode) with this pipeline's own scratch. Errors name the
     // key or "patterns FILE:LINE". Call on the main lcore before launch.
-    flowgen::Status init(const Config& config);
+    // `senders`: the per-sender table shared by all workers (initialised
+    // by the caller, outliving the pipeline); nullptr: this pipeline makes
+    // its own of Config::source_table_entries (one worker, tests).
+    flowgen::Status init(const Config& config, SourceTable* senders = nullptr);
 
     // One ICMP/ICMPv6 packet of the conversation `s` (after the flow cache
     // found or created it). dir 0 = the initiator's direction. now_ms: Unix
@@ -130,6 +147,16 @@ public:
     // looked for per packet; the worker asks when it raises an alert.
     uint16_t fingerprint(Bytes data) const noexcept;
 
+    // Appends, in words for an analyst, what each reason in `reasons` saw
+    // and what a ping would have shown instead ("; "-separated, no quotes
+    // or backslashes). Reads the shared sender table for the budgets (at
+    // now_ms, Unix ms). Alert time only: not per packet.
+    void explain(const ConversationState& s, uint32_t reasons, const flowgen::ConversationRecord& r, uint64_t now_ms,
+                 std::string& out) const;
+
+    // The sender table in use (shared or own); nullptr when disabled.
+    const SourceTable* senders() const noexcept { return senders_; }
+
     // Name of a pattern id (signature or fingerprint); nullptr when unknown or 0.
     const char* signature_name(uint16_t id) const noexcept { return patterns_.name_of(id); }
 
@@ -141,14 +168,16 @@ public:
 private:
     void inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, uint32_t hash, bool mirrored,
                  bool is_reply, uint32_t weight, uint64_t now_ms) noexcept;
-    void note_source(ConversationState& s, const flowgen::PacketInfo& p, uint64_t fill_bit, uint32_t novel_bytes,
-                     uint64_t now_ms) noexcept;
+    void note_fill(ConversationState& s, const flowgen::PacketInfo& p, uint64_t fill_bit, uint64_t now_ms) noexcept;
+    void note_payload(ConversationState& s, const flowgen::PacketInfo& p, uint32_t hash, uint32_t text_bytes,
+                      uint32_t bytes, uint32_t payloads, uint64_t now_ms) noexcept;
     bool allow_listed(const flowgen::PacketInfo& p) const noexcept;
 
     Config config_;
     std::vector<Prefix> allow_;
     PatternSet patterns_;
-    SourceTable sources_;
+    std::unique_ptr<SourceTable> own_senders_;  // when init() was given none
+    SourceTable* senders_ = nullptr;
 };
 
 // Verdict names for DetectionSummary::verdict: "benign", "suspicious", "tunnel".

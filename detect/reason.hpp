@@ -77,6 +77,14 @@
     /* RFC 792 and RFC 4443 §2.4: an error quotes the offending packet's header; this one does not start    */  \
     /* with an IP header of the message's family. The content of the "error" adds the rest.                 */  \
     X(kBogusError, 19, "bogus-error", 300, "ICMP errors carry data instead of the packet they report on")        \
+    /* A sender or an address pair crossed a long-window budget (Config::sender_hour, sender_day,        */  \
+    /* pair_hour, pair_day) of distinct unexplained payloads or bytes, and this conversation added to it:  */  \
+    /* low-and-slow exfiltration over many conversations (detect/source_table.hpp). Alone enough.          */  \
+    X(kHostBudget, 20, "host-budget", 500,                                                                       \
+      "the host or host pair moved more unexplained payload over the last hour or day than a pinger does")       \
+    /* Text (plain, base64, hex) that differs from its direction's previous payload: a ping repeats one     */  \
+    /* fill; changing text is a file, commands or their output, at any size. With text-payload: 550.        */  \
+    X(kChangingText, 21, "changing-text", 250, "the text in the payloads changes from packet to packet: data, not a fill") \
     /* An endpoint or a payload ("allow" pattern) is allow-listed: never scored, never alerts.              */  \
     X(kAllowListed, 31, "allow-listed", 0, "an endpoint or the payload is allow-listed; not scored")
 

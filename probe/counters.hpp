@@ -77,7 +77,10 @@
     X(flows_evicted, w->cache_stats().evicted.get(),                                           \
       "conversations exported early because their cache set was full (flowEndReason 5)")       \
     X(cache_slots, w->cache_slots(), "conversation slots of all workers (--pcap: as grown)")    \
-    X(cache_doublings, w->cache_stats().grown.get(), "times a growing cache doubled (--pcap)")
+    X(cache_doublings, w->cache_stats().grown.get(), "times a growing cache doubled (--pcap)")  \
+    /* One sender table shared by every worker (detect/source_table.hpp): read it once. */      \
+    X(sender_evictions, w == workers[0] ? w->sender_evictions() : 0,                             \
+      "per-sender evidence entries taken over by another host (fixed table, direct-mapped)")
 
 // Read from the exporter (`exporter` is the ExportLoop; `es` its
 // flowgen::ExporterStats, never null where these are read).

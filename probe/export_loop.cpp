@@ -164,7 +164,7 @@ void ExportLoop::write_alert(const AlertEvent& ev) {
     flowgen::ConversationRecord conversation = ev.conversation;
     shift_times(conversation, wall_offset_ms_);
     detect::format_alert_json(conversation, *names_, ev.time_ms + static_cast<uint64_t>(wall_offset_ms_), line_,
-                              {ev.payload, ev.payload_length}, ev.fingerprint_id);
+                              {ev.payload, ev.payload_length}, ev.fingerprint_id, &ev.detector_state);
     if (alerts_.enabled()) {
         alerts_.write(line_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.

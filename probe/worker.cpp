@@ -26,7 +26,7 @@ flowgen::Status Worker::init() {
     if (flowgen::Status s = dedup_.init(settings_.dedup_window_ms); !s.ok()) return s;
     if (settings_.detect) {
         if (!settings_.detection) return flowgen::Status::error("worker: detection enabled without a configuration");
-        if (flowgen::Status s = detectors_.init(*settings_.detection); !s.ok()) return s;
+        if (flowgen::Status s = detectors_.init(*settings_.detection, settings_.senders); !s.ok()) return s;
         // Address space for the cache's largest size; resident as it grows.
         if (!detect_state_.allocate(cache_.capacity(), cache_.max_capacity()))
             return flowgen::Status::error("detector state: cannot allocate " +
@@ -87,6 +87,7 @@ void Worker::raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t n
     AlertEvent ev;
     cache_.snapshot(slot, now_ms, EndReason::kIdleTimeout, ev.conversation);
     ev.conversation.detection = detectors_.summarize(detect_state_[slot]);
+    ev.detector_state = detect_state_[slot];
     ev.time_ms = now_ms;
     ev.fingerprint_id = p.payload ? detectors_.fingerprint({p.payload, p.payload_length}) : 0;
     if (settings_.detection->emit_payload_hex && p.payload) {

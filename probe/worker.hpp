@@ -69,6 +69,9 @@ struct AlertEvent {
     // The ping program the alerting packet's data looks like
     // (Pipeline::fingerprint, patterns "benign"/"ping"), 0 for none.
     uint16_t fingerprint_id = 0;
+    // The conversation's detector state at the alert: the alert's
+    // explanation quotes its counts.
+    detect::ConversationState detector_state{};
     // The alerting packet's ICMP data, copied only with --payload-hex
     // (detect::Config::emit_payload_hex); never otherwise kept.
     uint16_t payload_length = 0;
@@ -114,6 +117,7 @@ struct WorkerSettings {
     flowgen::FlowCacheConfig cache;
     bool detect = true;
     const detect::Config* detection = nullptr;  // required when detect
+    detect::SourceTable* senders = nullptr;     // shared by all workers; nullptr: the worker's own
     uint32_t record_queue = 1u << 16;
     uint32_t alert_queue = 1u << 12;
     flowgen::ParseOptions parse;  // --decap, --vxlan-port
@@ -191,6 +195,10 @@ public:
     // from another thread only where it cannot change (live).
     uint32_t cache_slots() const noexcept { return cache_.capacity(); }
     const detect::Pipeline& detectors() const noexcept { return detectors_; }
+    // Entries of the (shared) per-sender table taken over by another key.
+    uint64_t sender_evictions() const noexcept {
+        return detectors_.senders() != nullptr ? detectors_.senders()->evictions() : 0;
+    }
     uint16_t id() const noexcept { return settings_.id; }
     const flowgen::ParseOptions& parse_options() const noexcept { return settings_.parse; }
     // A frame this worker assigned to a worker by owner_of() (probe/spread.hpp);

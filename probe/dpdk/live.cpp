@@ -115,6 +115,9 @@ struct Live {
     std::vector<std::unique_ptr<WorkerSlot>> slots;
     std::vector<Worker*> workers;
     ExportLoop exporter;
+    // Per-sender evidence seen by every worker: a sender's conversations
+    // spread over workers (the distribution hashes the address pair).
+    detect::SourceTable senders;
     bool single_thread = false;
     std::atomic<unsigned> rx_stopped{0};  // workers that left their receive loop
     std::string xdp_interface;
@@ -380,6 +383,9 @@ int run_live(const Config& config, const LiveOptions& options) {
             return flowgen::Status::error("mbuf pool of " + std::to_string(mbufs) + " mbufs: " +
                                           rte_strerror(rte_errno) + " (hugepages? lower --mbufs)");
 
+        if (config.detect) {
+            if (flowgen::Status st = L->senders.init(config.detection.source_table_entries); !st.ok()) return st;
+        }
         for (unsigned i = 0; i < nworkers; ++i) {
             auto s = std::make_unique<WorkerSlot>();
             s->live = L.get();
@@ -390,6 +396,7 @@ int run_live(const Config& config, const LiveOptions& options) {
             ws.cache = config.cache;
             ws.detect = config.detect;
             ws.detection = &config.detection;
+            ws.senders = &L->senders;
             ws.parse = config.parse;
             ws.dedup_window_ms = config.dedup_window_ms;
             s->worker = std::make_unique<Worker>(ws);

@@ -14,6 +14,7 @@ Timestamps are written directly (no waiting); content comes from a seeded
 PRNG, so reruns give the same bytes at new times.
 """
 import hashlib
+import os
 import random
 import struct
 import sys
@@ -407,7 +408,112 @@ def slow_exfil(t0):
     return c, "tunnel", "slow exfiltration (scapy)", "56-byte pings every ~2 s for 3 min: timeval + 40 bytes of ciphertext each, replies mirrored"
 
 
-GENERATORS = [windows_ping, macos_ping, cisco_ping, hans, icmptunnel, icmpsh, pingtunnel, slow_exfil]
+# ------------------------------------------------- text at ordinary sizes
+# Own PRNG: adding these leaves the bytes of the captures above unchanged.
+TRNG = random.Random(20261207)
+SECRET_TEXT = (b"# HR export 2026-11\nname,iban,salary\n" +
+               b"".join(b"employee%03d,DE%020d,%d\n" % (i, TRNG.getrandbits(64), 40000 + 250 * i) for i in range(240)))
+
+
+def b64_chunks(size, text=SECRET_TEXT):
+    import base64
+    enc = base64.b64encode(text)
+    return [enc[i:i + size].ljust(size, b"=") for i in range(0, len(enc), size)]
+
+
+def text_exfil_1s(t0):
+    """A script base64-encodes a file into default-size (56-byte) echo
+    requests, one a second, one ping id; the remote kernel mirrors each."""
+    c = Capture("text-exfil-b64-1s.pcap")
+    src = Host("192.168.56.51", "f0:de:f1:33:21:a1", 64, True)
+    dst = remote("203.0.113.50", 10, 64, False)
+    ident, t = TRNG.getrandbits(16), t0
+    for seq, chunk in enumerate(b64_chunks(56)[:40], 1):
+        c.echo(t, src, dst, ident, seq, chunk, rtt(0.03))
+        t += 1.0 + TRNG.uniform(-0.05, 0.05)
+    return c, "tunnel", "base64 exfil (scapy)", "a file base64-encoded into 56-byte echo requests at 1/s, one id, replies mirrored"
+
+
+def text_exfil_1min(t0):
+    """The same at one packet a minute over a simulated hour: each packet
+    its own conversation (fresh id; the probe's idle timeout ends each)."""
+    c = Capture("text-exfil-b64-1min.pcap")
+    src = Host("192.168.56.52", "f0:de:f1:33:21:a2", 64, True)
+    dst = remote("203.0.113.51", 10, 64, False)
+    t = t0
+    for chunk in b64_chunks(56)[:60]:
+        c.echo(t, src, dst, TRNG.getrandbits(16), 1, chunk, rtt(0.03))
+        t += 60.0 + TRNG.uniform(-2, 2)
+    return c, "tunnel", "base64 exfil (scapy)", "a file base64-encoded into 56-byte pings at 1/min for an hour, a fresh id each (one conversation per packet)"
+
+
+def text_exfil_many_peers(t0):
+    """One sender spreads base64 chunks over 8 peers, one 56-byte ping every
+    10 s, a fresh id each: no pair and no conversation holds much; only the
+    sender's budget does (and only if every worker's share is summed)."""
+    c = Capture("text-exfil-b64-many-peers.pcap")
+    src = Host("192.168.56.53", "f0:de:f1:33:21:a3", 64, True)
+    peers = [remote("203.0.113.%d" % (60 + k), 10, 64, False) for k in range(8)]
+    t = t0
+    for i, chunk in enumerate(b64_chunks(56)[:110]):
+        c.echo(t, src, peers[i % 8], TRNG.getrandbits(16), 1, chunk, rtt(0.03))
+        t += 10.0 + TRNG.uniform(-0.5, 0.5)
+    return c, "tunnel", "base64 exfil (scapy)", "base64 chunks in 56-byte pings to 8 peers, 1 per 10 s, fresh id each: only the sender's hourly budget sees it"
+
+
+def hex_exfil_windows(t0):
+    """Hex-encoded data in Windows-size (32-byte) echo requests, one a
+    second, from a Windows host (TTL 128); replies mirrored."""
+    c = Capture("text-exfil-hex-32.pcap")
+    src = Host("192.168.56.54", "3c:52:82:4e:11:a4", 128, False)
+    dst = remote("203.0.113.52", 9, 64, False)
+    enc = SECRET_TEXT.hex().encode()
+    for seq in range(1, 21):
+        c.echo(t0 + seq, src, dst, 1, seq, enc[(seq - 1) * 32:seq * 32], rtt(0.03))
+    return c, "tunnel", "hex exfil (scapy)", "hex-encoded file in 32-byte (Windows default size) echo requests at 1/s, replies mirrored"
+
+
+def c2_poll(t0):
+    """A polling C2 implant: empty echo requests every second; the server's
+    echo replies are empty too except when they carry a short command;
+    the implant sends the output in its next requests (<= 48 bytes each)."""
+    c = Capture("c2-poll-shell.pcap")
+    implant = Host("192.168.56.55", "f0:de:f1:33:21:a5", 64, True)
+    server = remote("198.51.100.77", 11, 64, False)
+    plan = {3: (b"id", b"uid=33(www-data) gid=33(www-data) groups=33(www-data)\n"),
+            9: (b"uname -a", b"Linux web01 6.1.0-26-amd64 #1 SMP Debian 6.1.112-1 x86_64 GNU/Linux\n"),
+            16: (b"cat /etc/hostname", b"web01\n")}
+    ident, t, out = TRNG.getrandbits(16), t0, []
+    for seq in range(1, 31):
+        data = out.pop(0) if out else b""
+        c.icmp(t, implant, server, 8, ident, seq, data)
+        cmd = b""
+        if seq in plan:
+            cmd, result = plan[seq]
+            out = [result[i:i + 48] for i in range(0, len(result), 48)]
+        c.icmp(t + rtt(0.04), server, implant, 0, ident, seq, cmd)
+        t += 1.0
+    return c, "tunnel", "polling C2 (scapy)", "implant polls with empty requests at 1/s; commands in a few replies, output in the next requests"
+
+
+def monitor_constant_text(t0):
+    """A monitoring check: one echo a minute for an hour, a fresh id each,
+    always the same 36-byte text; replies mirrored. Constant content moves
+    no data: no budget may count it more than once."""
+    c = Capture("monitor-text-1min.pcap")
+    src = Host("192.168.56.56", "f0:de:f1:33:21:a6", 64, True)
+    dst = remote("203.0.113.53", 6, 64, False)
+    payload = b"uptime-probe v2 check=icmp site=fra1"
+    t = t0
+    for _ in range(60):
+        c.echo(t, src, dst, TRNG.getrandbits(16), 0, payload, rtt(0.02))
+        t += 60.0
+    return c, "benign", "monitoring check (scapy)", "one 36-byte constant-text ping a minute for an hour, fresh id each, replies mirrored"
+
+
+TEXT_GENERATORS = [text_exfil_1s, text_exfil_1min, text_exfil_many_peers, hex_exfil_windows, c2_poll,
+                   monitor_constant_text]
+GENERATORS = [windows_ping, macos_ping, cisco_ping, hans, icmptunnel, icmpsh, pingtunnel, slow_exfil] + TEXT_GENERATORS
 
 
 # ------------------------------------------------------------------ verify
@@ -464,6 +570,19 @@ def verify(outdir):
     check(all(len(pl(p)) == 56 for p in ex), "exfil size")
     span = float(ex[-1].time - ex[0].time)
     check(span > 150 and len(ex) == 180, f"exfil pacing ({span:.0f} s, {len(ex)} packets)")
+    for name in ("text-exfil-b64-1s.pcap", "text-exfil-b64-1min.pcap", "text-exfil-b64-many-peers.pcap"):
+        reqs = [pl(p) for p in get(name) if p[ICMP].type == 8]
+        check(all(len(r) == 56 for r in reqs) and len(set(reqs)) == len(reqs), f"{name}: distinct 56-byte requests")
+        alphabet = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+        check(all(set(r) <= alphabet for r in reqs), f"{name}: base64 alphabet")
+    m1 = get("text-exfil-b64-1min.pcap")
+    check(float(m1[-1].time - m1[0].time) > 3500, "1/min exfil spans an hour")
+    hx = [pl(p) for p in get("text-exfil-hex-32.pcap") if p[ICMP].type == 8]
+    check(all(len(r) == 32 and bytes.fromhex(r.decode()) for r in hx), "hex exfil: 32 hex digits")
+    c2 = get("c2-poll-shell.pcap")
+    check(sum(1 for p in c2 if p[ICMP].type == 8 and not pl(p)) > 20, "c2: empty polls")
+    mon = [pl(p) for p in get("monitor-text-1min.pcap")]
+    check(len(set(mon)) == 1 and len(mon) == 120, "monitor: one constant payload")
 
 
 def main(argv):
@@ -475,7 +594,12 @@ def main(argv):
         return 2
     outdir = argv[1]
     t0 = float(int(time.time()))
+    # SYNTH_ONLY=name,name: write only those generators (adding captures
+    # to a corpus without re-timing the others).
+    only = [n for n in os.environ.get("SYNTH_ONLY", "").split(",") if n]
     for i, gen in enumerate(GENERATORS):
+        if only and gen.__name__ not in only:
+            continue
         cap, label, tool, desc = gen(t0 + 60.0 * i + RNG.uniform(0, 1))
         cap.write(outdir)
         print(f"{cap.name}\t{label}\t{tool}\t{desc}")

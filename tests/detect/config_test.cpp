@@ -26,7 +26,11 @@ BOOST_AUTO_TEST_CASE(bad_values_are_errors_naming_the_key) {
         {"alert 1001", [](Config& c) { c.alert_score = 1001; }, "detect.alert_score"},
         {"suspicious above alert", [](Config& c) { c.suspicious_score = 900; }, "detect.suspicious_score"},
         {"weight", [](Config& c) { c.weights[4] = 2000; }, "detect.weight.random-payload"},
-        {"unused weight bit", [](Config& c) { c.weights[20] = 5; }, "detect.weight[20]"},
+        {"unused weight bit", [](Config& c) { c.weights[22] = 5; }, "detect.weight[22]"},
+        {"budget bytes", [](Config& c) { c.pair_hour.bytes = 0; }, "detect.pair_hour.bytes"},
+        {"budget saturation", [](Config& c) { c.sender_day.payloads = 1u << 24; }, "detect.sender_day.payloads"},
+        {"short window text", [](Config& c) { c.source_volume_bytes = 70000; }, "detect.source_volume_bytes"},
+        {"text changes", [](Config& c) { c.min_text_changes = 0; }, "detect.min_text_changes"},
         {"margin", [](Config& c) { c.entropy_margin_bits = -1; }, "detect.entropy_margin_bits"},
         {"text", [](Config& c) { c.text_fraction = 0; }, "detect.text_fraction"},
         {"volume order", [](Config& c) { c.high_volume_bytes = c.volume_bytes; }, "detect.high_volume_bytes"},
@@ -49,7 +53,9 @@ BOOST_AUTO_TEST_CASE(reason_names_round_trip_and_are_stable) {
     BOOST_TEST(std::string(reason_name(0)) == "tunnel-signature");
     BOOST_TEST(std::string(reason_name(9)) == "reply-mismatch");
     BOOST_TEST(std::string(reason_name(31)) == "allow-listed");
-    BOOST_TEST(reason_name(20) == nullptr);
+    BOOST_TEST(std::string(reason_name(20)) == "host-budget");
+    BOOST_TEST(std::string(reason_name(21)) == "changing-text");
+    BOOST_TEST(reason_name(22) == nullptr);
     BOOST_TEST(reason_index("random-payload") == 4);
     BOOST_TEST(reason_index("nonsense") == -1);
     for (unsigned i = 0; i < kReasonBits; ++i)
@@ -60,7 +66,7 @@ BOOST_AUTO_TEST_CASE(reason_table_gives_weights_and_json_safe_descriptions) {
     const std::array<uint16_t, kReasonBits> w = default_weights();
     BOOST_TEST(w[reason_index("tunnel-signature")] == 700);
     BOOST_TEST(w[reason_index("allow-listed")] == 0);
-    BOOST_TEST(w[20] == 0);  // unused bit
+    BOOST_TEST(w[22] == 0);  // unused bit
     for (const ReasonInfo& r : kReasons) {
         BOOST_TEST_INFO(r.name);
         BOOST_TEST(reason_info(r.bit_index) == &r);
@@ -71,7 +77,7 @@ BOOST_AUTO_TEST_CASE(reason_table_gives_weights_and_json_safe_descriptions) {
         BOOST_TEST(d.find_first_of("\"\\") == std::string::npos);
         for (char ch : d) BOOST_TEST((ch >= 0x20 && ch < 0x7f));
     }
-    BOOST_TEST(reason_info(20) == nullptr);
+    BOOST_TEST(reason_info(22) == nullptr);
     BOOST_TEST(reason_info(32) == nullptr);
 }
 

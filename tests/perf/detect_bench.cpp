@@ -176,6 +176,27 @@ int main(int argc, char** argv) {
                         keep(steady.on_packet(s, request(p.payload, seq++), 0, 5000));
                     }));
     }
+    // Whole pipeline, requests whose payload differs every time (64
+    // variants: byte 30 changes): the path that updates the shared sender
+    // table (source-activity, host budgets) for text and binary data.
+    std::printf("\n%-16s", "pipeline novel");
+    for (const auto& p : payloads) {
+        std::vector<flowgen::PacketInfo> infos;
+        std::vector<Payload> variants(64, p.payload);
+        for (size_t v = 0; v < variants.size(); ++v) {
+            if (variants[v].size() > 30) variants[v][30] = static_cast<uint8_t>('A' + v % 26);
+            if (variants[v].size() > 31) variants[v][31] = static_cast<uint8_t>('a' + v / 26);
+            infos.push_back(request(variants[v], static_cast<uint16_t>(v)));
+        }
+        detect::ConversationState warm{};
+        for (uint16_t s = 0; s < 4; ++s) head.on_packet(warm, infos[s], 0, 1000 + s);
+        warm.alerted_score = 0;
+        std::printf(" %12.1f", median_ns(runs, calls, [&](int i) {
+                        detect::ConversationState s = warm;
+                        keep(head.on_packet(s, infos[static_cast<size_t>(i) & 63], 0, 5000));
+                        keep(s);
+                    }));
+    }
     std::printf("\n");
     return 0;
 }
