@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 
 #include "detect/pipeline.hpp"
@@ -14,11 +15,15 @@ namespace detect {
 
 namespace {
 
-// printf into out (messages are short; at alert time only).
-template <typename... Args>
-void say(std::string& out, size_t start, const char* format, Args... args) {
+// printf into out (messages are short; at alert time only). A C variadic
+// with the format attribute, so that the compiler checks every call's
+// format against its arguments.
+__attribute__((format(printf, 3, 4))) void say(std::string& out, size_t start, const char* format, ...) {
     char text[320];
-    const int n = std::snprintf(text, sizeof text, format, args...);
+    va_list args;
+    va_start(args, format);
+    const int n = std::vsnprintf(text, sizeof text, format, args);
+    va_end(args);
     if (n <= 0) return;
     if (out.size() > start) out += "; ";
     out.append(text, std::min<size_t>(static_cast<size_t>(n), sizeof text - 1));

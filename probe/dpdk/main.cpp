@@ -80,7 +80,10 @@ int main(int argc, char** argv) {
     }
     const probe::Identity* switch_to = config.user.empty() ? nullptr : &identity;
 
-    if (!config.stats_json_path.empty()) {
+    // Not under --check: the unit's RuntimeDirectory (/run/echoflow) is
+    // created only when the service starts, and --check judges the
+    // configuration, not this moment's file system.
+    if (!config.stats_json_path.empty() && !config.check_only) {
         if (flowgen::Status s = probe::check_stats_json_path(config.stats_json_path); !s.ok()) {
             std::fprintf(stderr, "echoflow: %s\n", s.message().c_str());
             return 1;

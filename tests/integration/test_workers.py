@@ -58,7 +58,7 @@ def run(pcap, workers, d):
            "ef-workers-%d" % os.getpid(), "--lcores", LCORES[workers], "--log-level", "lib.eal:error",
            "--vdev", "net_pcap0,rx_pcap=" + pcap, "--",
            "--cache-size", "65536", "--collector", "127.0.0.1:%d" % rx.port, "--export-rate", "20000",
-           "--weight", "source-activity=0", "--weight", "host-budget=0", "--alerts", alerts_path, "--stats-json", stats_path]
+           "--weight", "source-activity=0", "--weight", "host-budget=0", "--dedup-window", "0", "--alerts", alerts_path, "--stats-json", stats_path]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         # net_pcap reads the file once, as fast as the workers take it:
@@ -104,9 +104,11 @@ class Workers(unittest.TestCase):
             expected = harness.tshark_icmp_totals(pcap)
             results = {n: run(pcap, n, d) for n in (1, 2, 4)}
         stats1, conv1, alerts1 = results[1]
-        # tshark also counts ICMP that echoflow's parser calls malformed.
-        self.assertLessEqual(stats1["icmp_packets"], expected["packets"])
-        self.assertGreater(stats1["icmp_packets"], expected["packets"] * 0.99, "the whole input was read")
+        # Not equal to tshark's count: tshark counts ICMP that echoflow's
+        # parser calls malformed, and echoflow counts ICMP inside mirror
+        # encapsulations that tshark's dissectors do not follow.
+        self.assertLess(abs(stats1["icmp_packets"] - expected["packets"]), expected["packets"] * 0.01,
+                        "the whole input was read")
         self.assertEqual(sum(c[2] for c in conv1), stats1["icmp_packets"])
         self.assertGreater(len(alerts1), 0, "the input has tunnels")
         for n in (2, 4):
