@@ -35,8 +35,8 @@ void check(std::span<const uint8_t> frame, size_t wire, ParseStatus status, cons
         } else {
             FUZZ_CHECK(p.ip_length >= 40);
         }
-        FUZZ_CHECK(p.vlan_count <= 2);
-        FUZZ_CHECK(p.tunnel_depth <= 1);
+        FUZZ_CHECK(p.vlan_count <= flowgen::kMaxVlanTags);
+        FUZZ_CHECK(p.tunnel_depth <= flowgen::kMaxDecapLayers);
         // The IP header's length may exceed what was captured only up to the
         // wire length (a snap length), never beyond (a lie is kMalformed).
         FUZZ_CHECK(p.ip_length <= wire);
