@@ -50,6 +50,18 @@ const char* segment_type_name(flowgen::SegmentType type) noexcept {
     return nullptr;
 }
 
+std::pair<uint16_t, uint16_t> payload_range(const flowgen::ConversationRecord& r) noexcept {
+    uint16_t min_payload = 0, max_payload = 0;
+    bool any = false;
+    for (const flowgen::DirectionCounters& d : r.dir) {
+        if (d.packets == 0) continue;
+        min_payload = any ? std::min(min_payload, d.min_payload) : d.min_payload;
+        max_payload = any ? std::max(max_payload, d.max_payload) : d.max_payload;
+        any = true;
+    }
+    return {min_payload, max_payload};
+}
+
 void append_rfc3339(uint64_t epoch_ms, std::string& out) {
     const std::time_t seconds = static_cast<std::time_t>(epoch_ms / 1000);
     std::tm tm{};
@@ -136,14 +148,7 @@ void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, 
     out += "\",\"last_seen\":\"";
     append_rfc3339(last_ms, out);
 
-    uint16_t min_payload = 0, max_payload = 0;
-    bool any = false;
-    for (const auto* d : {&a, &b}) {
-        if (d->packets == 0) continue;
-        min_payload = any ? std::min(min_payload, d->min_payload) : d->min_payload;
-        max_payload = any ? std::max(max_payload, d->max_payload) : d->max_payload;
-        any = true;
-    }
+    const auto [min_payload, max_payload] = payload_range(r);
     const uint64_t packets = a.packets + b.packets;
     const double mean = packets ? static_cast<double>(a.payload_octets + b.payload_octets) / packets : 0.0;
     char text[96];

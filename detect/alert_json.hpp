@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "detect/pipeline.hpp"
 #include "flowgen/flow_record.hpp"
@@ -36,6 +37,10 @@ void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, 
 // The overlay segment of a record as alerts and the conversation log name
 // it: "vxlan", "geneve", "erspan"; nullptr for SegmentType::kNone.
 const char* segment_type_name(flowgen::SegmentType type) noexcept;
+
+// The smallest and largest ICMP data size over the directions that saw
+// packets ({0, 0} for none), as alerts and the conversation log report them.
+std::pair<uint16_t, uint16_t> payload_range(const flowgen::ConversationRecord& r) noexcept;
 
 // "2026-11-26T03:41:35.123Z" for Unix epoch milliseconds, appended to out.
 void append_rfc3339(uint64_t epoch_ms, std::string& out);

@@ -191,14 +191,7 @@ void format_conversation_json(const flowgen::ConversationRecord& r, const Pipeli
     append_key("dst_octets", out);
     append_uint(b.octets, out);
 
-    uint16_t min_payload = 0, max_payload = 0;
-    bool any = false;
-    for (const auto* d : {&a, &b}) {
-        if (d->packets == 0) continue;
-        min_payload = any ? std::min(min_payload, d->min_payload) : d->min_payload;
-        max_payload = any ? std::max(max_payload, d->max_payload) : d->max_payload;
-        any = true;
-    }
+    const auto [min_payload, max_payload] = payload_range(r);
     const uint64_t packets = a.packets + b.packets;
     const uint64_t payload_octets = a.payload_octets + b.payload_octets;
     const double mean = packets ? static_cast<double>(payload_octets) / static_cast<double>(packets) : 0.0;
