@@ -399,6 +399,7 @@ int run_live(const Config& config, const LiveOptions& options) {
             ws.senders = &L->senders;
             ws.parse = config.parse;
             ws.dedup_window_ms = config.dedup_window_ms;
+            ws.fold = config.fold;
             s->worker = std::make_unique<Worker>(ws);
             if (flowgen::Status st = s->worker->init(); !st.ok()) return st.prefix("worker " + std::to_string(i));
             L->workers.push_back(s->worker.get());
