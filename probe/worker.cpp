@@ -52,7 +52,8 @@ bool Worker::relocate_state(void* context, uint32_t new_capacity, const uint32_t
 }
 
 // Hands a finished record (whole conversation or active-timeout slice) to the
-// exporter; the detectors' verdict travels with it.
+// exporter with the detectors' verdict, or folds a one-packet conversation
+// into an aggregate (--fold-above).
 void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
     if (fold_.enabled() && flowgen::SingletonFold::is_singleton(r)) {
         // Past --fold-above one-packet conversations in this second, the
