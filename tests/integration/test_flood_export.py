@@ -176,6 +176,44 @@ class FloodExport(unittest.TestCase):
         self.assertEqual(sum(c["aggregate"]["flows"] for c in logged), stats["singletons_folded"])
         self.assertEqual(sum(c["packets"] for c in lines), self.packets)
 
+    def test_tshark_reads_the_aggregates_without_warnings(self):
+        """The aggregate templates (262/263) as Wireshark's IPFIX dissector
+        reads them: no malformed or warning expert info, the flows
+        (deltaFlowCount) and source masks (IEs 9, 29) of every record."""
+        from test_export_decode import Receiver, decode  # noqa: E402
+        rx = Receiver()
+        try:
+            _, stats = harness.run_echoflow(["--pcap", self.pcap, "--collector", "127.0.0.1:%d" % rx.port,
+                                             "--quiet", "--cache-size", "4096"])
+        finally:
+            rx.stop()
+        port = 4739
+        pcap = os.path.join(self.dir.name, "export.pcap")
+        from scapy.all import IP, UDP, Ether, wrpcap  # python3-scapy
+        wrpcap(pcap, [Ether() / IP(src="127.0.0.1", dst="127.0.0.1") / UDP(sport=40000, dport=port) / dg
+                      for dg in rx.datagrams])
+        decode_as = ["-d", "udp.port==%d,cflow" % port]
+        out = subprocess.run(["tshark", "-r", pcap] + decode_as + ["-V"], capture_output=True, text=True,
+                             check=True).stdout
+        self.assertNotIn("Malformed", out)
+        self.assertNotIn("[Expert Info (Warning", out)
+        self.assertNotIn("[Expert Info (Error", out)
+        fields = subprocess.run(["tshark", "-r", pcap] + decode_as +
+                                ["-T", "fields", "-e", "cflow.packets", "-E", "aggregator=,"],
+                                capture_output=True, text=True, check=True).stdout
+        packets = [int(x) for line in fields.split() for x in line.split(",") if x]
+        self.assertEqual(sum(packets), self.packets)
+        self.assertEqual(len(packets), stats["records_exported"])
+        # The aggregates by template, read by the independent decoder.
+        _, records, _ = decode(rx.datagrams)
+        aggregates = records.get(262, []) + records.get(263, [])
+        self.assertEqual(len(aggregates), stats["aggregate_records"])
+        value = lambda r, ie: int.from_bytes(r[(ie, None)], "big")  # noqa: E731
+        self.assertEqual(sum(value(r, 3) for r in aggregates), stats["singletons_folded"])  # deltaFlowCount
+        self.assertIn(24, {value(r, 9) for r in records.get(262, [])})   # sourceIPv4PrefixLength
+        self.assertIn(64, {value(r, 29) for r in records.get(263, [])})  # sourceIPv6PrefixLength
+        self.assertIn("SrcMask: 24", out)  # Wireshark names IEs 9/29 SrcMask
+
     def test_without_folding_every_flood_packet_is_a_record(self):
         stats, records = self.run_into_nfcapd(["--fold-above", "0"])
         self.assertEqual(len(records), self.packets)
