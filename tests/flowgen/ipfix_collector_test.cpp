@@ -414,6 +414,77 @@ BOOST_AUTO_TEST_CASE(nfacctd_reads_the_detection_enterprise_elements) {
     cleanup(dir);
 }
 
+// Aggregates of one-packet conversations (templates 262/263,
+// flowgen/singleton_fold.hpp) as nfacctd reads them: every template
+// accepted, the prefix lengths as its src_mask/dst_mask, the counts whole.
+BOOST_AUTO_TEST_CASE(nfacctd_reads_the_aggregate_templates) {
+    const fs::path dir = fresh_dir("nfacctd-aggregates");
+    const uint16_t port = free_udp_port();
+    {
+        std::ofstream conf(dir / "nfacctd.conf");
+        conf << "daemonize: false\n"
+             << "nfacctd_ip: 127.0.0.1\n"
+             << "nfacctd_port: " << port << "\n"
+             << "plugins: print\n"
+             << "aggregate: src_host, dst_host, src_mask, dst_mask, proto\n"
+             << "print_output: csv\n"
+             << "print_output_file: " << (dir / "out.csv").string() << "\n"
+             << "print_refresh_time: 60\n";
+    }
+    Collector nfacctd({"nfacctd", "-f", (dir / "nfacctd.conf").string()}, dir / "nfacctd.log", port);
+    ExporterConfig c;
+    CollectorAddress col;
+    BOOST_REQUIRE(parse_collector("127.0.0.1:" + std::to_string(port), col).ok());
+    c.collectors.push_back(col);
+    c.aggregate_templates = true;
+    c.segment_elements = true;
+    IpfixExporter e;
+    BOOST_REQUIRE(e.open(c).ok());
+    const uint64_t now = now_ms();
+    ConversationRecord a;  // 1,000 one-packet echo requests from 203.0.113.0/24 to 198.51.100.7
+    a.initiator = IpAddress{};
+    a.responder = IpAddress{};
+    a.initiator.bytes[0] = 203, a.initiator.bytes[1] = 0, a.initiator.bytes[2] = 113;
+    a.responder.bytes[0] = 198, a.responder.bytes[1] = 51, a.responder.bytes[2] = 100, a.responder.bytes[3] = 7;
+    a.family = Family::kIpv4;
+    a.key_type = 8;
+    a.dir[0] = DirectionCounters{84000, 1000, now - 2000, now - 1001, 84, 84, 8, 0, 56, 56, 56000};
+    a.source_prefix_length = 24;
+    a.destination_prefix_length = 32;
+    a.flow_count = 1000;
+    ConversationRecord v6 = a;  // the IPv6 catch-all
+    v6.family = Family::kIpv6;
+    v6.initiator = IpAddress{};
+    v6.responder = IpAddress{};
+    v6.source_prefix_length = v6.destination_prefix_length = 0;
+    v6.key_type = v6.dir[0].icmp_type = 128;
+    v6.dir[0].packets = v6.flow_count = 7;
+    v6.dir[0].octets = 7 * 104;
+    e.add(a, now);
+    e.add(v6, now);
+    e.close(now);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    nfacctd.stop(SIGINT);
+    std::ifstream in(dir / "out.csv");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    BOOST_TEST_MESSAGE("nfacctd csv:\n" << ss.str());
+    const auto lines = lines_of(ss.str());
+    BOOST_CHECK_EQUAL(lines.size(), 1u + 2u);  // header + one line per aggregate
+    bool v4_found = false, v6_found = false;
+    for (const auto& l : lines) {
+        v4_found |= l.find("203.0.113.0,198.51.100.7,24,32,icmp,1000,84000") != std::string::npos;
+        v6_found |= l.find("::,::,0,0,ipv6-icmp,7,728") != std::string::npos;
+    }
+    BOOST_CHECK_MESSAGE(v4_found, "no nfacctd line for the /24 aggregate");
+    BOOST_CHECK_MESSAGE(v6_found, "no nfacctd line for the IPv6 catch-all");
+    std::ifstream log(dir / "nfacctd.log");
+    std::stringstream ls;
+    ls << log.rdbuf();
+    BOOST_CHECK_MESSAGE(ls.str().find("malformed") == std::string::npos, "nfacctd log:\n" << ls.str());
+    cleanup(dir);
+}
+
 BOOST_AUTO_TEST_CASE(nfcapd_sees_no_sequence_failures_across_many_messages) {
     const uint32_t bulk = 600;
     const Run r = export_to_nfcapd("seq", false, true, bulk);
