@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -110,9 +111,30 @@ struct ConversationState {
     // The first packet's inspection was deferred (Config::defer_above): the
     // conversation's second packet decides what happens to it.
     static constexpr uint8_t kFlagDeferred = 32;
+    // The second cache line holds this conversation's fields. A new
+    // conversation starts with the first line only (start_conversation()):
+    // one that never needs the second (a flood's one-packet conversations,
+    // a steady ping) never writes it, and readers take it as all zero.
+    static constexpr uint8_t kFlagWide = 64;
 };
 static_assert(sizeof(ConversationState) <= 128, "keep the per-slot state within two cache lines");
 static_assert(offsetof(ConversationState, last_alert_ms) == 64, "the per-packet fields fill the first cache line");
+
+// Starts a new conversation in `s` (the worker's reused slot): writes only
+// the first cache line; the second is zeroed when first written.
+inline void start_conversation(ConversationState& s) noexcept {
+    std::memset(static_cast<void*>(&s), 0, offsetof(ConversationState, last_alert_ms));
+}
+
+// `s` as readers see it: its second line zero unless written since the
+// conversation started (`tmp` holds that copy).
+inline const ConversationState& settled(const ConversationState& s, ConversationState& tmp) noexcept {
+    if (s.flags & ConversationState::kFlagWide) return s;
+    constexpr size_t kLine2 = offsetof(ConversationState, last_alert_ms);
+    std::memcpy(static_cast<void*>(&tmp), &s, kLine2);
+    std::memset(reinterpret_cast<char*>(&tmp) + kLine2, 0, sizeof(ConversationState) - kLine2);
+    return tmp;
+}
 
 // What the flood budget did (written by the pipeline's lcore, read by any).
 struct DeferStats {

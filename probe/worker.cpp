@@ -179,7 +179,7 @@ inline void Worker::account(const flowgen::PacketInfo& p, const flowgen::FlowKey
     const flowgen::FlowCache::Hit hit = cache_.update(key, hash, reply, p, port, now_ms, sink);
     if (detect_state_) {
         detect::ConversationState& st = detect_state_[hit.slot];
-        if (hit.created) st = detect::ConversationState{};
+        if (hit.created) detect::start_conversation(st);
         if (detectors_.on_packet(st, p, hit.dir, now_ms)) raise_alert(hit.slot, p, now_ms);
     }
 }
