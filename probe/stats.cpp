@@ -143,6 +143,9 @@ void print_summary(std::FILE* out, const RunStats& s) {
                  s.flows_created, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
                  s.messages_sent, s.export_errors, s.records_not_sent, s.alerts,
                  s.alerts_dropped ? " (some lost to a full queue)" : "");
+    if (s.pattern_scan_errors)
+        std::fprintf(out, "  patterns   %" PRIu64 " Hyperscan scans failed (their patterns went unmatched)\n",
+                     s.pattern_scan_errors);
     if (s.inspections_deferred)
         std::fprintf(out,
                      "  flood      %" PRIu64 " first packets not inspected at once (--defer-above), %" PRIu64
