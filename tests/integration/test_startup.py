@@ -180,6 +180,22 @@ class WorkerStartFailure(unittest.TestCase):
         self.assertIsNotNone(m, ours[0])
         self.assertIn(int(m.group(2)), (1, 2), "built on a worker lcore, not the main one")
 
+    def test_ctrl_c_while_workers_build_their_tables_ends_the_start(self):
+        """A 1 GiB cache (and as much detector state) takes the worker's
+        lcore a while to zero; Ctrl-C meanwhile ends the start at once with
+        one line, exit 1, rather than waiting for it or hanging."""
+        cmd, _ = eal_workers("ef-int-%d" % os.getpid(), 1, ["net_null0"])
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd + ["--cache-size", str(1 << 23)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(0.25)  # the stop handlers are installed before the EAL starts; zeroing takes longer
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        self.assertLess(time.monotonic() - started, 20)
+        self.assertEqual(proc.returncode, 1, err)
+        ours = [line for line in err.splitlines() if line.startswith("echoflow:")]
+        self.assertEqual(ours, ["echoflow: worker 0 (lcore 1): start-up interrupted while it built its tables"], err)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
