@@ -11,9 +11,12 @@
 //   258 IPv4 biflow record  259 IPv6 biflow record      (only with biflow)
 //   260 options: metering/exporting process statistics  (scope IE 149)
 //   261 options: RFC 5610 information-element type      (scope IE 303 + 346)
+//   262 IPv4 aggregate      263 IPv6 aggregate          (only with aggregates)
 // Which of 256/257 or 258/259 carry data depends on EncoderConfig::biflow;
 // the detection enterprise elements are appended to every flow template when
-// EncoderConfig::detection_elements is set.
+// EncoderConfig::detection_elements is set. The aggregate templates carry
+// the records of flowgen/singleton_fold.hpp (ConversationRecord::
+// is_aggregate()), one direction each, in uniflow and biflow mode alike.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +39,8 @@ inline constexpr uint16_t kTemplateBiflowIpv4 = 258;
 inline constexpr uint16_t kTemplateBiflowIpv6 = 259;
 inline constexpr uint16_t kTemplateProcessStats = 260;
 inline constexpr uint16_t kTemplateIeType = 261;
+inline constexpr uint16_t kTemplateAggregateIpv4 = 262;
+inline constexpr uint16_t kTemplateAggregateIpv6 = 263;
 
 // RFC 5103 §6.1: reverse information elements are the forward IANA element
 // with the enterprise bit and this PEN.
@@ -74,6 +79,10 @@ struct EncoderConfig {
     // default here so that the encoder's plain form stays as it was; the
     // probe turns it on.
     bool segment_elements = false;
+    // Templates 262/263 for aggregates of one-packet conversations (source
+    // and destination prefix lengths, deltaFlowCount). Off by default here,
+    // like segment_elements; the probe turns it on when it folds.
+    bool aggregate_templates = false;
 };
 
 // One message being written into a caller-owned buffer. begin() reserves the
@@ -132,12 +141,13 @@ public:
 
     const EncoderConfig& config() const noexcept { return config_; }
 
-    // Template set (id 2) with the flow templates in use, and options
-    // template set (id 3) with templates 260 and 261. Each template is
-    // added whole or not at all; returns the number added (0..4) so that
-    // the caller can continue in a new message with the rest.
+    // Template set (id 2) with the flow templates in use, options template
+    // set (id 3) with templates 260 and 261, then (aggregate_templates) a
+    // template set with 262 and 263. Each template is added whole or not at
+    // all; returns the number added (0..template_count()) so that the
+    // caller can continue in a new message with the rest.
     size_t add_templates(IpfixMessage& m, size_t first = 0) const noexcept;
-    size_t template_count() const noexcept { return 4; }
+    size_t template_count() const noexcept { return config_.aggregate_templates ? 6 : 4; }
 
     // RFC 5610 type records (template 261) for our enterprise elements,
     // starting at index `first`; returns how many were added. Zero records
@@ -149,7 +159,8 @@ public:
     bool add_process_stats(IpfixMessage& m, const ProcessStats& p, const ExportTotals& t) const noexcept;
 
     // Flow data: one record per direction that saw packets (uniflow mode),
-    // or one biflow record. Returns the number of records that `r` turns
+    // or one biflow record; an aggregate (r.is_aggregate(), only with
+    // aggregate_templates, else it counts 0 records) is one record. Returns the number of records that `r` turns
     // into (0..2) if all fit, or -1 (message unchanged) if they do not.
     int add_conversation(IpfixMessage& m, const ConversationRecord& r) const noexcept;
     // Records add_conversation would write for r (0, 1 or 2).
@@ -162,7 +173,7 @@ private:
     bool add_template(IpfixMessage& m, const TemplateLayout& t) const noexcept;
 
     EncoderConfig config_;
-    TemplateLayout v4_, v6_, stats_, ie_type_;
+    TemplateLayout v4_, v6_, stats_, ie_type_, aggregate_v4_, aggregate_v6_;
 };
 
 // Milliseconds since the Unix epoch to IPFIX export time (seconds, mod 2^32).

@@ -21,6 +21,7 @@
 #include "flowgen/mirror_dedup.hpp"
 #include "flowgen/packet.hpp"
 #include "flowgen/relaxed_counter.hpp"
+#include "flowgen/singleton_fold.hpp"
 #include "flowgen/spsc_queue.hpp"
 #include "probe/counters.hpp"
 
@@ -125,6 +126,9 @@ struct WorkerSettings {
     uint32_t alert_queue = 1u << 12;
     flowgen::ParseOptions parse;  // --decap, --vxlan-port
     uint32_t dedup_window_ms = 10;  // --dedup-window: 0 = keep mirror duplicates
+    // --fold-above, --fold-entries. Off here (every conversation its own
+    // record); the probe passes its configuration.
+    flowgen::SingletonFoldConfig fold{0, 1024};
 };
 
 class alignas(64) Worker {
@@ -254,6 +258,13 @@ private:
     void stage(Pending& w, const flowgen::PacketInfo& p, uint16_t port) noexcept;
     void account_pending(const Pending* pending, unsigned np, uint64_t now_ms) noexcept;
     void emit(const flowgen::ConversationRecord& r, uint32_t slot) noexcept;
+    // To the record queue (waiting or overflowing as the mode says), counted.
+    void queue_record(const flowgen::ConversationRecord& r) noexcept;
+    // The aggregates of one-packet conversations, as SingletonFold emits them.
+    void emit_aggregate(const flowgen::ConversationRecord& r) noexcept {
+        stats_.aggregate_records.add();
+        queue_record(r);
+    }
     // flowgen::SlotRelocator::grow for detect_state_.
     static bool relocate_state(void* context, uint32_t new_capacity, const uint32_t* new_slot, uint32_t old_capacity);
     void raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept;
@@ -263,6 +274,10 @@ private:
     flowgen::FlowCache cache_;
     flowgen::FragmentMap fragments_;
     flowgen::MirrorDedup dedup_;
+    flowgen::SingletonFold fold_;
+    // The fold's clock: the latest of expire()'s now_ms and the times of the
+    // records offered to it (ms; never goes backwards).
+    uint64_t fold_clock_ms_ = 0;
     detect::Pipeline detectors_;
     flowgen::TableMemory<detect::ConversationState> detect_state_;
     std::unique_ptr<RecordQueue> records_;

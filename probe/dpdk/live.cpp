@@ -511,6 +511,7 @@ int run_live(const Config& config, const LiveOptions& options) {
             ws.patterns = patterns;
             ws.parse = config.parse;
             ws.dedup_window_ms = config.dedup_window_ms;
+            ws.fold = config.fold;
             L->slots.push_back(std::move(s));
         }
         if (flowgen::Status st = start_workers(); !st.ok()) return st;
