@@ -141,7 +141,8 @@ const char* verdict_name(uint8_t verdict) noexcept {
     }
 }
 
-flowgen::Status Pipeline::init(const Config& config, SourceTable* senders) {
+flowgen::Status Pipeline::init(const Config& config, SourceTable* senders,
+                               std::shared_ptr<const PatternDatabases> patterns) {
     if (auto s = validate(config); !s) return s;
     config_ = config;
     allow_.clear();
@@ -167,7 +168,9 @@ flowgen::Status Pipeline::init(const Config& config, SourceTable* senders) {
     }
     if (senders_ != nullptr && !senders_->enabled()) senders_ = nullptr;
     patterns_ = PatternSet{};
-    if (!config.patterns_path.empty()) {
+    if (patterns) {
+        if (auto s = patterns_.use(std::move(patterns)); !s) return s;
+    } else if (!config.patterns_path.empty()) {
         if (auto s = patterns_.load_file(config.patterns_path, config.pattern_cache_dir); !s) return s;
     }
     return {};

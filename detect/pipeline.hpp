@@ -160,11 +160,16 @@ public:
 
     // Validates `config`, parses the allow-list and compiles the pattern
     // file (block mode) with this pipeline's own scratch. Errors name the
-    // key or "patterns FILE:LINE". Call on the main lcore before launch.
+    // key or "patterns FILE:LINE". Call on the lcore that will run it (the
+    // scratch is allocated here).
     // `senders`: the per-sender table shared by all workers (initialised
     // by the caller, outliving the pipeline); nullptr: this pipeline makes
     // its own of Config::source_table_entries (one worker, tests).
-    flowgen::Status init(const Config& config, SourceTable* senders = nullptr);
+    // `patterns`: databases built once from Config::patterns_path and shared
+    // by all workers (PatternDatabases::load_file); nullptr: this pipeline
+    // builds its own from Config::patterns_path.
+    flowgen::Status init(const Config& config, SourceTable* senders = nullptr,
+                         std::shared_ptr<const PatternDatabases> patterns = nullptr);
 
     // One ICMP/ICMPv6 packet of the conversation `s` (after the flow cache
     // found or created it). dir 0 = the initiator's direction. now_ms: Unix
@@ -201,6 +206,15 @@ public:
     const char* signature_name(uint16_t id) const noexcept { return patterns_.name_of(id); }
 
     const Config& config() const noexcept { return config_; }
+
+    // The pattern databases scanned (shared or own); nullptr without patterns.
+    const PatternDatabases* pattern_databases() const noexcept { return patterns_.databases().get(); }
+    // Failed hs_scan calls are counted in `counter` (the worker's
+    // pattern_scan_errors; it must outlive the pipeline); nullptr: by the
+    // pipeline itself. Either way pattern_scan_errors() reads them. Call
+    // after init(), which starts a fresh pattern set.
+    void count_scan_errors_in(flowgen::RelaxedCounter* counter) noexcept { patterns_.count_errors_in(counter); }
+    uint64_t pattern_scan_errors() const noexcept { return patterns_.scan_errors(); }
 
     // Payload bytes hashed for the request/reply fingerprint and novelty.
     static constexpr unsigned kHashBytes = 128;
