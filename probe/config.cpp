@@ -187,8 +187,8 @@ const Option kOptions[] = {
     {"burst", "N", false, "packets per receive burst (default 32)",
      [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 1, 512, c.burst_size); }},
     {"mbufs", "N", false,
-     "live ports: mbufs in the packet pool (default: RX rings, bursts and hand-over rings of every "
-     "port and worker; raise it for a driver that holds more, such as net_pcap infinite_rx=1)",
+     "live ports: mbufs in each packet pool, one per NUMA socket with workers (default: RX rings, bursts "
+     "and hand-over rings of its workers; raise it for a driver that holds more, such as net_pcap infinite_rx=1)",
      [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 1024, 1u << 26, c.mbufs); }},
     {"quiet", nullptr, false, "no end-of-run summary on stderr",
      [](Config& c, std::string_view v) { return parse_bool(v, c.quiet); }},

@@ -42,6 +42,7 @@
     X(mirror_duplicates, "ICMP packets dropped as a mirror's second copy (--dedup-window), not in icmp_packets") \
     X(spread_software_packets, "ICMP frames assigned to a worker by software from their (inner) addresses") \
     X(spread_software_tunnelled, "of those, frames in a tunnel or behind MPLS (RSS saw only the outer header)") \
+    X(pattern_scan_errors, "Hyperscan scans that failed (hs_scan error): those patterns went unmatched") \
     ECHOFLOW_DECAP_COUNTERS(X)
 
 // Per encapsulation kind, in flowgen::Encap order (README "Remote and cloud

@@ -143,6 +143,9 @@ void print_summary(std::FILE* out, const RunStats& s) {
                  s.flows_created, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
                  s.messages_sent, s.export_errors, s.records_not_sent, s.alerts,
                  s.alerts_dropped ? " (some lost to a full queue)" : "");
+    if (s.pattern_scan_errors)
+        std::fprintf(out, "  patterns   %" PRIu64 " Hyperscan scans failed (their patterns went unmatched)\n",
+                     s.pattern_scan_errors);
     if (s.singletons_folded)
         std::fprintf(out,
                      "  fold       %" PRIu64 " one-packet conversations in %" PRIu64 " aggregate records (--fold-above), %" PRIu64

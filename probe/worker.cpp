@@ -27,7 +27,9 @@ flowgen::Status Worker::init() {
     if (flowgen::Status s = fold_.init(settings_.fold); !s.ok()) return s;
     if (settings_.detect) {
         if (!settings_.detection) return flowgen::Status::error("worker: detection enabled without a configuration");
-        if (flowgen::Status s = detectors_.init(*settings_.detection, settings_.senders); !s.ok()) return s;
+        if (flowgen::Status s = detectors_.init(*settings_.detection, settings_.senders, settings_.patterns); !s.ok())
+            return s;
+        detectors_.count_scan_errors_in(&stats_.pattern_scan_errors);
         // Address space for the cache's largest size; resident as it grows.
         if (!detect_state_.allocate(cache_.capacity(), cache_.max_capacity()))
             return flowgen::Status::error("detector state: cannot allocate " +
@@ -36,8 +38,17 @@ flowgen::Status Worker::init() {
         // A growing table (offline) takes the detector state along.
         cache_.set_relocator({&Worker::relocate_state, this});
     }
-    records_ = std::make_unique<RecordQueue>(settings_.record_queue);
-    alerts_ = std::make_unique<AlertQueue>(settings_.alert_queue);
+    // Allocated (and zeroed: ConversationRecord's initialisers) by the
+    // calling thread, the worker's lcore on live ports (probe/numa.hpp).
+    try {
+        records_ = std::make_unique<RecordQueue>(settings_.record_queue);
+        alerts_ = std::make_unique<AlertQueue>(settings_.alert_queue);
+    } catch (const std::bad_alloc&) {
+        return flowgen::Status::error("record and alert queues: cannot allocate " +
+                                      std::to_string(sizeof(ConversationRecord) * settings_.record_queue +
+                                                     sizeof(AlertEvent) * settings_.alert_queue) +
+                                      " bytes");
+    }
     return {};
 }
 
@@ -179,7 +190,7 @@ inline void Worker::account(const flowgen::PacketInfo& p, const flowgen::FlowKey
     const flowgen::FlowCache::Hit hit = cache_.update(key, hash, reply, p, port, now_ms, sink);
     if (detect_state_) {
         detect::ConversationState& st = detect_state_[hit.slot];
-        if (hit.created) st = detect::ConversationState{};
+        if (hit.created) detect::start_conversation(st);
         if (detectors_.on_packet(st, p, hit.dir, now_ms)) raise_alert(hit.slot, p, now_ms);
     }
 }

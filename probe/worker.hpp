@@ -119,6 +119,9 @@ struct WorkerSettings {
     bool detect = true;
     const detect::Config* detection = nullptr;  // required when detect
     detect::SourceTable* senders = nullptr;     // shared by all workers; nullptr: the worker's own
+    // Pattern databases built once and shared by all workers; nullptr: the
+    // worker builds its own from detection->patterns_path.
+    std::shared_ptr<const detect::PatternDatabases> patterns;
     uint32_t record_queue = 1u << 16;
     uint32_t alert_queue = 1u << 12;
     flowgen::ParseOptions parse;  // --decap, --vxlan-port
@@ -204,6 +207,18 @@ public:
         return detectors_.senders() != nullptr ? detectors_.senders()->evictions() : 0;
     }
     uint16_t id() const noexcept { return settings_.id; }
+    // The first byte of each of the worker's big tables (nullptr: none):
+    // start-up asks the kernel which NUMA node their pages landed on.
+    struct TableAddresses {
+        const void* cache;
+        const void* detector_state;
+        const void* records;
+        const void* alerts;
+    };
+    TableAddresses table_addresses() const noexcept {
+        return {cache_.table(), detect_state_.get(), records_ ? records_->storage() : nullptr,
+                alerts_ ? alerts_->storage() : nullptr};
+    }
     const flowgen::ParseOptions& parse_options() const noexcept { return settings_.parse; }
     // A frame this worker assigned to a worker by owner_of() (probe/spread.hpp);
     // `tunnelled`: its addresses were inside a tunnel or behind MPLS.
