@@ -34,9 +34,17 @@ flowgen::Status Worker::init() {
                                           " bytes");
         // A growing table (offline) takes the detector state along.
         cache_.set_relocator({&Worker::relocate_state, this});
+        if (settings_.detection->flood_pps != 0) {
+            flood_ = std::make_unique<detect::FloodTracker>();
+            // The monitor merges the workers: one worker reports a victim
+            // from 1/64 of the rate (64 workers at most, --interface-queues),
+            // so a flood spread evenly over the workers is never missed.
+            flood_->init(std::max<uint32_t>(1, settings_.detection->flood_pps / 64));
+        }
     }
     records_ = std::make_unique<RecordQueue>(settings_.record_queue);
     alerts_ = std::make_unique<AlertQueue>(settings_.alert_queue);
+    floods_ = std::make_unique<FloodQueue>(settings_.flood_queue);
     return {};
 }
 
@@ -96,6 +104,13 @@ void Worker::raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t n
     }
     stats_.alerts.add();
     if (!alerts_->push(ev)) stats_.alerts_dropped.add();
+}
+
+void Worker::close_flood_interval(uint64_t now_ms) noexcept {
+    detect::FloodSample out[detect::FloodTracker::kMaxReports];
+    const uint32_t n = flood_->close_interval(now_ms, out);
+    for (uint32_t i = 0; i < n; ++i)
+        if (!floods_->push(out[i])) stats_.flood_samples_dropped.add();
 }
 
 void Worker::fill_top(uint64_t now_ms) noexcept {
@@ -159,7 +174,15 @@ inline void Worker::account(const flowgen::PacketInfo& p, const flowgen::FlowKey
     const flowgen::FlowCache::Hit hit = cache_.update(key, hash, reply, p, port, now_ms, sink);
     if (detect_state_) {
         detect::ConversationState& st = detect_state_[hit.slot];
-        if (hit.created) st = detect::ConversationState{};
+        if (hit.created) {
+            st = detect::ConversationState{};
+            // The flood tracker sees new conversations only: an existing
+            // conversation's packets cost it nothing.
+            if (flood_) {
+                if (__builtin_expect(flood_->interval_due(now_ms), 0)) close_flood_interval(now_ms);
+                flood_->add(p, now_ms);
+            }
+        }
         if (detectors_.on_packet(st, p, hit.dir, now_ms)) raise_alert(hit.slot, p, now_ms);
     }
 }
@@ -236,10 +259,13 @@ void Worker::handle(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noex
 }
 
 void Worker::expire(uint64_t now_ms) noexcept {
+    // An interval ends on time also when no conversation is created.
+    if (flood_ && flood_->interval_due(now_ms)) close_flood_interval(now_ms);
     cache_.expire(now_ms, [this](const ConversationRecord& r, uint32_t slot) { emit(r, slot); });
 }
 
 void Worker::flush(uint64_t now_ms, EndReason reason) noexcept {
+    if (flood_) close_flood_interval(now_ms);  // the last, partial interval
     cache_.flush_all(now_ms, reason, [this](const ConversationRecord& r, uint32_t slot) { emit(r, slot); });
 }
 
