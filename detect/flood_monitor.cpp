@@ -6,7 +6,8 @@
 
 namespace detect {
 
-void FloodMonitor::init(const Config& config, uint64_t interval_ms) {
+void FloodMonitor::init(const Config& config, uint64_t interval_ms, uint64_t late_ms) {
+    late_ms_ = late_ms;
     pps_ = config.flood_pps;
     min_sources_ = config.flood_min_sources;
     end_intervals_ = std::max<uint16_t>(1, config.flood_end_intervals);
@@ -68,13 +69,14 @@ void FloodMonitor::end(Victim& v, uint64_t now_ms) {
 }
 
 void FloodMonitor::below(Victim& v, uint64_t now_ms) {
-    if (++v.below >= end_intervals_) end(v, now_ms);
+    if (++v.below >= end_intervals_) end(v, decided_at(v.decided, now_ms));
 }
 
 void FloodMonitor::decide(Victim& v, uint64_t now_ms) {
     const Interval& i = v.open;
     v.pending = false;
     v.decided = i.index;
+    now_ms = decided_at(i.index, now_ms);
     const uint64_t pps = i.conversations * 1000 / interval_ms_;
     const uint64_t bps = i.octets * 8 * 1000 / interval_ms_;
     const bool above = pps >= pps_;
@@ -163,9 +165,9 @@ void FloodMonitor::add(const FloodSample& s) {
 }
 
 void FloodMonitor::tick(uint64_t now_ms) {
-    if (!enabled() || now_ms < kLateMs) return;
+    if (!enabled() || now_ms < late_ms_) return;
     // The last interval every worker has reported by now.
-    const uint64_t complete = (now_ms - kLateMs) / interval_ms_;  // intervals [0, complete) are complete
+    const uint64_t complete = (now_ms - late_ms_) / interval_ms_;  // intervals [0, complete) are complete
     for (Victim& v : victims_) {
         if (!v.used) continue;
         if (v.pending && v.open.index < complete) decide(v, now_ms);

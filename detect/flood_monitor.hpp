@@ -30,7 +30,7 @@ struct FloodEvent {
     // FloodMonitorStats::alerts_suppressed); the IPFIX report still goes.
     bool alert = true;
     FloodVictim victim;
-    uint64_t time_ms = 0;   // the worker clock when decided
+    uint64_t time_ms = 0;   // the worker clock when decided (FloodMonitor::decided_at)
     uint64_t start_ms = 0;  // first new conversation of the first interval above the rate
     uint64_t end_ms = 0;    // last new conversation of the last interval above the rate
     // Start: the interval that crossed the rate. End: means over start..end.
@@ -55,12 +55,13 @@ struct FloodMonitorStats {
 
 class FloodMonitor {
 public:
-    // A sample may arrive this long after its interval ended (other workers
-    // report on their next burst); the interval is decided after it.
+    // Live, a sample may arrive this long after its interval ended (other
+    // workers report on their next burst); tick() decides an interval after
+    // it. One worker (--pcap) reports in order: 0.
     static constexpr uint64_t kLateMs = 200;
 
     // Reads flood_* of `config` (validated); allocates the victim table.
-    void init(const Config& config, uint64_t interval_ms = 1000);
+    void init(const Config& config, uint64_t interval_ms = 1000, uint64_t late_ms = kLateMs);
     bool enabled() const noexcept { return pps_ != 0; }
 
     // One worker's sample. May decide earlier intervals of the victim.
@@ -105,12 +106,20 @@ private:
     void emit(const Victim& v, FloodEvent::Kind kind, const Interval* crossing, uint64_t now_ms);
     void end(Victim& v, uint64_t now_ms);
     bool take_alert(uint64_t now_ms) noexcept;
+    // When interval `index` could first be decided (its end, plus the wait
+    // for late samples), if before now_ms: events carry that time, not
+    // that of the caller's next poll (a capture is read in batches).
+    uint64_t decided_at(uint64_t index, uint64_t now_ms) const noexcept {
+        const uint64_t at = (index + 1) * interval_ms_ + late_ms_;
+        return at < now_ms ? at : now_ms;
+    }
 
     uint64_t pps_ = 0;
     uint64_t min_sources_ = 0;
     uint16_t end_intervals_ = 3;
     uint16_t alerts_per_second_ = 10;
     uint64_t interval_ms_ = 1000;
+    uint64_t late_ms_ = kLateMs;
     uint64_t budget_second_ = 0;
     uint16_t budget_used_ = 0;
     std::vector<Victim> victims_;

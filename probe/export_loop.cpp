@@ -73,7 +73,9 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         if (!stats_json_) return flowgen::Status::error("stats json " + config.stats_json_path + ": " + why);
     }
     alerts_syslog_ = config.alerts_syslog;
-    if (config.detect) floods_.init(config.detection);
+    // --pcap has one worker, whose samples come in order: no wait for late ones.
+    if (config.detect)
+        floods_.init(config.detection, 1000, config.pcap_path.empty() ? detect::FloodMonitor::kLateMs : 0);
     rate_ = export_rate_for(config);
     tokens_ = rate_ * kBurstSeconds;
     refilled_at_ = monotonic_seconds();

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""A spoofed-source ICMP flood (hping3 --flood --rand-source -1 style, made
+by scripts/corpus/flood.py) mixed with two real tunnels, through
+`echoflow --pcap` into a real nfcapd and a second, decoding collector:
+
+- the packets and octets nfdump reports equal what tshark counts;
+- both tunnels alert (ptunnel-ng, and a tunnel with a fresh echo id per
+  packet whose conversations under the flood still alert);
+- the flood alerts once: one start and one end report, verdict "flood",
+  the right victim, its packets and octets, its sources within the sketch's
+  error, its start and end;
+- the flood's IPFIX report (options template 264) decodes with the same
+  figures, and carries no packet or octet counter a collector would add.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from test_export_decode import Receiver, decode  # noqa: E402
+
+FLOOD_SCRIPT = os.path.join(harness.SOURCE, "scripts", "corpus", "flood.py")
+PEN = 32473  # the documentation PEN, echoflow's default --pen
+# detect/flood.hpp: HyperLogLog of 128 registers, 9.2% standard error.
+SKETCH_ERROR = 0.092
+
+
+def rfc3339(seconds):
+    import datetime
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class Flood(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="ef-flood-")
+        cls.pcap = os.path.join(cls.dir, "flood.pcap")
+        out = subprocess.run(["/usr/bin/python3", FLOOD_SCRIPT, cls.pcap], capture_output=True, text=True, check=True)
+        cls.truth = json.loads(out.stdout)
+        cls.totals = harness.tshark_icmp_totals(cls.pcap)
+        alerts = os.path.join(cls.dir, "alerts.json")
+        rx = Receiver()
+        try:
+            with harness.nfcapd() as nf:
+                # 25,000 records a second: the run's ~50,000 records within
+                # what nfcapd's 4 MiB socket buffer takes.
+                _, cls.stats = harness.run_echoflow(
+                    ["--pcap", cls.pcap, "--collector", nf.address, "--collector", "127.0.0.1:%d" % rx.port,
+                     "--export-rate", "25000", "--alerts", alerts, "--quiet"])
+                cls.flows = nf.flows()
+        finally:
+            rx.stop()
+        cls.datagrams = rx.datagrams
+        with open(alerts) as f:
+            cls.alerts = [json.loads(line) for line in f]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def flood_alerts(self):
+        return [a for a in self.alerts if a["verdict"] == "flood"]
+
+    def test_capture_is_what_the_generator_says(self):
+        self.assertEqual(self.totals["packets"], self.truth["icmp_packets"])
+        self.assertEqual(self.totals["octets"], self.truth["icmp_octets"])
+        self.assertGreater(self.truth["flood_sources"], 49000)
+
+    def test_collector_totals_are_exact(self):
+        self.assertEqual(sum(f["packets"] for f in self.flows), self.totals["packets"])
+        self.assertEqual(sum(f["bytes"] for f in self.flows), self.totals["octets"])
+        self.assertEqual(self.stats["icmp_packets"], self.totals["packets"])
+        self.assertEqual(self.stats["records_not_sent"], 0)
+
+    def test_both_tunnels_alert_under_the_flood(self):
+        tunnel = [a for a in self.alerts if a["verdict"] == "tunnel"]
+        self.assertTrue(any(a["src"] == self.truth["ptunnel_client"] and a["dst"] == self.truth["ptunnel_server"]
+                            for a in tunnel), "ptunnel-ng alerted")
+        start, end = rfc3339(self.truth["flood_start"]), rfc3339(self.truth["flood_end"])
+        fresh = [a for a in tunnel if a["src"] == self.truth["fresh_client"] and a["dst"] == self.truth["fresh_server"]]
+        # One request and one reply per conversation, a fresh id each.
+        self.assertTrue(all(a["packets"] <= 2 for a in fresh))
+        under = [a for a in fresh if start <= a["first_seen"] <= end]
+        self.assertGreater(len(under), 0, "a fresh-id conversation during the flood alerted")
+        # The flood is no tunnel.
+        self.assertFalse(any(a["dst"] == self.truth["victim"] for a in tunnel))
+
+    def test_the_flood_alerts_once_with_its_figures(self):
+        floods = self.flood_alerts()
+        self.assertEqual([a["event"] for a in floods], ["start", "end"])
+        start, end = floods
+        for a in floods:
+            self.assertEqual(a["victim"], self.truth["victim"])
+            self.assertEqual(a["family"], "ipv4")
+            self.assertEqual(a["start"], rfc3339(self.truth["flood_start"]))
+            self.assertEqual(a["end"], rfc3339(self.truth["flood_end"]))
+        self.assertGreaterEqual(start["pps"], 10000, "the default --flood-pps crossed")
+        self.assertEqual(end["packets"], self.truth["flood_packets"])
+        self.assertEqual(end["bytes"], self.truth["flood_octets"])
+        sources = self.truth["flood_sources"]
+        self.assertLessEqual(abs(end["sources"] - sources), 3 * SKETCH_ERROR * sources, end["sources"])
+        self.assertEqual(self.stats["floods_started"], 1)
+        self.assertEqual(self.stats["floods_ended"], 1)
+        self.assertEqual(self.stats["floods_active"], 0)
+        self.assertEqual(self.stats["flood_alerts_suppressed"], 0)
+
+    def test_ipfix_flood_report_decodes(self):
+        _, records, _ = decode(self.datagrams)
+        reports = records.get(264, [])
+        self.assertEqual(len(reports), 1)
+        r = reports[0]
+        num = lambda ie, pen=PEN: int.from_bytes(r[(ie, pen)], "big")  # noqa: E731
+        self.assertEqual(".".join(str(b) for b in r[(12, None)]), self.truth["victim"])
+        self.assertEqual(num(20), self.truth["flood_packets"])
+        self.assertEqual(num(21), self.truth["flood_octets"])
+        self.assertEqual(num(22), self.flood_alerts()[1]["sources"])
+        self.assertEqual(num(152, None), int(self.truth["flood_start"] * 1000))
+        # Capture times in microseconds; echoflow keeps milliseconds (truncated).
+        self.assertEqual(num(153, None), int(self.truth["flood_end"] * 1000))
+        self.assertGreaterEqual(num(23), 10000)
+        # No packetDeltaCount/octetDeltaCount: the collector's totals stay those of the flow records.
+        self.assertNotIn((1, None), r)
+        self.assertNotIn((2, None), r)
+        flow_packets = sum(int.from_bytes(x[(2, None)], "big") for v in records.values() for x in v if (2, None) in x)
+        self.assertEqual(flow_packets, self.totals["packets"])
+
+    def test_off_with_flood_pps_zero(self):
+        alerts = os.path.join(self.dir, "alerts-off.json")
+        _, stats = harness.run_echoflow(["--pcap", self.pcap, "--alerts", alerts, "--flood-pps", "0", "--quiet"])
+        with open(alerts) as f:
+            lines = [json.loads(line) for line in f]
+        self.assertFalse(any(a["verdict"] == "flood" for a in lines))
+        self.assertTrue(any(a["verdict"] == "tunnel" for a in lines))
+        self.assertEqual(stats["floods_started"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
