@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "detect/alert_json.hpp"
 #include "detect/flood.hpp"
 #include "detect/flood_monitor.hpp"
 
@@ -325,3 +326,39 @@ BOOST_AUTO_TEST_CASE(off_when_flood_pps_is_zero) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(flood_json)
+
+BOOST_AUTO_TEST_CASE(start_and_end_lines_say_flood_with_the_figures) {
+    FloodEvent e;
+    e.victim = victim_v4(kVictim);
+    e.victim.vlan_id = 12;
+    e.time_ms = 1796083202000;
+    e.start_ms = 1796083201000;
+    e.end_ms = 1796083201499;
+    e.pps = 50000;
+    e.bps = 11200000;
+    e.sources = 51234;
+    e.peak_pps = 50000;
+    e.peak_bps = 11200000;
+    e.packets = 50000;
+    e.octets = 1400000;
+    std::string line;
+    format_flood_json(e, 0, line);
+    BOOST_TEST(line ==
+               "{\"time\":\"2026-12-01T00:00:02.000Z\",\"verdict\":\"flood\",\"event\":\"start\",\"victim\":\"192.0.2.1\","
+               "\"family\":\"ipv4\",\"vlan\":12,\"pps\":50000,\"bps\":11200000,\"sources\":51234,"
+               "\"start\":\"2026-12-01T00:00:01.000Z\",\"end\":\"2026-12-01T00:00:01.499Z\",\"peak_pps\":50000,"
+               "\"peak_bps\":11200000,\"packets\":50000,\"bytes\":1400000,\"explanation\":\"50000 new ICMP conversations "
+               "a second from about 51234 distinct sources, one packet each: a spoofed-source flood\"}\n");
+    e.kind = FloodEvent::Kind::kEnd;
+    line.clear();
+    format_flood_json(e, 1000, line);  // the wall-clock offset moves every time
+    BOOST_TEST(line.find("\"time\":\"2026-12-01T00:00:03.000Z\",\"verdict\":\"flood\",\"event\":\"end\"") == 1u);
+    BOOST_TEST(line.find("\"start\":\"2026-12-01T00:00:02.000Z\",\"end\":\"2026-12-01T00:00:02.499Z\"") !=
+               std::string::npos);
+    BOOST_TEST(line.find("flood over: 50000 new conversations") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+

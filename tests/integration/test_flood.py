@@ -129,6 +129,10 @@ class Flood(unittest.TestCase):
         flow_packets = sum(int.from_bytes(x[(2, None)], "big") for v in records.values() for x in v if (2, None) in x)
         self.assertEqual(flow_packets, self.totals["packets"])
 
+    def test_summary_names_the_flood(self):
+        proc, _ = harness.run_echoflow(["--pcap", self.pcap])
+        self.assertIn("floods     1 started, 1 ended, 0 active", proc.stderr)
+
     def test_off_with_flood_pps_zero(self):
         alerts = os.path.join(self.dir, "alerts-off.json")
         _, stats = harness.run_echoflow(["--pcap", self.pcap, "--alerts", alerts, "--flood-pps", "0", "--quiet"])
