@@ -162,6 +162,7 @@ flowgen::Status validate(const Config& c) {
         return Status::error("detect.text_fraction: " + std::to_string(c.text_fraction) + " is outside (0, 1]");
     if (auto s = range("timestamp_room", c.timestamp_room, 0, 64); !s) return s;
     if (auto s = range("inspect_every", c.inspect_every, 1, 65535); !s) return s;
+    if (auto s = range("defer_sample", c.defer_sample, 1, 65535); !s) return s;
     if (auto s = range("inspect_max_bytes", c.inspect_max_bytes, 64, 65535); !s) return s;
     if (auto s = range("payload_hex_max_bytes", c.payload_hex_max_bytes, 1, 65535); !s) return s;
     if (c.flood_pps != 0) {

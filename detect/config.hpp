@@ -89,6 +89,18 @@ struct Config {
     uint16_t inspect_every = 16;
     uint16_t inspect_max_bytes = 2048;
 
+    // Flood budget: while a worker opens more than defer_above new
+    // conversations a second (a spoofed-source flood: every packet a new
+    // conversation), the first packet of a new conversation is not
+    // inspected at once. It is inspected through its echo reply (which
+    // carries the request's data, RFC 792) when the conversation shows a
+    // second packet; at once when its sender already has per-sender
+    // evidence (SourceTable), and one first packet in defer_sample
+    // regardless, so a one-packet-per-id tunnel without replies is still
+    // seen and then followed. 0: never defer.
+    uint32_t defer_above = 20'000;
+    uint16_t defer_sample = 16;
+
     // Hyperscan pattern file (format in detect/patterns/echoflow.patterns).
     // Empty: no content matching (kTunnelSignature/kSuspiciousContent off).
     std::string patterns_path;

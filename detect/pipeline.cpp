@@ -140,6 +140,13 @@ flowgen::Status Pipeline::init(const Config& config, SourceTable* senders) {
         allow_.push_back(p);
     }
     (void)expected_random_entropy(1);  // build the entropy tables now, not on the first packet
+    // The budget per window, at least one so that a small defer_above still defers.
+    defer_window_limit_ = config.defer_above == 0
+                              ? 0
+                              : static_cast<uint32_t>(std::max<uint64_t>(1, uint64_t{config.defer_above} * kDeferWindowMs / 1000));
+    defer_window_start_ms_ = 0;
+    defer_window_count_ = 0;
+    under_pressure_ = false;
     own_senders_.reset();
     senders_ = senders;
     if (senders_ == nullptr && config.source_table_entries != 0) {
@@ -161,10 +168,47 @@ bool Pipeline::allow_listed(const flowgen::PacketInfo& p) const noexcept {
     return false;
 }
 
+bool Pipeline::note_new_conversation(uint64_t now_ms) noexcept {
+    if (defer_window_limit_ == 0) return false;
+    // A window ends after kDeferWindowMs, or when the clock went back.
+    if (now_ms - defer_window_start_ms_ >= kDeferWindowMs) {
+        under_pressure_ = defer_window_count_ >= defer_window_limit_ && now_ms - defer_window_start_ms_ < 2 * kDeferWindowMs;
+        defer_window_start_ms_ = now_ms;
+        defer_window_count_ = 0;
+    }
+    if (++defer_window_count_ == defer_window_limit_) {
+        under_pressure_ = true;
+        defer_stats_.pressure_windows.add();
+    }
+    return under_pressure_;
+}
+
+bool Pipeline::defer_first(const flowgen::PacketInfo& p) noexcept {
+    if (++defer_sample_count_ >= config_.defer_sample) {
+        defer_sample_count_ = 0;
+        return false;
+    }
+    // A sender with evidence already (fills, unexplained payloads) is
+    // followed packet by packet; a flood's spoofed sources have none.
+    if (senders_ != nullptr && senders_->may_know_sender(p.family, p.src) &&
+        senders_->find_sender(p.family, p.src) != nullptr)
+        return false;
+    defer_stats_.deferred.add();
+    return true;
+}
+
 bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir,
                          uint64_t now_ms) noexcept {
     dir &= 1u;
-    if (s.packets == 0 && allow_listed(p)) s.flags |= ConversationState::kFlagAllowListed;
+    const bool first = s.packets == 0;
+    bool pressure = false;
+    if (first) {
+        if (allow_listed(p)) s.flags |= ConversationState::kFlagAllowListed;
+        pressure = note_new_conversation(now_ms);
+    }
+    // The packet after a deferred first one settles it (below); later ones never.
+    const bool after_deferred = s.flags & ConversationState::kFlagDeferred;
+    s.flags &= static_cast<uint8_t>(~ConversationState::kFlagDeferred);
     sat_inc(s.packets);
     if ((s.flags & ConversationState::kFlagAllowListed) || !p.has_icmp_header) return false;
 
@@ -240,6 +284,22 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
             break;
     }
 
+    if (content && !data.empty() && s.alerted_score < 1000) {
+        if (pressure && defer_first(p)) {
+            s.flags |= ConversationState::kFlagDeferred;
+            content = false;  // nothing more for this packet but the score
+        } else if (after_deferred && mirrored) {
+            // The reply carries the deferred request's data (RFC 792: the
+            // data of the echo message must be returned): inspect it as
+            // that request, from the request's sender, then as itself.
+            flowgen::PacketInfo request = p;
+            request.src = p.dst;
+            request.dst = p.src;
+            inspect(s, request, dir ^ 1u, hash, false, false, 1, now_ms);
+            defer_stats_.inspected_on_reply.add();
+            if (s.flags & ConversationState::kFlagAllowListed) return false;
+        }
+    }
     if (content && !data.empty() && s.alerted_score < 1000) {
         // Sample by the packet's own stream (requests, replies, other) so
         // that strict request/reply alternation cannot hide one side.

@@ -13,6 +13,11 @@
 //                  packets of a conversation, then one in
 //                  Config::inspect_every; never once the score is 1000; and
 //                  over at most Config::inspect_max_bytes bytes.
+//   under a flood  (more than Config::defer_above new conversations a second
+//                  on this worker) a new conversation's first packet is
+//                  inspected only when its reply comes, its sender has
+//                  evidence, or it is sampled: a spoofed-source flood of
+//                  one-packet conversations costs the cheap checks only.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +32,7 @@
 #include "detect/source_table.hpp"
 #include "flowgen/flow_record.hpp"
 #include "flowgen/packet.hpp"
+#include "flowgen/relaxed_counter.hpp"
 #include "flowgen/status.hpp"
 
 namespace detect {
@@ -101,9 +107,19 @@ struct ConversationState {
     // field evaluate() reads clears it (a steady-state ping changes none,
     // so its packets skip evaluate()).
     static constexpr uint8_t kFlagScored = 16;
+    // The first packet's inspection was deferred (Config::defer_above): the
+    // conversation's second packet decides what happens to it.
+    static constexpr uint8_t kFlagDeferred = 32;
 };
 static_assert(sizeof(ConversationState) <= 128, "keep the per-slot state within two cache lines");
 static_assert(offsetof(ConversationState, last_alert_ms) == 64, "the per-packet fields fill the first cache line");
+
+// What the flood budget did (written by the pipeline's lcore, read by any).
+struct DeferStats {
+    flowgen::RelaxedCounter deferred;          // first packets not inspected at once
+    flowgen::RelaxedCounter inspected_on_reply;  // ... then inspected through their echo reply
+    flowgen::RelaxedCounter pressure_windows;  // 100 ms windows over Config::defer_above
+};
 
 // Score and reasons computed from a state (pure function of state + config).
 struct Evaluation {
@@ -154,6 +170,8 @@ public:
     void explain(const ConversationState& s, uint32_t reasons, const flowgen::ConversationRecord& r, uint64_t now_ms,
                  std::string& out) const;
 
+    const DeferStats& defer_stats() const noexcept { return defer_stats_; }
+
     // The sender table in use (shared or own); nullptr when disabled.
     const SourceTable* senders() const noexcept { return senders_; }
 
@@ -172,6 +190,21 @@ private:
     void note_payload(ConversationState& s, const flowgen::PacketInfo& p, uint32_t hash, uint32_t text_bytes,
                       uint32_t bytes, uint32_t payloads, uint64_t now_ms) noexcept;
     bool allow_listed(const flowgen::PacketInfo& p) const noexcept;
+    // Counts a new conversation against the flood budget; true while over it.
+    bool note_new_conversation(uint64_t now_ms) noexcept;
+    // Whether a new conversation's first payload waits for its second packet.
+    bool defer_first(const flowgen::PacketInfo& p) noexcept;
+
+    // Flood budget (Config::defer_above): new conversations in the current
+    // window of kDeferWindowMs, and whether this or the previous window
+    // went over.
+    static constexpr uint64_t kDeferWindowMs = 100;
+    uint64_t defer_window_start_ms_ = 0;
+    uint32_t defer_window_count_ = 0;
+    uint32_t defer_window_limit_ = 0;  // 0: never defer
+    uint32_t defer_sample_count_ = 0;
+    bool under_pressure_ = false;
+    DeferStats defer_stats_;
 
     Config config_;
     std::vector<Prefix> allow_;

@@ -69,7 +69,9 @@ uint32_t add_sliding(std::atomic<uint64_t>& word, uint64_t now_ms, uint64_t wind
 
 flowgen::Status SourceTable::init(uint32_t entries) {
     slots_.reset();
+    known_.reset();
     mask_ = 0;
+    known_mask_ = 0;
     evictions_.store(0, std::memory_order_relaxed);
     if (entries == 0) return {};
     if ((entries & (entries - 1)) != 0)
@@ -79,8 +81,24 @@ flowgen::Status SourceTable::init(uint32_t entries) {
     if (!slots_)
         return flowgen::Status::error("detect.source_table_entries: " + std::to_string(entries) +
                                       " entries (64 bytes each): out of memory");
+    known_.reset(new (std::nothrow) std::atomic<uint64_t>[entries / 8 + 1]());
+    if (!known_)
+        return flowgen::Status::error("detect.source_table_entries: " + std::to_string(entries) +
+                                      " entries: out of memory for the sender filter");
     mask_ = entries - 1;
+    known_mask_ = entries * 8 - 1;
     return {};
+}
+
+namespace {
+// The filter bit of a sender tag: bits the slot index (tag >> 40) does not use.
+inline uint32_t known_bit(uint64_t tag, uint32_t mask) noexcept { return static_cast<uint32_t>(tag >> 1) & mask; }
+}  // namespace
+
+bool SourceTable::may_know_sender(flowgen::Family family, const flowgen::IpAddress& a) const noexcept {
+    if (!known_) return false;
+    const uint32_t bit = known_bit(address_hash(family, a), known_mask_);
+    return (known_[bit / 64].load(std::memory_order_relaxed) >> (bit % 64)) & 1u;
 }
 
 SourceActivity& SourceTable::slot_for(uint64_t tag) noexcept {
@@ -111,7 +129,12 @@ const SourceActivity* SourceTable::lookup(uint64_t tag) const noexcept {
 }
 
 SourceActivity& SourceTable::sender(flowgen::Family family, const flowgen::IpAddress& a) noexcept {
-    return slot_for(address_hash(family, a));
+    const uint64_t tag = address_hash(family, a);
+    const uint32_t bit = known_bit(tag, known_mask_);
+    std::atomic<uint64_t>& word = known_[bit / 64];
+    const uint64_t b = uint64_t{1} << (bit % 64);
+    if (!(word.load(std::memory_order_relaxed) & b)) word.fetch_or(b, std::memory_order_relaxed);
+    return slot_for(tag);
 }
 
 SourceActivity& SourceTable::pair(flowgen::Family family, const flowgen::IpAddress& a,

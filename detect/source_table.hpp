@@ -100,6 +100,14 @@ public:
     // The counts of an entry at now_ms without changing it (for alert text).
     static ActivityView read(const SourceActivity& e, uint64_t now_ms, uint64_t window_ms) noexcept;
 
+    // False when the sender certainly has no entry: a bit filter of the
+    // senders ever entered (eight bits per entry, shared, small enough to
+    // stay in the CPU caches), so a flood of new sources can be told apart
+    // without a miss into the table. A true answer is confirmed with
+    // find_sender(); bits of senders since taken over stay set, which makes
+    // the filter answer true more often, never false wrongly.
+    bool may_know_sender(flowgen::Family family, const flowgen::IpAddress& a) const noexcept;
+
     // Entries taken over from another key since init().
     uint64_t evictions() const noexcept { return evictions_.load(std::memory_order_relaxed); }
 
@@ -109,6 +117,8 @@ private:
 
     std::unique_ptr<SourceActivity[]> slots_;
     uint32_t mask_ = 0;
+    std::unique_ptr<std::atomic<uint64_t>[]> known_;  // may_know_sender(): (mask_ + 1) * 8 bits
+    uint32_t known_mask_ = 0;                          // of the bit index
     std::atomic<uint64_t> evictions_{0};
 };
 

@@ -152,6 +152,8 @@ const Option kOptions[] = {
          c.pattern_cache_chosen = true;
          return Status{};
      }},
+    {"defer-above", "N", false, "new conversations per second per worker above which a conversation's first packet is inspected only through its reply, its sender's history or a 1-in-16 sample (a flood's cost; default 20000; 0: never defer)",
+     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 0, 100'000'000, c.detection.defer_above); }},
     {"alert-score", "N", false, "alert when a conversation's score reaches N (1..1000, default 500)",
      [](Config& c, std::string_view v) { return parse_number<uint16_t>(v, 1, 1000, c.detection.alert_score); }},
     {"weight", "REASON=N", true, "points a reason adds to the score (0..1000), e.g. size-varies=100; names as in alerts",

@@ -79,6 +79,12 @@
       "conversations exported early because their cache set was full (flowEndReason 5)")       \
     X(cache_slots, w->cache_slots(), "conversation slots of all workers (--pcap: as grown)")    \
     X(cache_doublings, w->cache_stats().grown.get(), "times a growing cache doubled (--pcap)")  \
+    X(inspections_deferred, w->detectors().defer_stats().deferred.get(),                      \
+      "first packets of new conversations not inspected at once: over --defer-above")          \
+    X(deferred_inspected_on_reply, w->detectors().defer_stats().inspected_on_reply.get(),      \
+      "of those, inspected later through their echo reply (same data, RFC 792)")               \
+    X(defer_windows, w->detectors().defer_stats().pressure_windows.get(),                      \
+      "100 ms windows in which a worker opened more than --defer-above/10 conversations")      \
     /* One sender table shared by every worker (detect/source_table.hpp): read it once. */      \
     X(sender_evictions, w == workers[0] ? w->sender_evictions() : 0,                             \
       "per-sender evidence entries taken over by another host (fixed table, direct-mapped)")     \

@@ -143,6 +143,11 @@ void print_summary(std::FILE* out, const RunStats& s) {
                  s.flows_created, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
                  s.messages_sent, s.export_errors, s.records_not_sent, s.alerts,
                  s.alerts_dropped ? " (some lost to a full queue)" : "");
+    if (s.inspections_deferred)
+        std::fprintf(out,
+                     "  flood      %" PRIu64 " first packets not inspected at once (--defer-above), %" PRIu64
+                     " inspected through their reply\n",
+                     s.inspections_deferred, s.deferred_inspected_on_reply);
     if (s.records_paced)
         std::fprintf(out, "  pace       %" PRIu64 " records waited for --export-rate (they came faster than it)\n",
                      s.records_paced);
@@ -168,6 +173,7 @@ std::string progress_line(const RunStats& now, const RunStats& before, double se
     std::string line = buf;
     if (const std::string decap = decap_text(now); !decap.empty()) line += ", decap" + decap;
     if (now.mirror_duplicates) line += ", mirror duplicates " + std::to_string(now.mirror_duplicates);
+    if (now.inspections_deferred) line += ", inspections deferred " + std::to_string(now.inspections_deferred);
     if (now.floods_started)
         line += ", floods " + std::to_string(now.floods_active) + " active / " + std::to_string(now.floods_started) +
                 " started";

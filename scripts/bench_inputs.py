@@ -93,6 +93,33 @@ def write_small(outdir):
     return paths
 
 
+FLOOD_SOURCES = 65536
+FLOOD_DESCRIPTION = ("spoofed-source flood: %d echo requests with iputils data, each from a new "
+                     "random source, to one victim (hping3 --flood --rand-source -1 -d 56)" % FLOOD_SOURCES)
+
+
+def write_flood(outdir):
+    """One echo request per random source, all to one victim: replayed in a
+    loop by net_pcap infinite_rx with a conversation cache smaller than the
+    number of sources, every packet opens a new conversation and evicts one."""
+    path = os.path.join(outdir, "flood98.pcap")
+    if os.path.exists(path):
+        return path
+    rng = random.Random(13)
+    tmpl = bytearray(bytes(Ether() / IP(src="10.0.0.1", dst="192.0.2.80") / ICMP(type=8, id=0, seq=0) /
+                           Raw(iputils_data(0, 0))))
+    rec = struct.Struct("<IIII")
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i in range(FLOOD_SOURCES):
+            tmpl[26:30] = rng.getrandbits(32).to_bytes(4, "big")
+            tmpl[38:42] = struct.pack(">HH", rng.getrandbits(16), i & 0xFFFF)
+            f.write(rec.pack(BASE_TIME + i // 100000, (i % 100000) * 10, len(tmpl), len(tmpl)))
+            f.write(tmpl)
+    os.replace(path + ".tmp", path)
+    return path
+
+
 def write_offline(outdir, packets, conversations=20000):
     """Linux pings, request and reply, `conversations` hosts pinging once a
     second each: `packets` frames in total (a multiple of 2 * conversations)."""
@@ -135,4 +162,5 @@ if __name__ == "__main__":
     os.makedirs(out, exist_ok=True)
     for k, v in write_small(out).items():
         print(k, v)
+    print("flood98", write_flood(out))
     print(write_offline(out, int(sys.argv[2]) if len(sys.argv) > 2 else 3000000))

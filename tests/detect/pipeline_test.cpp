@@ -5,6 +5,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "detect/pipeline.hpp"
 #include "tests/detect/payloads.hpp"
@@ -465,6 +466,118 @@ BOOST_AUTO_TEST_CASE(arbitrary_messages_and_truncated_payloads_keep_the_state_co
     }
     BOOST_TEST(alerts >= 1);  // the long-lived conversation certainly looks like a tunnel
     BOOST_TEST(c.state.packets > 10000u);
+}
+
+
+// Flood budget (Config::defer_above): a spoofed-source flood of iputils-like
+// requests, `n` new conversations at `now`, each from a new random source.
+namespace {
+struct Flood {
+    std::mt19937 rng{99};
+    Payload data = linux_ping(56, 1);
+    std::vector<ConversationState> states;
+    void send(Pipeline& pipeline, int n, uint64_t now) {
+        for (int i = 0; i < n; ++i) {
+            const uint32_t r = rng();
+            states.emplace_back();
+            pipeline.on_packet(states.back(),
+                               icmp(Family::kIpv4, 8, static_cast<uint16_t>(r), 1, data,
+                                    addr4(static_cast<uint8_t>(r >> 24), static_cast<uint8_t>(r >> 16),
+                                          static_cast<uint8_t>(r >> 8), static_cast<uint8_t>(r)),
+                                    kServer),
+                               0, now);
+        }
+    }
+    uint32_t inspected() const {
+        uint32_t n = 0;
+        for (const auto& s : states) n += s.inspected;
+        return n;
+    }
+};
+
+Config flood_config(uint32_t defer_above) {
+    Config c = test_config();
+    c.defer_above = defer_above;
+    return c;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(without_a_flood_no_first_packet_waits) {
+    Conversation c(flood_config(1000));
+    for (uint16_t seq = 0; seq < 20; ++seq) c.ping(seq, linux_ping(56, seq));
+    BOOST_TEST(c.state.inspected == 40u);  // every request and reply: within inspect_first_packets
+    BOOST_TEST(c.pipeline.defer_stats().deferred.get() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(under_a_flood_first_packets_wait_and_one_ping_per_chunk_exfiltration_still_alerts) {
+    // As ping_p_exfiltration_one_conversation_per_chunk_alerts_on_sender_activity,
+    // with 300 flood conversations in the same 100 ms before each chunk: the
+    // request is deferred and inspected through its mirrored reply, as the
+    // request of its own sender.
+    Pipeline pipeline;
+    BOOST_REQUIRE(pipeline.init(flood_config(1000)).ok());
+    Flood flood;
+    const std::string secret = "root:x:0:0:root:/root:/bin/bash\nsvc:x:998:998::/var/backups:/bin/sh\nAWS_SECRET=wJalrXUtnFEMI/K7MDENG\n";
+    uint64_t now = 1'764'128'000'000;
+    int first_alert_conversation = -1;
+    for (size_t chunk = 0; chunk * 16 < secret.size(); ++chunk) {
+        flood.send(pipeline, 300, now);
+        Payload pattern(16, 0);
+        for (size_t i = 0; i < 16 && chunk * 16 + i < secret.size(); ++i) pattern[i] = static_cast<uint8_t>(secret[chunk * 16 + i]);
+        const Payload p = pattern_ping(56, 1, pattern);
+        ConversationState s{};
+        const uint16_t id = static_cast<uint16_t>(3000 + chunk);
+        const bool a1 = pipeline.on_packet(s, icmp(Family::kIpv4, 8, id, 1, p, kClient, kServer), 0, now);
+        const bool a2 = pipeline.on_packet(s, icmp(Family::kIpv4, 0, id, 1, p, kServer, kClient), 1, now + 1);
+        now += 1200;
+        if ((a1 || a2) && first_alert_conversation < 0) {
+            first_alert_conversation = static_cast<int>(chunk) + 1;
+            BOOST_TEST(has(pipeline.evaluate(s).reasons, Reason::kSourceActivity));
+        }
+    }
+    BOOST_TEST(first_alert_conversation == static_cast<int>(test_config().source_min_fills));
+    const DeferStats& d = pipeline.defer_stats();
+    BOOST_TEST(d.inspected_on_reply.get() >= 1u);
+    BOOST_TEST(d.pressure_windows.get() >= 1u);
+    // Each burst comes after a quiet second: its first 100 conversations
+    // (defer_above for 100 ms) are inspected; of the rest, all but one in
+    // defer_sample wait.
+    const size_t bursts = flood.states.size() / 300, over = flood.states.size() - 100 * bursts;
+    BOOST_TEST(d.deferred.get() >= over * 9 / 10);
+    BOOST_TEST(flood.inspected() <= 100 * bursts + over / 10);
+}
+
+BOOST_AUTO_TEST_CASE(under_a_flood_a_one_way_tunnel_with_a_new_id_per_packet_still_alerts) {
+    // Requests only (the mirror sees one direction), a new echo id and a
+    // 56-byte text chunk per packet: each conversation is one packet. The
+    // 1-in-defer_sample sample finds the sender; from then on its sender
+    // history gets every later first packet inspected.
+    auto run = [](uint32_t defer_above, uint64_t* deferred) {
+        Pipeline pipeline;
+        BOOST_REQUIRE(pipeline.init(flood_config(defer_above)).ok());
+        Flood flood;
+        uint64_t now = 1'764'128'000'000;
+        int first_alert = -1;
+        for (int k = 0; k < 400 && first_alert < 0; ++k) {
+            flood.send(pipeline, 150, now);
+            Payload chunk(56, 0);
+            for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<uint8_t>("abcdefghijklmnopqrstuvwxyz0123456789 ,.;"[(k * 7 + i * 13) % 40]);
+            ConversationState s{};
+            if (pipeline.on_packet(s, icmp(Family::kIpv4, 8, static_cast<uint16_t>(7000 + k), 1, chunk, kClient, kServer), 0, now))
+                first_alert = k + 1;
+            now += 150;
+        }
+        *deferred = pipeline.defer_stats().deferred.get();
+        return first_alert;
+    };
+    uint64_t deferred_off = 0, deferred_on = 0;
+    const int without = run(0, &deferred_off);
+    const int with = run(1000, &deferred_on);
+    BOOST_TEST(deferred_off == 0u);
+    BOOST_TEST(deferred_on > 0u);
+    BOOST_TEST(without > 0);
+    BOOST_TEST(with > 0);
+    BOOST_TEST(with <= without + 2 * static_cast<int>(test_config().defer_sample));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
