@@ -82,7 +82,9 @@ void FloodMonitor::decide(Victim& v, uint64_t now_ms) {
     const bool above = pps >= pps_;
     if (!v.active) {
         if (!above || i.sources.estimate() < min_sources_) {
-            v = Victim{};  // a candidate keeps nothing between intervals
+            // A candidate keeps this interval for the next one only.
+            v.previous = i;
+            v.has_previous = true;
             return;
         }
         v.active = true;
@@ -94,6 +96,13 @@ void FloodMonitor::decide(Victim& v, uint64_t now_ms) {
         v.peak_pps = pps;
         v.peak_bps = bps;
         v.sources = i.sources;
+        if (v.has_previous && v.previous.index + 1 == i.index) {
+            v.start_ms = v.previous.first_ms;
+            v.conversations += v.previous.conversations;
+            v.octets += v.previous.octets;
+            v.sources.merge(v.previous.sources);
+        }
+        v.has_previous = false;
         stats_.started.add();
         stats_.active.add();
         emit(v, FloodEvent::Kind::kStart, &i, now_ms);
@@ -112,13 +121,22 @@ void FloodMonitor::decide(Victim& v, uint64_t now_ms) {
     }
 }
 
-FloodMonitor::Victim* FloodMonitor::find_or_take(const FloodVictim& key, uint64_t interval) {
+FloodMonitor::Victim* FloodMonitor::find_or_take(const FloodVictim& key, uint64_t interval, uint64_t weight) {
     Victim* free_slot = nullptr;
+    Victim* lightest = nullptr;  // of the candidates (not in a flood)
     for (Victim& v : victims_) {
         if (v.used && v.key == key) return &v;
         if (!v.used && free_slot == nullptr) free_slot = &v;
+        if (v.used && !v.active && (lightest == nullptr || v.open.conversations < lightest->open.conversations))
+            lightest = &v;
     }
-    if (free_slot == nullptr) return nullptr;
+    if (free_slot == nullptr) {
+        // Full: a heavier newcomer takes a candidate's entry (and its count
+        // is lost, as a sample that finds no room is); floods keep theirs.
+        if (lightest == nullptr || lightest->open.conversations >= weight) return nullptr;
+        stats_.victims_dropped.add();
+        free_slot = lightest;
+    }
     *free_slot = Victim{};
     free_slot->used = true;
     free_slot->key = key;
@@ -128,7 +146,7 @@ FloodMonitor::Victim* FloodMonitor::find_or_take(const FloodVictim& key, uint64_
 
 void FloodMonitor::add(const FloodSample& s) {
     if (!enabled()) return;
-    Victim* v = find_or_take(s.victim, s.interval);
+    Victim* v = find_or_take(s.victim, s.interval, s.conversations);
     if (v == nullptr) {
         stats_.victims_dropped.add();
         return;
@@ -138,7 +156,7 @@ void FloodMonitor::add(const FloodSample& s) {
         // A later interval: the open one is complete.
         const uint64_t now_ms = s.interval * interval_ms_;
         decide(*v, now_ms);
-        if (!v->used) v = find_or_take(s.victim, s.interval);  // freed by the decision: start again
+        if (!v->used) v = find_or_take(s.victim, s.interval, s.conversations);  // freed by the decision: start again
     }
     if (v->active) {
         // Intervals without a sample between the last decided and this one.
@@ -147,7 +165,7 @@ void FloodMonitor::add(const FloodSample& s) {
             ++v->decided;
             below(*v, now_ms);
         }
-        if (!v->used) v = find_or_take(s.victim, s.interval);
+        if (!v->used) v = find_or_take(s.victim, s.interval, s.conversations);
     }
     Interval& i = v->open;
     if (!v->pending) {
@@ -175,6 +193,9 @@ void FloodMonitor::tick(uint64_t now_ms) {
             ++v.decided;
             below(v, now_ms);
         }
+        // A candidate whose kept interval is no longer the one before an
+        // undecided one frees its entry.
+        if (v.used && !v.active && !v.pending && v.decided + 1 < complete) v = Victim{};
     }
 }
 
@@ -183,7 +204,10 @@ void FloodMonitor::finish(uint64_t now_ms) {
     for (Victim& v : victims_) {
         if (!v.used) continue;
         if (v.pending) decide(v, now_ms);
-        if (v.used && v.active) end(v, now_ms);
+        if (v.active)
+            end(v, now_ms);
+        else
+            v = Victim{};
     }
 }
 

@@ -3,14 +3,16 @@
 //
 // A flood starts when, in one interval, a victim's new conversations reach
 // Config::flood_pps (per second) from at least flood_min_sources distinct
-// sources; it ends when flood_end_intervals intervals in a row stay below
+// sources (the interval before, if it had samples, is the flood's start); it
+// ends when flood_end_intervals intervals in a row stay below
 // flood_pps (an interval without a sample counts as below). A start and an
 // end each make one FloodEvent; alerts are rate-limited to
 // flood_alerts_per_second (start and end reports alike; what is held back
 // is counted, and an end is reported in IPFIX whatever the budget).
 //
-// Bounded: at most flood_max_victims victims are followed at once (a sample
-// for another is counted and dropped); no allocation after init(). One
+// Bounded: at most flood_max_victims victims are followed at once; when the
+// table is full a heavier sample takes a candidate's entry (never a flood's),
+// else it is dropped; both are counted. No allocation after init(). One
 // thread (the exporter's) calls everything; stats() may be read by any.
 #pragma once
 
@@ -89,8 +91,13 @@ private:
         bool used = false;
         bool pending = false;     // `open` holds samples not yet decided
         bool active = false;      // in a flood
+        bool has_previous = false;  // a candidate: `previous` was below the rate
         FloodVictim key;
         Interval open;
+        // The interval before the one that crosses the rate belongs to the
+        // flood (its ramp-up, or the first part of a flood that straddles a
+        // second boundary): kept one interval, folded in at the start.
+        Interval previous;
         uint64_t decided = 0;     // index of the last decided interval
         // The flood, while active.
         uint16_t below = 0;       // decided intervals in a row under the rate
@@ -100,7 +107,7 @@ private:
         SourceSketch sources;
     };
 
-    Victim* find_or_take(const FloodVictim& key, uint64_t interval);
+    Victim* find_or_take(const FloodVictim& key, uint64_t interval, uint64_t weight);
     void decide(Victim& v, uint64_t now_ms);  // v.open
     void below(Victim& v, uint64_t now_ms);   // one interval under the rate
     void emit(const Victim& v, FloodEvent::Kind kind, const Interval* crossing, uint64_t now_ms);

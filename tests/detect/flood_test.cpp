@@ -315,6 +315,52 @@ BOOST_AUTO_TEST_CASE(a_later_sample_closes_the_open_interval) {
     BOOST_TEST(m.events()[0].packets == 4000u);
 }
 
+BOOST_AUTO_TEST_CASE(the_second_before_the_crossing_is_the_floods_start) {
+    // A flood that straddles a second boundary: 600 in one second (below
+    // the rate), 2,000 in the next.
+    FloodMonitor m;
+    m.init(flood_config());
+    m.add(sample(kVictim, 3, 600, 0));
+    m.tick(4000 + FloodMonitor::kLateMs);
+    BOOST_TEST(m.events().empty());
+    m.add(sample(kVictim, 4, 2000, 600));
+    m.tick(5000 + FloodMonitor::kLateMs);
+    BOOST_TEST_REQUIRE(m.events().size() == 1u);
+    BOOST_TEST(m.events()[0].start_ms == 3010u);
+    BOOST_TEST(m.events()[0].pps == 2000u);  // the crossing second's rate
+    m.clear_events();
+    m.finish(6000);
+    BOOST_TEST_REQUIRE(m.events().size() == 1u);
+    BOOST_TEST(m.events()[0].packets == 2600u);
+    BOOST_TEST(std::fabs(double(m.events()[0].sources) - 2600) <= 3 * SourceSketch::kStandardError * 2600);
+}
+
+BOOST_AUTO_TEST_CASE(an_older_second_below_the_rate_is_not_the_start) {
+    FloodMonitor m;
+    m.init(flood_config());
+    m.add(sample(kVictim, 2, 600, 0));
+    m.tick(3000 + FloodMonitor::kLateMs);
+    m.tick(4000 + FloodMonitor::kLateMs);  // second 3: nothing; the candidate is forgotten
+    m.add(sample(kVictim, 4, 2000, 600));
+    m.finish(5000);
+    BOOST_TEST_REQUIRE(m.events().size() == 2u);
+    BOOST_TEST(m.events()[0].start_ms == 4010u);
+    BOOST_TEST(m.events()[1].packets == 2000u);
+}
+
+BOOST_AUTO_TEST_CASE(a_heavy_victim_takes_a_light_candidates_entry_in_a_full_table) {
+    FloodMonitor m;
+    m.init(flood_config());  // 4 victims
+    for (uint32_t v = 0; v < 4; ++v) m.add(sample(kVictim + v, 3, 200 + v, v * 1000));
+    m.add(sample(kVictim + 9, 3, 5000, 10000));
+    BOOST_TEST(m.stats().victims_dropped.get() == 1u);  // the lightest candidate's count
+    m.add(sample(kVictim + 10, 3, 100, 20000));          // lighter than every candidate: dropped
+    BOOST_TEST(m.stats().victims_dropped.get() == 2u);
+    m.tick(4000 + FloodMonitor::kLateMs);
+    BOOST_TEST_REQUIRE(m.events().size() == 1u);
+    BOOST_TEST((m.events()[0].victim == victim_v4(kVictim + 9)));
+}
+
 BOOST_AUTO_TEST_CASE(off_when_flood_pps_is_zero) {
     Config c = flood_config();
     c.flood_pps = 0;
