@@ -18,11 +18,13 @@ inline uint64_t fmix64(uint64_t k) noexcept {
     return k;
 }
 
-inline uint64_t address_words(const flowgen::IpAddress& a, uint64_t seed) noexcept {
+// The two words of an address folded into one (the odd multiplier keeps the
+// high word's bits apart from the low word's); an IPv4 address is its low word.
+inline uint64_t address_word(const flowgen::IpAddress& a) noexcept {
     uint64_t w0, w1;
     std::memcpy(&w0, a.bytes, 8);
     std::memcpy(&w1, a.bytes + 8, 8);
-    return fmix64(w0 ^ seed) ^ fmix64(w1 + 0x9e3779b97f4a7c15ULL);
+    return w0 ^ (w1 * 0x9e3779b97f4a7c15ULL);
 }
 
 }  // namespace
@@ -33,9 +35,10 @@ uint64_t SourceSketch::estimate() const noexcept {
     constexpr double alpha = 0.7213 / (1.0 + 1.079 / m);
     double sum = 0;
     unsigned zeros = 0;
-    for (uint8_t r : registers_) {
-        sum += std::ldexp(1.0, -static_cast<int>(r));
-        zeros += r == 0;
+    const uint8_t* registers = this->registers();
+    for (unsigned i = 0; i < kRegisters; ++i) {
+        sum += std::ldexp(1.0, -static_cast<int>(registers[i]));
+        zeros += registers[i] == 0;
     }
     double e = alpha * m * m / sum;
     // Small range: linear counting while registers are still empty.
@@ -45,13 +48,13 @@ uint64_t SourceSketch::estimate() const noexcept {
 }
 
 uint64_t source_hash(flowgen::Family family, const flowgen::IpAddress& source) noexcept {
-    return fmix64(address_words(source, static_cast<uint64_t>(family)));
+    return fmix64(address_word(source) ^ (static_cast<uint64_t>(family) << 60));
 }
 
 uint64_t victim_hash(const FloodVictim& v) noexcept {
     const uint64_t segment = (uint64_t{v.vlan_id} << 40) ^ (uint64_t(static_cast<uint8_t>(v.segment_type)) << 32) ^
                              v.segment_id;
-    return fmix64(address_words(v.address, static_cast<uint64_t>(v.family)) ^ segment);
+    return fmix64(address_word(v.address) ^ (static_cast<uint64_t>(v.family) << 60) ^ (segment * 0xc2b2ae3d27d4eb4fULL));
 }
 
 void FloodTracker::init(uint32_t report_min, uint64_t interval_ms) noexcept {
