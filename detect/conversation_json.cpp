@@ -190,6 +190,21 @@ void format_conversation_json(const flowgen::ConversationRecord& r, const Pipeli
     append_uint(b.packets, out);
     append_key("dst_octets", out);
     append_uint(b.octets, out);
+    // An aggregate of one-packet conversations (flowgen/singleton_fold.hpp):
+    // src is the network address of its source prefix, dst the
+    // destination (both unspecified in a catch-all).
+    append_key("aggregate", out);
+    if (r.is_aggregate()) {
+        out += "{\"source_prefix\":";
+        append_uint(r.source_prefix_length, out);
+        out += ",\"destination_prefix\":";
+        append_uint(r.destination_prefix_length, out);
+        out += ",\"flows\":";
+        append_uint(r.flow_count, out);
+        out += '}';
+    } else {
+        out += "null";
+    }
 
     const auto [min_payload, max_payload] = payload_range(r);
     const uint64_t packets = a.packets + b.packets;

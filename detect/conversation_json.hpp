@@ -25,7 +25,7 @@ namespace detect {
 // Fields, in order: time, flow_id, start, end, duration, src, dst, family,
 // icmp_type, icmp_code, icmp_id, end_reason, ingress_port, segment,
 // packets, octets, src_packets, src_octets, dst_packets, dst_octets,
-// payload {octets, min, max, mean, entropy, unexplained}, fingerprint,
+// aggregate {source_prefix, destination_prefix, flows} or null, payload {octets, min, max, mean, entropy, unexplained}, fingerprint,
 // signature, signature_id, score, verdict, reasons[].
 void format_conversation_json(const flowgen::ConversationRecord& r, const Pipeline* names, uint64_t now_ms,
                               std::string& out);

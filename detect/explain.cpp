@@ -46,8 +46,10 @@ const char* text_kinds_name(uint8_t kinds) {
 
 }  // namespace
 
-void Pipeline::explain(const ConversationState& s, uint32_t reasons, const flowgen::ConversationRecord& r,
+void Pipeline::explain(const ConversationState& state, uint32_t reasons, const flowgen::ConversationRecord& r,
                        uint64_t now_ms, std::string& out) const {
+    ConversationState tmp;
+    const ConversationState& s = settled(state, tmp);
     const Config& c = config_;
     const size_t start = out.size();
     auto has = [reasons](Reason reason) { return (reasons & bit(reason)) != 0; };

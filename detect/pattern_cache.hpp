@@ -1,8 +1,8 @@
 // Compiled pattern databases kept on disk between runs.
 //
 // Compiling the bundled pattern file takes ~50 ms (hs_compile_multi; the
-// bounded repeats of the shell-text patterns cost most), paid by every
-// worker at every start: a seventh of `echoflow --pcap` on a 3M-packet
+// bounded repeats of the shell-text patterns cost most), paid once at
+// every start (PatternDatabases): a seventh of `echoflow --pcap` on a 3M-packet
 // capture (docs/performance.md), and all of it for a run over a small one.
 // Hyperscan serialises compiled databases for exactly this
 // (hs_serialize_database; "Serialization" in its developer reference), and

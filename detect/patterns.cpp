@@ -1,5 +1,5 @@
 // Pattern file parsing and the Hyperscan database (Hyperscan 5.4 API:
-// hs_compile_multi in HS_MODE_BLOCK, one scratch per database owner).
+// hs_compile_multi in HS_MODE_BLOCK; databases shared, one scratch per pipeline).
 #include "detect/patterns.hpp"
 
 #include "detect/pattern_cache.hpp"
@@ -137,32 +137,17 @@ flowgen::Status parse_patterns(const std::string& text, const std::string& origi
     return {};
 }
 
-PatternSet::~PatternSet() { release(); }
-
-PatternSet::PatternSet(PatternSet&& other) noexcept { *this = std::move(other); }
-
-PatternSet& PatternSet::operator=(PatternSet&& other) noexcept {
-    if (this != &other) {
-        release();
-        entries_ = std::move(other.entries_);
-        for (unsigned g = 0; g < kGroups; ++g) databases_[g] = std::exchange(other.databases_[g], nullptr);
-        scratch_ = std::exchange(other.scratch_, nullptr);
-    }
-    return *this;
-}
-
-void PatternSet::release() noexcept {
-    if (scratch_ != nullptr) hs_free_scratch(scratch_);
-    scratch_ = nullptr;
-    for (auto& db : databases_) {
-        if (db != nullptr) hs_free_database(db);
-        db = nullptr;
-    }
-}
-
 namespace {
 
-unsigned group_index(PatternClass k);
+std::atomic<unsigned> database_builds{0};
+
+unsigned group_index(PatternClass k) {
+    switch (k) {
+        case PatternClass::kSuspicious: return 1;  // kScanText
+        case PatternClass::kPing: return 2;        // kScanPing
+        default: return 0;                         // kScanCore
+    }
+}
 
 // Everything compile() hands to Hyperscan, as text: the cache key
 // (PatternCache), so that a cached database is used only for exactly the
@@ -179,9 +164,17 @@ std::string compile_key(const std::vector<PatternEntry>& entries) {
 
 }  // namespace
 
-static_assert(PatternCache::kGroups == 3, "one cached database per scan group");
+static_assert(PatternCache::kGroups == PatternDatabases::kGroups, "one cached database per scan group");
 
-flowgen::Status PatternSet::load_file(const std::string& path, const std::string& cache_dir) {
+PatternDatabases::~PatternDatabases() {
+    for (auto& db : databases_)
+        if (db != nullptr) hs_free_database(db);
+}
+
+unsigned PatternDatabases::builds() noexcept { return database_builds.load(std::memory_order_relaxed); }
+
+flowgen::Status PatternDatabases::load_file(const std::string& path, const std::string& cache_dir,
+                                            std::shared_ptr<const PatternDatabases>& out) {
     std::string text;
     if (auto s = flowgen::read_bounded_file("patterns", path, kMaxPatternFileBytes, text); !s) return s;
     std::vector<PatternEntry> entries;
@@ -194,97 +187,136 @@ flowgen::Status PatternSet::load_file(const std::string& path, const std::string
     for (const auto& e : entries) groups |= 1u << group_index(e.klass);
     hs_database* cached[kGroups];
     if (cache.load(key, groups, cached)) {
-        release();
-        entries_ = std::move(entries);
-        for (unsigned g = 0; g < kGroups; ++g) databases_[g] = cached[g];
-        return alloc_scratch(path);
+        std::shared_ptr<PatternDatabases> built(new PatternDatabases);
+        built->entries_ = std::move(entries);
+        for (unsigned g = 0; g < kGroups; ++g) built->databases_[g] = cached[g];
+        database_builds.fetch_add(1, std::memory_order_relaxed);
+        out = std::move(built);
+        return {};
     }
-    if (auto s = compile(std::move(entries), path); !s) return s;
-    if (auto s = cache.store(key, databases_); !s) {
+    std::shared_ptr<const PatternDatabases> compiled;
+    if (auto s = compile(std::move(entries), path, compiled); !s) return s;
+    if (auto s = cache.store(key, compiled->databases_); !s) {
         // Not fatal: the next start compiles again. Said once per process.
         static std::atomic<bool> warned{false};
         if (!warned.exchange(true))
             std::fprintf(stderr, "echoflow: pattern cache %s: %s (patterns compile at every start)\n",
                          cache_dir.c_str(), s.message().c_str());
     }
+    out = std::move(compiled);
     return {};
 }
 
-flowgen::Status PatternSet::alloc_scratch(const std::string& origin) {
-    // One scratch, grown to fit every database (Hyperscan allows this).
-    for (unsigned g = 0; g < kGroups; ++g) {
-        if (databases_[g] == nullptr) continue;
-        if (hs_alloc_scratch(databases_[g], &scratch_) != HS_SUCCESS) {
-            release();
-            entries_.clear();
-            return flowgen::Status::error("patterns " + origin + ": hs_alloc_scratch failed");
-        }
-    }
-    return {};
-}
-
-namespace {
-
-unsigned group_index(PatternClass k) {
-    switch (k) {
-        case PatternClass::kSuspicious: return 1;  // kScanText
-        case PatternClass::kPing: return 2;        // kScanPing
-        default: return 0;                         // kScanCore
-    }
-}
-
-}  // namespace
-
-flowgen::Status PatternSet::compile(std::vector<PatternEntry> entries, const std::string& origin) {
-    release();
-    entries_ = std::move(entries);
+flowgen::Status PatternDatabases::compile(std::vector<PatternEntry> entries, const std::string& origin,
+                                          std::shared_ptr<const PatternDatabases>& out) {
+    std::shared_ptr<PatternDatabases> built(new PatternDatabases);
+    built->entries_ = std::move(entries);
+    const std::vector<PatternEntry>& all = built->entries_;
     for (unsigned g = 0; g < kGroups; ++g) {
         std::vector<const char*> expressions;
         std::vector<unsigned> flags, ids;
-        for (unsigned i = 0; i < entries_.size(); ++i) {
-            if (group_index(entries_[i].klass) != g) continue;
-            expressions.push_back(entries_[i].regex.c_str());
-            flags.push_back(entries_[i].flags);
+        for (unsigned i = 0; i < all.size(); ++i) {
+            if (group_index(all[i].klass) != g) continue;
+            expressions.push_back(all[i].regex.c_str());
+            flags.push_back(all[i].flags);
             ids.push_back(i);
         }
         if (expressions.empty()) continue;
         hs_compile_error_t* error = nullptr;
         if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(expressions.size()),
-                             HS_MODE_BLOCK, nullptr, &databases_[g], &error) != HS_SUCCESS) {
+                             HS_MODE_BLOCK, nullptr, &built->databases_[g], &error) != HS_SUCCESS) {
             std::string where = origin;
             if (error != nullptr && error->expression >= 0 && static_cast<size_t>(error->expression) < ids.size())
-                where = at(origin, entries_[ids[error->expression]].line);
+                where = at(origin, all[ids[error->expression]].line);
             std::string message =
                 "patterns " + where + ": " + (error != nullptr ? error->message : "compile failed");
             hs_free_compile_error(error);
-            databases_[g] = nullptr;
-            release();
-            entries_.clear();
-            return flowgen::Status::error(message);
+            built->databases_[g] = nullptr;
+            return flowgen::Status::error(message);  // `built` frees the groups compiled so far
         }
     }
-    return alloc_scratch(origin);
+    database_builds.fetch_add(1, std::memory_order_relaxed);
+    out = std::move(built);
+    return {};
 }
 
-bool PatternSet::scan(Bytes data, ContentHits& hits, unsigned groups) const noexcept {
-    if (data.empty()) return true;
-    ScanContext ctx{&entries_, &hits};
-    bool ok = true;
-    for (unsigned g = 0; g < kGroups; ++g) {
-        if (!(groups & (1u << g)) || databases_[g] == nullptr) continue;
-        const hs_error_t rc = hs_scan(databases_[g], reinterpret_cast<const char*>(data.data()),
-                                      static_cast<unsigned>(data.size()), 0, scratch_, on_match, &ctx);
-        ok = ok && (rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED);
-        if (hits.tunnel_id != 0) break;  // nothing else can change the verdict
-    }
-    return ok;
-}
-
-const char* PatternSet::name_of(uint16_t id) const noexcept {
+const char* PatternDatabases::name_of(uint16_t id) const noexcept {
     if (id == 0) return nullptr;
     for (const auto& e : entries_)
         if (e.id == id) return e.name.c_str();
     return nullptr;
+}
+
+PatternSet::~PatternSet() { release(); }
+
+PatternSet::PatternSet(PatternSet&& other) noexcept { *this = std::move(other); }
+
+PatternSet& PatternSet::operator=(PatternSet&& other) noexcept {
+    if (this != &other) {
+        release();
+        databases_ = std::move(other.databases_);
+        scratch_ = std::exchange(other.scratch_, nullptr);
+        error_counter_ = std::exchange(other.error_counter_, nullptr);
+        own_errors_ = other.own_errors_;
+    }
+    return *this;
+}
+
+void PatternSet::release() noexcept {
+    if (scratch_ != nullptr) hs_free_scratch(scratch_);
+    scratch_ = nullptr;
+    databases_.reset();
+}
+
+flowgen::Status PatternSet::use(std::shared_ptr<const PatternDatabases> databases) {
+    release();
+    if (!databases) return {};
+    // One scratch, grown to fit every database (Hyperscan allows this); it
+    // is allocated (and first written) by the calling thread: the worker's
+    // lcore, so that it lies on that lcore's NUMA node.
+    for (unsigned g = 0; g < PatternDatabases::kGroups; ++g) {
+        if (databases->database(g) == nullptr) continue;
+        if (hs_alloc_scratch(databases->database(g), &scratch_) != HS_SUCCESS) {
+            release();
+            return flowgen::Status::error("patterns: hs_alloc_scratch failed");
+        }
+    }
+    databases_ = std::move(databases);
+    return {};
+}
+
+flowgen::Status PatternSet::load_file(const std::string& path, const std::string& cache_dir) {
+    release();
+    std::shared_ptr<const PatternDatabases> built;
+    if (auto s = PatternDatabases::load_file(path, cache_dir, built); !s) return s;
+    return use(std::move(built));
+}
+
+flowgen::Status PatternSet::compile(std::vector<PatternEntry> entries, const std::string& origin) {
+    release();
+    std::shared_ptr<const PatternDatabases> built;
+    if (auto s = PatternDatabases::compile(std::move(entries), origin, built); !s) return s;
+    return use(std::move(built));
+}
+
+bool PatternSet::scan(Bytes data, ContentHits& hits, unsigned groups) const noexcept {
+    if (data.empty() || !databases_) return true;
+    ScanContext ctx{&databases_->entries(), &hits};
+    bool ok = true;
+    for (unsigned g = 0; g < PatternDatabases::kGroups; ++g) {
+        const hs_database* db = databases_->database(g);
+        if (!(groups & (1u << g)) || db == nullptr) continue;
+        const hs_error_t rc = hs_scan(db, reinterpret_cast<const char*>(data.data()),
+                                      static_cast<unsigned>(data.size()), 0, scratch_, on_match, &ctx);
+        if (__builtin_expect(rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED, 0)) {
+            // HS_INVALID, HS_NOMEM, HS_SCRATCH_IN_USE...: this group's
+            // patterns went unmatched. Counted, never silent.
+            (error_counter_ ? *error_counter_ : own_errors_).add();
+            ok = false;
+        }
+        if (hits.tunnel_id != 0) break;  // nothing else can change the verdict
+    }
+    return ok;
 }
 
 }  // namespace detect

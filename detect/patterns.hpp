@@ -26,10 +26,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "detect/payload_analysis.hpp"
+#include "flowgen/relaxed_counter.hpp"
 #include "flowgen/status.hpp"
 
 struct hs_database;
@@ -75,8 +77,48 @@ enum ScanGroup : unsigned {
     kScanPing = 4,  // ping
 };
 
-// The compiled databases and their scratch. Owned by one Pipeline (one
-// lcore): scan() must not be called concurrently on the same object.
+// The compiled databases of one pattern file: built once (compiled, or
+// loaded from the PatternCache) and then immutable, so that every worker's
+// pipeline scans the same databases (a std::shared_ptr<const ...>); only
+// the scratch space is per pipeline. Hyperscan allows any number of threads
+// to scan one database at once, each with its own scratch ("Scratch Space"
+// in the Hyperscan developer reference).
+class PatternDatabases {
+public:
+    static constexpr unsigned kGroups = 3;
+
+    ~PatternDatabases();
+    PatternDatabases(const PatternDatabases&) = delete;
+    PatternDatabases& operator=(const PatternDatabases&) = delete;
+
+    // Reads and compiles `path`; a syntax or regex error names path:line. A
+    // file that cannot be read, or is larger than kMaxPatternFileBytes, fails.
+    // With a `cache_dir` (PatternCache), databases compiled from the same
+    // bytes by an earlier run are loaded instead, and a compile is stored.
+    static flowgen::Status load_file(const std::string& path, const std::string& cache_dir,
+                                     std::shared_ptr<const PatternDatabases>& out);
+    // Compiles already parsed entries (`origin` names them in errors).
+    static flowgen::Status compile(std::vector<PatternEntry> entries, const std::string& origin,
+                                   std::shared_ptr<const PatternDatabases>& out);
+
+    // Databases built (compiled or loaded) by this process so far: what
+    // shows that workers share one build rather than making their own.
+    static unsigned builds() noexcept;
+
+    const std::vector<PatternEntry>& entries() const noexcept { return entries_; }
+    // The database of a group (ScanGroup bit index), nullptr when empty.
+    const hs_database* database(unsigned group) const noexcept { return databases_[group]; }
+    // Name of the pattern with this id, or nullptr.
+    const char* name_of(uint16_t id) const noexcept;
+
+private:
+    PatternDatabases() = default;
+    std::vector<PatternEntry> entries_;  // index = Hyperscan expression id
+    hs_database* databases_[kGroups] = {};  // by ScanGroup bit index; nullptr when the group is empty
+};
+
+// What one pipeline (one lcore) scans with: the shared databases and its
+// own scratch. scan() must not be called concurrently on the same object.
 class PatternSet {
 public:
     PatternSet() = default;
@@ -86,33 +128,41 @@ public:
     PatternSet(PatternSet&& other) noexcept;
     PatternSet& operator=(PatternSet&& other) noexcept;
 
-    // Reads and compiles `path`; a syntax or regex error names path:line. A
-    // file that cannot be read, or is larger than kMaxPatternFileBytes, fails.
-    // With a `cache_dir` (PatternCache), databases compiled from the same
-    // bytes by an earlier run are loaded instead, and a compile is stored.
+    // Scans `databases` (built elsewhere, shared) with a scratch of its own,
+    // allocated here: call on the lcore that will scan.
+    flowgen::Status use(std::shared_ptr<const PatternDatabases> databases);
+    // Builds databases of its own (PatternDatabases::load_file), then use().
     flowgen::Status load_file(const std::string& path, const std::string& cache_dir = {});
-    // Compiles already parsed entries (`origin` names them in errors).
+    // Compiles entries of its own (PatternDatabases::compile), then use().
     flowgen::Status compile(std::vector<PatternEntry> entries, const std::string& origin);
 
-    bool empty() const noexcept { return entries_.empty(); }
-    size_t size() const noexcept { return entries_.size(); }
+    bool empty() const noexcept { return !databases_ || databases_->entries().empty(); }
+    size_t size() const noexcept { return databases_ ? databases_->entries().size() : 0; }
+    // The databases scanned (shared between the sets that use() them).
+    const std::shared_ptr<const PatternDatabases>& databases() const noexcept { return databases_; }
 
     // Scans one payload against the groups in `groups` (ScanGroup bits).
     // No allocation: hs_scan uses the preallocated scratch. Returns false
-    // only if Hyperscan reported an error.
+    // if Hyperscan reported an error for any group; each such hs_scan is
+    // counted (scan_errors(), or the counter given to count_errors_in()).
     bool scan(Bytes data, ContentHits& hits, unsigned groups = kScanCore | kScanText | kScanPing) const noexcept;
 
+    // Where failed scans are counted (a worker's pattern_scan_errors, which
+    // must outlive this set); nullptr: this set's own counter.
+    void count_errors_in(flowgen::RelaxedCounter* counter) noexcept { error_counter_ = counter; }
+    uint64_t scan_errors() const noexcept { return (error_counter_ ? *error_counter_ : own_errors_).get(); }
+
     // Name of the pattern with this id, or nullptr.
-    const char* name_of(uint16_t id) const noexcept;
+    const char* name_of(uint16_t id) const noexcept { return databases_ ? databases_->name_of(id) : nullptr; }
 
 private:
+    friend struct PatternSetTestAccess;  // tests/detect: hand a set a scratch that does not fit
     void release() noexcept;
-    flowgen::Status alloc_scratch(const std::string& origin);
 
-    static constexpr unsigned kGroups = 3;
-    std::vector<PatternEntry> entries_;  // index = Hyperscan expression id
-    hs_database* databases_[kGroups] = {};  // by ScanGroup bit index; nullptr when the group is empty
+    std::shared_ptr<const PatternDatabases> databases_;
     hs_scratch* scratch_ = nullptr;
+    flowgen::RelaxedCounter* error_counter_ = nullptr;
+    mutable flowgen::RelaxedCounter own_errors_;
 };
 
 }  // namespace detect

@@ -48,6 +48,16 @@ inline void sat_inc(T& v, uint32_t by = 1) noexcept {
     v = static_cast<T>(v > kMax - by ? kMax : v + by);
 }
 
+constexpr size_t kLine2 = offsetof(ConversationState, last_alert_ms);
+
+// About to write a field of the second line: zero it first if it holds
+// nothing of this conversation (start_conversation()).
+inline void widen(ConversationState& s) noexcept {
+    if (s.flags & ConversationState::kFlagWide) return;
+    std::memset(reinterpret_cast<char*>(&s) + kLine2, 0, sizeof(ConversationState) - kLine2);
+    s.flags |= ConversationState::kFlagWide;
+}
+
 // A field evaluate() reads is about to change: the cached score is stale.
 inline void unscore(ConversationState& s) noexcept {
     s.flags &= static_cast<uint8_t>(~ConversationState::kFlagScored);
@@ -111,6 +121,7 @@ bool match_reply(ConversationState& s, uint32_t key) noexcept {
     }
     if (same_seq >= 0) {
         s.ring_answered |= static_cast<uint8_t>(1u << same_seq);
+        widen(s);
         sat_inc(s.replies_mismatched);
         unscore(s);
         return false;
@@ -130,7 +141,8 @@ const char* verdict_name(uint8_t verdict) noexcept {
     }
 }
 
-flowgen::Status Pipeline::init(const Config& config, SourceTable* senders) {
+flowgen::Status Pipeline::init(const Config& config, SourceTable* senders,
+                               std::shared_ptr<const PatternDatabases> patterns) {
     if (auto s = validate(config); !s) return s;
     config_ = config;
     allow_.clear();
@@ -156,7 +168,9 @@ flowgen::Status Pipeline::init(const Config& config, SourceTable* senders) {
     }
     if (senders_ != nullptr && !senders_->enabled()) senders_ = nullptr;
     patterns_ = PatternSet{};
-    if (!config.patterns_path.empty()) {
+    if (patterns) {
+        if (auto s = patterns_.use(std::move(patterns)); !s) return s;
+    } else if (!config.patterns_path.empty()) {
         if (auto s = patterns_.load_file(config.patterns_path, config.pattern_cache_dir); !s) return s;
     }
     return {};
@@ -236,10 +250,11 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
                     s.first_dir_seen |= seen;
                     s.first_size[dir] = size;
                     unscore(s);
-                    s.size_bitmap |= uint64_t{1} << size_bin(size);
                 } else if (size != s.first_size[dir]) {
-                    // Only a size change can add a bin: the first size's bin
-                    // is set already (keeps the steady state off line 2).
+                    // Only a size change writes line 2: evaluate() adds the
+                    // first sizes' bins (keeps new conversations and the
+                    // steady state off it).
+                    widen(s);
                     sat_inc(s.size_changes);
                     unscore(s);
                     s.size_bitmap |= uint64_t{1} << size_bin(size);
@@ -265,6 +280,7 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
             const bool header = !data.empty() && (data[0] >> 4) == version &&
                                 (version == 6 || (data[0] & 0x0Fu) >= 5);
             if (!header && wire >= 8) {
+                widen(s);
                 sat_inc(s.bogus_error);
                 unscore(s);
                 hash = payload_hash(data, wire, kHashBytes);
@@ -320,6 +336,7 @@ bool Pipeline::on_packet(ConversationState& s, const flowgen::PacketInfo& p, uns
         (score >= s.alerted_score + config_.escalate_step &&
          now_ms - s.last_alert_ms >= config_.escalate_interval_ms)) {
         s.alerted_score = score;
+        widen(s);
         s.last_alert_ms = now_ms;
         return true;
     }
@@ -362,6 +379,7 @@ void Pipeline::note_payload(ConversationState& s, const flowgen::PacketInfo& p, 
 
 void Pipeline::inspect(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, uint32_t hash,
                        bool mirrored, bool is_reply, uint32_t weight, uint64_t now_ms) noexcept {
+    widen(s);
     sat_inc(s.inspected);
     unscore(s);  // inspection may change any content counter or flag
     const Bytes full{p.payload, p.payload_length};
@@ -504,7 +522,9 @@ uint16_t Pipeline::fingerprint(Bytes data) const noexcept {
     return hits.benign_id != 0 ? hits.benign_id : hits.ping_id;
 }
 
-Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
+Evaluation Pipeline::evaluate(const ConversationState& state) const noexcept {
+    ConversationState tmp;
+    const ConversationState& s = settled(state, tmp);
     Evaluation e;
     if (s.flags & ConversationState::kFlagAllowListed) {
         e.reasons = bit(Reason::kAllowListed);
@@ -522,7 +542,10 @@ Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
     when(s.random_packets >= c.min_random_packets, Reason::kRandomPayload);
     when(s.text_packets >= c.min_text_packets, Reason::kTextPayload);
     when(s.binary_packets >= c.min_binary_packets, Reason::kBinaryPayload);
-    when(s.size_changes >= c.min_size_changes && __builtin_popcountll(s.size_bitmap) >= c.min_distinct_sizes,
+    uint64_t sizes = s.size_bitmap;
+    for (unsigned d = 0; d < 2; ++d)
+        if (s.first_dir_seen & (1u << d)) sizes |= uint64_t{1} << size_bin(s.first_size[d]);
+    when(s.size_changes >= c.min_size_changes && __builtin_popcountll(sizes) >= c.min_distinct_sizes,
          Reason::kSizeVaries);
     when((s.first_dir_seen & 1u) && !default_size(s.first_size[0]), Reason::kNonDefaultSize);
     when(s.replies_mismatched >= c.min_reply_mismatches, Reason::kReplyMismatch);
@@ -547,7 +570,9 @@ Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
     return e;
 }
 
-flowgen::DetectionSummary Pipeline::summarize(const ConversationState& s) const noexcept {
+flowgen::DetectionSummary Pipeline::summarize(const ConversationState& state) const noexcept {
+    ConversationState tmp;
+    const ConversationState& s = settled(state, tmp);
     flowgen::DetectionSummary d;
     const Evaluation e = evaluate(s);
     d.score = e.score;

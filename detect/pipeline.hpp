@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -110,9 +111,30 @@ struct ConversationState {
     // The first packet's inspection was deferred (Config::defer_above): the
     // conversation's second packet decides what happens to it.
     static constexpr uint8_t kFlagDeferred = 32;
+    // The second cache line holds this conversation's fields. A new
+    // conversation starts with the first line only (start_conversation()):
+    // one that never needs the second (a flood's one-packet conversations,
+    // a steady ping) never writes it, and readers take it as all zero.
+    static constexpr uint8_t kFlagWide = 64;
 };
 static_assert(sizeof(ConversationState) <= 128, "keep the per-slot state within two cache lines");
 static_assert(offsetof(ConversationState, last_alert_ms) == 64, "the per-packet fields fill the first cache line");
+
+// Starts a new conversation in `s` (the worker's reused slot): writes only
+// the first cache line; the second is zeroed when first written.
+inline void start_conversation(ConversationState& s) noexcept {
+    std::memset(static_cast<void*>(&s), 0, offsetof(ConversationState, last_alert_ms));
+}
+
+// `s` as readers see it: its second line zero unless written since the
+// conversation started (`tmp` holds that copy).
+inline const ConversationState& settled(const ConversationState& s, ConversationState& tmp) noexcept {
+    if (s.flags & ConversationState::kFlagWide) return s;
+    constexpr size_t kLine2 = offsetof(ConversationState, last_alert_ms);
+    std::memcpy(static_cast<void*>(&tmp), &s, kLine2);
+    std::memset(reinterpret_cast<char*>(&tmp) + kLine2, 0, sizeof(ConversationState) - kLine2);
+    return tmp;
+}
 
 // What the flood budget did (written by the pipeline's lcore, read by any).
 struct DeferStats {
@@ -138,11 +160,16 @@ public:
 
     // Validates `config`, parses the allow-list and compiles the pattern
     // file (block mode) with this pipeline's own scratch. Errors name the
-    // key or "patterns FILE:LINE". Call on the main lcore before launch.
+    // key or "patterns FILE:LINE". Call on the lcore that will run it (the
+    // scratch is allocated here).
     // `senders`: the per-sender table shared by all workers (initialised
     // by the caller, outliving the pipeline); nullptr: this pipeline makes
     // its own of Config::source_table_entries (one worker, tests).
-    flowgen::Status init(const Config& config, SourceTable* senders = nullptr);
+    // `patterns`: databases built once from Config::patterns_path and shared
+    // by all workers (PatternDatabases::load_file); nullptr: this pipeline
+    // builds its own from Config::patterns_path.
+    flowgen::Status init(const Config& config, SourceTable* senders = nullptr,
+                         std::shared_ptr<const PatternDatabases> patterns = nullptr);
 
     // One ICMP/ICMPv6 packet of the conversation `s` (after the flow cache
     // found or created it). dir 0 = the initiator's direction. now_ms: Unix
@@ -179,6 +206,15 @@ public:
     const char* signature_name(uint16_t id) const noexcept { return patterns_.name_of(id); }
 
     const Config& config() const noexcept { return config_; }
+
+    // The pattern databases scanned (shared or own); nullptr without patterns.
+    const PatternDatabases* pattern_databases() const noexcept { return patterns_.databases().get(); }
+    // Failed hs_scan calls are counted in `counter` (the worker's
+    // pattern_scan_errors; it must outlive the pipeline); nullptr: by the
+    // pipeline itself. Either way pattern_scan_errors() reads them. Call
+    // after init(), which starts a fresh pattern set.
+    void count_scan_errors_in(flowgen::RelaxedCounter* counter) noexcept { patterns_.count_errors_in(counter); }
+    uint64_t pattern_scan_errors() const noexcept { return patterns_.scan_errors(); }
 
     // Payload bytes hashed for the request/reply fingerprint and novelty.
     static constexpr unsigned kHashBytes = 128;

@@ -135,6 +135,8 @@ public:
     // was configured to start small).
     uint32_t capacity() const noexcept { return capacity_; }
     uint32_t max_capacity() const noexcept { return max_capacity_; }
+    // The start of the slot table (where its pages are: NUMA placement).
+    const void* table() const noexcept { return buckets_.get(); }
     // Who must follow the slots when the table grows (set before the first
     // update() of a growing table; nothing to do for a fixed one).
     void set_relocator(const SlotRelocator& r) noexcept { relocator_ = r; }

@@ -50,9 +50,13 @@ struct DetectionSummary {
     uint32_t unexplained_bytes = 0;  // distinct, unstructured, non-mirrored payload bytes (saturating)
 };
 
+// ConversationRecord::source_prefix_length of an ordinary record: one
+// conversation, full addresses.
+inline constexpr uint8_t kNoPrefix = 0xFF;
+
 struct ConversationRecord {
-    IpAddress initiator;         // source of direction 0
-    IpAddress responder;
+    IpAddress initiator;         // source of direction 0; of an aggregate: the source prefix's network address
+    IpAddress responder;         // of an aggregate: the destination (unspecified for a catch-all)
     Family family = Family::kNone;
     uint8_t key_type = 0;        // ICMP type the conversation is keyed on (request type for pairs)
     uint16_t icmp_id = 0;        // echo identifier, 0 where the key has none
@@ -64,6 +68,16 @@ struct ConversationRecord {
     uint64_t flow_id = 0;        // unique per conversation within the observation domain
     DirectionCounters dir[2];
     DetectionSummary detection;
+    // An aggregate of one-packet conversations (flowgen/singleton_fold.hpp)
+    // has a prefix length here (24 or 64, 0 when coarsened to the
+    // destination, 0 with destination_prefix_length 0 for a catch-all), its
+    // counters in dir[0] and the number of conversations it stands for in
+    // flow_count. Ordinary records keep kNoPrefix and a flow_count of 1.
+    uint8_t source_prefix_length = kNoPrefix;
+    uint8_t destination_prefix_length = kNoPrefix;
+    uint32_t flow_count = 1;
+
+    bool is_aggregate() const noexcept { return source_prefix_length != kNoPrefix; }
 };
 
 }  // namespace flowgen

@@ -40,6 +40,12 @@
     /* the segment of mirrored traffic (EncoderConfig::segment_elements) */         \
     X(kVlanId, 58, 2, "vlanId")                                                    \
     X(kLayer2SegmentId, 351, 8, "layer2SegmentId")                                 \
+    /* aggregates of one-packet conversations (flowgen/singleton_fold.hpp) */   \
+    X(kDeltaFlowCount, 3, 8, "deltaFlowCount")                                     \
+    X(kSourceIpv4PrefixLength, 9, 1, "sourceIPv4PrefixLength")                     \
+    X(kDestinationIpv4PrefixLength, 13, 1, "destinationIPv4PrefixLength")          \
+    X(kSourceIpv6PrefixLength, 29, 1, "sourceIPv6PrefixLength")                    \
+    X(kDestinationIpv6PrefixLength, 30, 1, "destinationIPv6PrefixLength")          \
     /* metering and exporting process statistics (RFC 7011 §4.1, §4.2) */          \
     X(kExportedOctetTotalCount, 40, 8, "exportedOctetTotalCount")                  \
     X(kExportedMessageTotalCount, 41, 8, "exportedMessageTotalCount")              \

@@ -19,7 +19,7 @@ enum Value : uint8_t {
     kVBiflowDir, kVRevOctets, kVRevPackets, kVRevMinLen, kVRevMaxLen, kVScore, kVReasons,
     kVEntropy, kVPayMin, kVPayMax, kVPayMean,
     kVRevPayMin, kVRevPayMax, kVRevPayMean, kVSignature, kVVerdict,
-    kVVlan, kVL2Segment, kVSegment,
+    kVVlan, kVL2Segment, kVSegment, kVSrcPrefix, kVDstPrefix, kVFlowCount,
     // options records
     kVOdid, kVExpOctets, kVExpMessages, kVExpRecords, kVObsFlows, kVIgnPackets,
     kVIgnOctets, kVNotSent, kVObsPackets, kVObsOctets,
@@ -149,6 +149,46 @@ void build_flow_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
     }
 }
 
+// An aggregate of one-packet conversations (flowgen/singleton_fold.hpp):
+// one direction, no flowId (no one conversation), the prefix lengths that
+// say what the addresses stand for (IANA 9/13, 29/30) and the number of
+// conversations (IANA 3 deltaFlowCount).
+void build_aggregate_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
+    t = TemplateLayout{};
+    t.id = v6 ? kTemplateAggregateIpv6 : kTemplateAggregateIpv4;
+    push(t, Ie::kFlowStartMilliseconds, kVStart);
+    push(t, Ie::kFlowEndMilliseconds, kVEnd);
+    push(t, v6 ? Ie::kSourceIpv6Address : Ie::kSourceIpv4Address, v6 ? kVSrc6 : kVSrc4);
+    push(t, v6 ? Ie::kSourceIpv6PrefixLength : Ie::kSourceIpv4PrefixLength, kVSrcPrefix);
+    push(t, v6 ? Ie::kDestinationIpv6Address : Ie::kDestinationIpv4Address, v6 ? kVDst6 : kVDst4);
+    push(t, v6 ? Ie::kDestinationIpv6PrefixLength : Ie::kDestinationIpv4PrefixLength, kVDstPrefix);
+    push(t, Ie::kProtocolIdentifier, kVProto);
+    push(t, Ie::kOctetDeltaCount, kVOctets);
+    push(t, Ie::kPacketDeltaCount, kVPackets);
+    push(t, Ie::kDeltaFlowCount, kVFlowCount);
+    push(t, Ie::kMinimumIpTotalLength, kVMinLen);
+    push(t, Ie::kMaximumIpTotalLength, kVMaxLen);
+    push(t, v6 ? Ie::kIcmpTypeCodeIpv6 : Ie::kIcmpTypeCodeIpv4, kVTypeCode);
+    push(t, Ie::kIngressInterface, kVIngress);
+    push(t, Ie::kObservationPointId, kVObsPoint);
+    if (c.segment_elements) {
+        push(t, Ie::kVlanId, kVVlan);
+        push(t, Ie::kLayer2SegmentId, kVL2Segment);
+        push_enterprise(t, Ie::kSegment, c.enterprise_number, kVSegment);
+    }
+    if (c.detection_elements) {
+        const uint32_t pen = c.enterprise_number;
+        push_enterprise(t, Ie::kDetectionScore, pen, kVScore);
+        push_enterprise(t, Ie::kReasonFlags, pen, kVReasons);
+        push_enterprise(t, Ie::kPayloadEntropyMilli, pen, kVEntropy);
+        push_enterprise(t, Ie::kPayloadMinOctets, pen, kVPayMin);
+        push_enterprise(t, Ie::kPayloadMaxOctets, pen, kVPayMax);
+        push_enterprise(t, Ie::kPayloadMeanOctets, pen, kVPayMean);
+        push_enterprise(t, Ie::kSignatureId, pen, kVSignature);
+        push_enterprise(t, Ie::kVerdict, pen, kVVerdict);
+    }
+}
+
 // RFC 7011 §3.4.2.2: the victim address is the scope; then the segment,
 // the flood's first and last new conversation, and its figures.
 void build_flood_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
@@ -226,6 +266,8 @@ size_t IpfixMessage::finish(uint32_t export_time_s, uint32_t sequence, uint32_t 
 IpfixEncoder::IpfixEncoder(const EncoderConfig& config) noexcept : config_(config) {
     build_flow_layout(v4_, false, config_);
     build_flow_layout(v6_, true, config_);
+    build_aggregate_layout(aggregate_v4_, false, config_);
+    build_aggregate_layout(aggregate_v6_, true, config_);
 
     stats_ = TemplateLayout{};
     stats_.id = kTemplateProcessStats;
@@ -288,7 +330,17 @@ bool IpfixEncoder::add_template(IpfixMessage& m, const TemplateLayout& t) const 
 }
 
 size_t IpfixEncoder::add_templates(IpfixMessage& m, size_t first) const noexcept {
-    const TemplateLayout* all[] = {&v4_, &v6_, &stats_, &ie_type_, &flood4_, &flood6_};
+    // The templates in use, in the order of the header comment.
+    const TemplateLayout* all[8] = {&v4_, &v6_, &stats_, &ie_type_};
+    size_t count = 4;
+    if (config_.aggregate_templates) {
+        all[count++] = &aggregate_v4_;
+        all[count++] = &aggregate_v6_;
+    }
+    if (config_.flood_reports) {
+        all[count++] = &flood4_;
+        all[count++] = &flood6_;
+    }
     size_t added = 0;
     for (size_t i = first; i < template_count(); ++i, ++added)
         if (!add_template(m, *all[i])) break;
@@ -364,19 +416,24 @@ bool IpfixEncoder::add_flood_report(IpfixMessage& m, const FloodReport& r) const
 }
 
 int IpfixEncoder::records_for(const ConversationRecord& r) const noexcept {
+    if (r.is_aggregate()) return config_.aggregate_templates && r.dir[0].packets > 0 ? 1 : 0;
     const bool d0 = r.dir[0].packets > 0, d1 = r.dir[1].packets > 0;
     if (config_.biflow) return (d0 || d1) ? 1 : 0;
     return int(d0) + int(d1);
 }
 
 int IpfixEncoder::add_conversation(IpfixMessage& m, const ConversationRecord& r) const noexcept {
-    const TemplateLayout& t = r.family == Family::kIpv6 ? v6_ : v4_;
+    const bool aggregate = r.is_aggregate();
+    const TemplateLayout& t = r.family == Family::kIpv6 ? (aggregate ? aggregate_v6_ : v6_)
+                                                        : (aggregate ? aggregate_v4_ : v4_);
     const int n = records_for(r);
     if (n == 0) return 0;
     // Both records of a conversation go into the same message or neither does.
     const size_t need = size_t(n) * t.record_bytes + (m.set_id_ == t.id && m.set_start_ ? 0 : 4);
     if (m.len_ + need > m.cap_) return -1;
-    if (config_.biflow) {
+    if (aggregate) {
+        add_flow_record(m, t, r, 0);
+    } else if (config_.biflow) {
         // The initiator's direction is forward unless only the responder sent.
         add_flow_record(m, t, r, r.dir[0].packets > 0 ? 0 : 1);
     } else {
@@ -440,6 +497,9 @@ bool IpfixEncoder::add_flow_record(IpfixMessage& m, const TemplateLayout& t, con
         case kVVlan: store_be16(p, r.vlan_id); break;
         case kVL2Segment: store_be64(p, layer2_segment_id(r)); break;
         case kVSegment: store_be64(p, echoflow_segment(r)); break;
+        case kVSrcPrefix: *p = r.source_prefix_length; break;
+        case kVDstPrefix: *p = r.destination_prefix_length; break;
+        case kVFlowCount: store_be64(p, r.flow_count); break;
         default: std::memset(p, 0, fld.length); break;
         }
         p += fld.length;

@@ -11,11 +11,14 @@
 //   258 IPv4 biflow record  259 IPv6 biflow record      (only with biflow)
 //   260 options: metering/exporting process statistics  (scope IE 149)
 //   261 options: RFC 5610 information-element type      (scope IE 303 + 346)
+//   262 IPv4 aggregate      263 IPv6 aggregate          (only with aggregates)
 //   264 options: IPv4 flood report (scope IE 12)    265: IPv6 (scope IE 28)
 //                                                   (only with flood_reports)
 // Which of 256/257 or 258/259 carry data depends on EncoderConfig::biflow;
 // the detection enterprise elements are appended to every flow template when
-// EncoderConfig::detection_elements is set.
+// EncoderConfig::detection_elements is set. The aggregate templates carry
+// the records of flowgen/singleton_fold.hpp (ConversationRecord::
+// is_aggregate()), one direction each, in uniflow and biflow mode alike.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +41,8 @@ inline constexpr uint16_t kTemplateBiflowIpv4 = 258;
 inline constexpr uint16_t kTemplateBiflowIpv6 = 259;
 inline constexpr uint16_t kTemplateProcessStats = 260;
 inline constexpr uint16_t kTemplateIeType = 261;
+inline constexpr uint16_t kTemplateAggregateIpv4 = 262;
+inline constexpr uint16_t kTemplateAggregateIpv6 = 263;
 inline constexpr uint16_t kTemplateFloodIpv4 = 264;
 inline constexpr uint16_t kTemplateFloodIpv6 = 265;
 
@@ -78,6 +83,10 @@ struct EncoderConfig {
     // default here so that the encoder's plain form stays as it was; the
     // probe turns it on.
     bool segment_elements = false;
+    // Templates 262/263 for aggregates of one-packet conversations (source
+    // and destination prefix lengths, deltaFlowCount). Off by default here,
+    // like segment_elements; the probe turns it on when it folds.
+    bool aggregate_templates = false;
     // Options templates 264/265 and their records: one per spoofed-source
     // flood that ended (detect/flood_monitor.hpp), scoped by the victim.
     bool flood_reports = false;
@@ -156,12 +165,15 @@ public:
 
     const EncoderConfig& config() const noexcept { return config_; }
 
-    // Template set (id 2) with the flow templates in use, and options
-    // template set (id 3) with templates 260 and 261. Each template is
-    // added whole or not at all; returns the number added (0..4) so that
-    // the caller can continue in a new message with the rest.
+    // Template set (id 2) with the flow templates in use, options template
+    // set (id 3) with templates 260 and 261, then (aggregate_templates) a
+    // template set with 262 and 263. Each template is added whole or not at
+    // all; returns the number added (0..template_count()) so that the
+    // caller can continue in a new message with the rest.
     size_t add_templates(IpfixMessage& m, size_t first = 0) const noexcept;
-    size_t template_count() const noexcept { return config_.flood_reports ? 6 : 4; }
+    size_t template_count() const noexcept {
+        return 4 + (config_.aggregate_templates ? 2 : 0) + (config_.flood_reports ? 2 : 0);
+    }
 
     // RFC 5610 type records (template 261) for our enterprise elements,
     // starting at index `first`; returns how many were added. Zero records
@@ -177,7 +189,8 @@ public:
     bool add_flood_report(IpfixMessage& m, const FloodReport& r) const noexcept;
 
     // Flow data: one record per direction that saw packets (uniflow mode),
-    // or one biflow record. Returns the number of records that `r` turns
+    // or one biflow record; an aggregate (r.is_aggregate(), only with
+    // aggregate_templates, else it counts 0 records) is one record. Returns the number of records that `r` turns
     // into (0..2) if all fit, or -1 (message unchanged) if they do not.
     int add_conversation(IpfixMessage& m, const ConversationRecord& r) const noexcept;
     // Records add_conversation would write for r (0, 1 or 2).
@@ -190,7 +203,7 @@ private:
     bool add_template(IpfixMessage& m, const TemplateLayout& t) const noexcept;
 
     EncoderConfig config_;
-    TemplateLayout v4_, v6_, stats_, ie_type_, flood4_, flood6_;
+    TemplateLayout v4_, v6_, stats_, ie_type_, aggregate_v4_, aggregate_v6_, flood4_, flood6_;
 };
 
 // Milliseconds since the Unix epoch to IPFIX export time (seconds, mod 2^32).

@@ -285,6 +285,7 @@ Status IpfixExporter::open(const ExporterConfig& config) {
     ec.detection_elements = config.detection_elements;
     ec.enterprise_number = config.enterprise_number;
     ec.segment_elements = config.segment_elements;
+    ec.aggregate_templates = config.aggregate_templates;
     ec.flood_reports = config.flood_reports;
     encoder_ = std::make_unique<IpfixEncoder>(ec);
     buffer_.assign(config.max_message_bytes, 0);

@@ -54,6 +54,7 @@ struct ExporterConfig {
     // documentation PEN of RFC 5612; a deployment should use its own.
     uint32_t enterprise_number = 32473;
     bool segment_elements = false;       // EncoderConfig::segment_elements (the probe turns it on)
+    bool aggregate_templates = false;    // EncoderConfig::aggregate_templates (the probe's --fold-above)
     bool flood_reports = false;          // EncoderConfig::flood_reports (the probe turns it on with detection)
     uint32_t template_refresh_s = 60;    // UDP template (and type/stats record) resend interval
     uint16_t max_message_bytes = 1472;   // whole IPFIX message incl. header, within the path MTU

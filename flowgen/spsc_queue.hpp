@@ -57,6 +57,8 @@ public:
         return static_cast<size_t>(tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire));
     }
     size_t capacity() const noexcept { return mask_ + 1; }
+    // The element storage (where its pages are: NUMA placement).
+    const T* storage() const noexcept { return slots_.get(); }
 
 private:
     const uint64_t mask_;

@@ -130,6 +130,12 @@ const Option kOptions[] = {
      }},
     {"dedup-window", "MS", false, "drop an ICMP packet seen again (same inner IP packet, TTL aside) within MS milliseconds: a mirror's second copy (default 10; 0 keeps duplicates)",
      [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 0, 10'000, c.dedup_window_ms); }},
+    {"fold-above", "N", false, "export at most N one-packet conversations a second one by one per worker; fold the rest of the second into aggregate records by destination, source /24 (/64), ICMP type/code, segment and port, with exact totals (default 1000; 0: never fold)",
+     [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 0, 100'000'000, c.fold.singles_per_second); }},
+    {"fold-entries", "N", false, "aggregate records per worker and second before keys coarsen to the destination, then to a catch-all (default 1024)",
+     [](Config& c, std::string_view v) {
+         return parse_number<uint32_t>(v, flowgen::kMinFoldEntries, flowgen::kMaxFoldEntries, c.fold.entries);
+     }},
     {"active-timeout", "S", false, "export long conversations every S seconds (default 60)",
      [](Config& c, std::string_view v) { return parse_seconds_ms(v, c.cache.active_timeout_ms); }},
     {"idle-timeout", "S", false, "end a conversation after S seconds without packets (default 15)",
@@ -191,8 +197,8 @@ const Option kOptions[] = {
     {"burst", "N", false, "packets per receive burst (default 32)",
      [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 1, 512, c.burst_size); }},
     {"mbufs", "N", false,
-     "live ports: mbufs in the packet pool (default: RX rings, bursts and hand-over rings of every "
-     "port and worker; raise it for a driver that holds more, such as net_pcap infinite_rx=1)",
+     "live ports: mbufs in each packet pool, one per NUMA socket with workers (default: RX rings, bursts "
+     "and hand-over rings of its workers; raise it for a driver that holds more, such as net_pcap infinite_rx=1)",
      [](Config& c, std::string_view v) { return parse_number<uint32_t>(v, 1024, 1u << 26, c.mbufs); }},
     {"quiet", nullptr, false, "no end-of-run summary on stderr",
      [](Config& c, std::string_view v) { return parse_bool(v, c.quiet); }},
@@ -378,6 +384,7 @@ Status validate(const Config& c, bool have_eal_args) {
     if (inputs > 1) return Status::error("give only one input: --pcap, --interface, or EAL options before '--'");
     if (!c.group.empty() && c.user.empty()) return Status::error("--group needs --user");
     if (Status s = flowgen::validate(c.cache); !s.ok()) return s;
+    if (Status s = flowgen::validate(c.fold); !s.ok()) return s;
     // No collector is allowed: flows are then only counted (and alerts written).
     if (!c.exporter.collectors.empty())
         if (Status s = flowgen::validate(c.exporter); !s.ok()) return s;

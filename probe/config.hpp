@@ -19,6 +19,7 @@
 #include "detect/pipeline.hpp"
 #include "flowgen/flow_cache.hpp"
 #include "flowgen/ipfix_exporter.hpp"
+#include "flowgen/singleton_fold.hpp"
 #include "flowgen/status.hpp"
 
 namespace probe {
@@ -37,6 +38,10 @@ struct Config {
     bool detect = true;                  // --no-detect turns the detectors off
     flowgen::ParseOptions parse;         // --decap, --vxlan-port
     uint32_t dedup_window_ms = 10;       // --dedup-window: 0 keeps mirror duplicates
+    // --fold-above (one-packet conversation records per second and worker
+    // exported one by one, 0 = never fold), --fold-entries (aggregates per
+    // worker and second): flowgen/singleton_fold.hpp.
+    flowgen::SingletonFoldConfig fold{1000, 1024};
     bool pattern_cache_chosen = false;   // --pattern-cache given (else the default directory)
 
     std::string alerts_path;        // --alerts PATH|-: JSON Lines

@@ -34,11 +34,15 @@
     X(unattributed_fragments, "non-first fragments whose first fragment was not seen")         \
     X(records_queued, "conversation records handed to the exporter")                           \
     X(flows_dropped, "conversation records lost to a full exporter queue")                     \
+    X(singletons_folded, "one-packet conversations folded into aggregate records past --fold-above a second") \
+    X(aggregate_records, "aggregate records of folded one-packet conversations (in records_queued)") \
+    X(fold_catch_all, "of singletons_folded, those in a family's catch-all aggregate (fold table full)") \
     X(alerts, "alerts raised")                                                                 \
     X(alerts_dropped, "alerts lost to a full alert queue")                                     \
     X(mirror_duplicates, "ICMP packets dropped as a mirror's second copy (--dedup-window), not in icmp_packets") \
     X(spread_software_packets, "ICMP frames assigned to a worker by software from their (inner) addresses") \
     X(spread_software_tunnelled, "of those, frames in a tunnel or behind MPLS (RSS saw only the outer header)") \
+    X(pattern_scan_errors, "Hyperscan scans that failed (hs_scan error): those patterns went unmatched") \
     X(flood_samples_dropped, "per-interval flood samples lost to a full queue to the exporter")          \
     ECHOFLOW_DECAP_COUNTERS(X)
 

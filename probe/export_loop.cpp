@@ -54,6 +54,8 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         if (!config.detect) ec.detection_elements = false;
         // The segment of mirrored traffic (README "Remote and cloud mirrors").
         ec.segment_elements = true;
+        // Aggregates of one-packet conversations (--fold-above).
+        ec.aggregate_templates = config.fold.singles_per_second != 0;
         // The closing report of each flood (options template, RFC 7011 §3.4.2.2).
         ec.flood_reports = config.detect && config.detection.flood_pps != 0;
         if (flowgen::Status s = exporter_->open(ec); !s.ok()) return s;

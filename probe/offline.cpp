@@ -60,6 +60,7 @@ int run_offline(const Config& config, const Identity* identity) {
     ws.detection = &config.detection;
     ws.parse = config.parse;
     ws.dedup_window_ms = config.dedup_window_ms;
+    ws.fold = config.fold;
     Worker worker(ws);
     if (flowgen::Status s = worker.init(); !s.ok()) {
         fail(s.message());

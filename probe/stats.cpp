@@ -143,6 +143,14 @@ void print_summary(std::FILE* out, const RunStats& s) {
                  s.flows_created, s.flows_evicted, s.flows_exported, s.flows_dropped, s.records_exported,
                  s.messages_sent, s.export_errors, s.records_not_sent, s.alerts,
                  s.alerts_dropped ? " (some lost to a full queue)" : "");
+    if (s.pattern_scan_errors)
+        std::fprintf(out, "  patterns   %" PRIu64 " Hyperscan scans failed (their patterns went unmatched)\n",
+                     s.pattern_scan_errors);
+    if (s.singletons_folded)
+        std::fprintf(out,
+                     "  fold       %" PRIu64 " one-packet conversations in %" PRIu64 " aggregate records (--fold-above), %" PRIu64
+                     " of them in a catch-all\n",
+                     s.singletons_folded, s.aggregate_records, s.fold_catch_all);
     if (s.inspections_deferred)
         std::fprintf(out,
                      "  flood      %" PRIu64 " first packets not inspected at once (--defer-above), %" PRIu64
@@ -173,6 +181,7 @@ std::string progress_line(const RunStats& now, const RunStats& before, double se
     std::string line = buf;
     if (const std::string decap = decap_text(now); !decap.empty()) line += ", decap" + decap;
     if (now.mirror_duplicates) line += ", mirror duplicates " + std::to_string(now.mirror_duplicates);
+    if (now.singletons_folded) line += ", folded " + std::to_string(now.singletons_folded);
     if (now.inspections_deferred) line += ", inspections deferred " + std::to_string(now.inspections_deferred);
     if (now.floods_started)
         line += ", floods " + std::to_string(now.floods_active) + " active / " + std::to_string(now.floods_started) +

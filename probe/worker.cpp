@@ -24,9 +24,12 @@ flowgen::Status Worker::init() {
     settings_.cache.worker_id = settings_.id;
     if (flowgen::Status s = cache_.init(settings_.cache); !s.ok()) return s;
     if (flowgen::Status s = dedup_.init(settings_.dedup_window_ms); !s.ok()) return s;
+    if (flowgen::Status s = fold_.init(settings_.fold); !s.ok()) return s;
     if (settings_.detect) {
         if (!settings_.detection) return flowgen::Status::error("worker: detection enabled without a configuration");
-        if (flowgen::Status s = detectors_.init(*settings_.detection, settings_.senders); !s.ok()) return s;
+        if (flowgen::Status s = detectors_.init(*settings_.detection, settings_.senders, settings_.patterns); !s.ok())
+            return s;
+        detectors_.count_scan_errors_in(&stats_.pattern_scan_errors);
         // Address space for the cache's largest size; resident as it grows.
         if (!detect_state_.allocate(cache_.capacity(), cache_.max_capacity()))
             return flowgen::Status::error("detector state: cannot allocate " +
@@ -35,16 +38,29 @@ flowgen::Status Worker::init() {
         // A growing table (offline) takes the detector state along.
         cache_.set_relocator({&Worker::relocate_state, this});
         if (settings_.detection->flood_pps != 0) {
-            flood_ = std::make_unique<detect::FloodTracker>();
+            flood_.reset(new (std::nothrow) detect::FloodTracker);
+            if (!flood_)
+                return flowgen::Status::error("flood tracker: cannot allocate " +
+                                              std::to_string(sizeof(detect::FloodTracker)) + " bytes");
             // The monitor merges the workers: one worker reports a victim
             // from 1/64 of the rate (64 workers at most, --interface-queues),
             // so a flood spread evenly over the workers is never missed.
             flood_->init(std::max<uint32_t>(1, settings_.detection->flood_pps / 64));
         }
     }
-    records_ = std::make_unique<RecordQueue>(settings_.record_queue);
-    alerts_ = std::make_unique<AlertQueue>(settings_.alert_queue);
-    floods_ = std::make_unique<FloodQueue>(settings_.flood_queue);
+    // Allocated (and zeroed: ConversationRecord's initialisers) by the
+    // calling thread, the worker's lcore on live ports (probe/numa.hpp).
+    try {
+        records_ = std::make_unique<RecordQueue>(settings_.record_queue);
+        alerts_ = std::make_unique<AlertQueue>(settings_.alert_queue);
+        floods_ = std::make_unique<FloodQueue>(settings_.flood_queue);
+    } catch (const std::bad_alloc&) {
+        return flowgen::Status::error("record, alert and flood queues: cannot allocate " +
+                                      std::to_string(sizeof(ConversationRecord) * settings_.record_queue +
+                                                     sizeof(AlertEvent) * settings_.alert_queue +
+                                                     sizeof(detect::FloodSample) * settings_.flood_queue) +
+                                      " bytes");
+    }
     return {};
 }
 
@@ -59,16 +75,35 @@ bool Worker::relocate_state(void* context, uint32_t new_capacity, const uint32_t
 }
 
 // Hands a finished record (whole conversation or active-timeout slice) to the
-// exporter; the detectors' verdict travels with it.
+// exporter with the detectors' verdict, or folds a one-packet conversation
+// into an aggregate (--fold-above).
 void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
-    const ConversationRecord* out = &r;
-    ConversationRecord with_verdict;
-    if (detect_state_) {
-        with_verdict = r;
-        with_verdict.detection = detectors_.summarize(detect_state_[slot]);
-        out = &with_verdict;
+    if (fold_.enabled() && flowgen::SingletonFold::is_singleton(r)) {
+        // Past --fold-above one-packet conversations in this second, the
+        // record joins an aggregate (flowgen/singleton_fold.hpp) and costs
+        // no detector summary. Records end at or before now: their times
+        // keep the fold's clock within the current burst.
+        const int d = r.dir[0].packets != 0 ? 0 : 1;
+        fold_clock_ms_ = std::max(fold_clock_ms_, r.dir[d].last_ms);
+        const flowgen::FoldOutcome outcome =
+            fold_.offer(r, fold_clock_ms_, [this](const ConversationRecord& a) { emit_aggregate(a); });
+        if (outcome != flowgen::FoldOutcome::kExport) {
+            stats_.singletons_folded.add();
+            if (outcome == flowgen::FoldOutcome::kFoldedCatchAll) stats_.fold_catch_all.add();
+            return;
+        }
     }
-    if (__builtin_expect(records_->push(*out), 1)) {
+    if (detect_state_) {
+        ConversationRecord with_verdict = r;
+        with_verdict.detection = detectors_.summarize(detect_state_[slot]);
+        queue_record(with_verdict);
+    } else {
+        queue_record(r);
+    }
+}
+
+void Worker::queue_record(const ConversationRecord& r) noexcept {
+    if (__builtin_expect(records_->push(r), 1)) {
         stats_.records_queued.add();
         return;
     }
@@ -77,14 +112,14 @@ void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         while (std::chrono::steady_clock::now() < deadline) {
             std::this_thread::yield();
-            if (records_->push(*out)) {
+            if (records_->push(r)) {
                 stats_.records_queued.add();
                 return;
             }
         }
     }
     if (overflow_) {
-        overflow_(overflow_context_, *out);
+        overflow_(overflow_context_, r);
         stats_.records_queued.add();
         return;
     }
@@ -175,7 +210,7 @@ inline void Worker::account(const flowgen::PacketInfo& p, const flowgen::FlowKey
     if (detect_state_) {
         detect::ConversationState& st = detect_state_[hit.slot];
         if (hit.created) {
-            st = detect::ConversationState{};
+            detect::start_conversation(st);
             // The flood tracker sees new conversations only: an existing
             // conversation's packets cost it nothing.
             if (flood_) {
@@ -262,11 +297,18 @@ void Worker::expire(uint64_t now_ms) noexcept {
     // An interval ends on time also when no conversation is created.
     if (flood_ && flood_->interval_due(now_ms)) close_flood_interval(now_ms);
     cache_.expire(now_ms, [this](const ConversationRecord& r, uint32_t slot) { emit(r, slot); });
+    if (fold_.enabled()) {
+        // Aggregates go out when their second has ended, not at the next
+        // one-packet conversation (which a flood's end may never bring).
+        fold_clock_ms_ = std::max(fold_clock_ms_, now_ms);
+        fold_.close_second(fold_clock_ms_, [this](const ConversationRecord& a) { emit_aggregate(a); });
+    }
 }
 
 void Worker::flush(uint64_t now_ms, EndReason reason) noexcept {
     if (flood_) close_flood_interval(now_ms);  // the last, partial interval
     cache_.flush_all(now_ms, reason, [this](const ConversationRecord& r, uint32_t slot) { emit(r, slot); });
+    fold_.flush([this](const ConversationRecord& a) { emit_aggregate(a); });
 }
 
 }  // namespace probe

@@ -22,6 +22,7 @@
 #include "flowgen/mirror_dedup.hpp"
 #include "flowgen/packet.hpp"
 #include "flowgen/relaxed_counter.hpp"
+#include "flowgen/singleton_fold.hpp"
 #include "flowgen/spsc_queue.hpp"
 #include "probe/counters.hpp"
 
@@ -119,11 +120,17 @@ struct WorkerSettings {
     bool detect = true;
     const detect::Config* detection = nullptr;  // required when detect
     detect::SourceTable* senders = nullptr;     // shared by all workers; nullptr: the worker's own
+    // Pattern databases built once and shared by all workers; nullptr: the
+    // worker builds its own from detection->patterns_path.
+    std::shared_ptr<const detect::PatternDatabases> patterns;
     uint32_t record_queue = 1u << 16;
     uint32_t alert_queue = 1u << 12;
     uint32_t flood_queue = 256;  // FloodTracker::kMaxReports a second: minutes of a stalled exporter
     flowgen::ParseOptions parse;  // --decap, --vxlan-port
     uint32_t dedup_window_ms = 10;  // --dedup-window: 0 = keep mirror duplicates
+    // --fold-above, --fold-entries. Off here (every conversation its own
+    // record); the probe passes its configuration.
+    flowgen::SingletonFoldConfig fold{0, 1024};
 };
 
 class alignas(64) Worker {
@@ -209,6 +216,18 @@ public:
         return detectors_.senders() != nullptr ? detectors_.senders()->evictions() : 0;
     }
     uint16_t id() const noexcept { return settings_.id; }
+    // The first byte of each of the worker's big tables (nullptr: none):
+    // start-up asks the kernel which NUMA node their pages landed on.
+    struct TableAddresses {
+        const void* cache;
+        const void* detector_state;
+        const void* records;
+        const void* alerts;
+    };
+    TableAddresses table_addresses() const noexcept {
+        return {cache_.table(), detect_state_.get(), records_ ? records_->storage() : nullptr,
+                alerts_ ? alerts_->storage() : nullptr};
+    }
     const flowgen::ParseOptions& parse_options() const noexcept { return settings_.parse; }
     // A frame this worker assigned to a worker by owner_of() (probe/spread.hpp);
     // `tunnelled`: its addresses were inside a tunnel or behind MPLS.
@@ -248,6 +267,13 @@ private:
     void stage(Pending& w, const flowgen::PacketInfo& p, uint16_t port) noexcept;
     void account_pending(const Pending* pending, unsigned np, uint64_t now_ms) noexcept;
     void emit(const flowgen::ConversationRecord& r, uint32_t slot) noexcept;
+    // To the record queue (waiting or overflowing as the mode says), counted.
+    void queue_record(const flowgen::ConversationRecord& r) noexcept;
+    // The aggregates of one-packet conversations, as SingletonFold emits them.
+    void emit_aggregate(const flowgen::ConversationRecord& r) noexcept {
+        stats_.aggregate_records.add();
+        queue_record(r);
+    }
     // flowgen::SlotRelocator::grow for detect_state_.
     static bool relocate_state(void* context, uint32_t new_capacity, const uint32_t* new_slot, uint32_t old_capacity);
     void raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept;
@@ -260,6 +286,10 @@ private:
     flowgen::FlowCache cache_;
     flowgen::FragmentMap fragments_;
     flowgen::MirrorDedup dedup_;
+    flowgen::SingletonFold fold_;
+    // The fold's clock: the latest of expire()'s now_ms and the times of the
+    // records offered to it (ms; never goes backwards).
+    uint64_t fold_clock_ms_ = 0;
     detect::Pipeline detectors_;
     flowgen::TableMemory<detect::ConversationState> detect_state_;
     std::unique_ptr<RecordQueue> records_;

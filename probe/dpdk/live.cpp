@@ -19,12 +19,14 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "probe/eal_init.hpp"
 #include "probe/export_loop.hpp"
+#include "probe/numa.hpp"
 #include "probe/run_control.hpp"
 #include "probe/spread.hpp"
 #include "probe/stats.hpp"
@@ -99,6 +101,12 @@ struct alignas(64) WorkerSlot {
     Live* live = nullptr;
     unsigned index = 0;
     unsigned lcore = 0;
+    unsigned socket = 0;             // the lcore's NUMA socket
+    WorkerSettings settings;         // what init_on_lcore builds the worker from
+    // Written by the worker's lcore before it sets init_done (release).
+    flowgen::Status init_status;
+    std::string placement;           // where the worker's tables landed
+    std::atomic<bool> init_done{false};
     std::unique_ptr<Worker> worker;
     std::vector<QueueRef> queues;
     std::vector<rte_ring*> inbox;  // rings other workers fill for this one (one per sender)
@@ -109,7 +117,9 @@ struct alignas(64) WorkerSlot {
 struct Live {
     const Config* config = nullptr;
     TscClock clock;
-    rte_mempool* pool = nullptr;
+    // One mbuf pool per NUMA socket with workers: a queue takes its mbufs
+    // from the pool on the socket of the lcore that polls it.
+    rte_mempool* pools[RTE_MAX_NUMA_NODES] = {};
     std::vector<uint16_t> ports;
     std::vector<uint16_t> promiscuous_set;  // ports echoflow put in promiscuous mode (restored at exit)
     std::vector<std::unique_ptr<WorkerSlot>> slots;
@@ -250,6 +260,45 @@ int worker_main(void* arg) {
     return 0;
 }
 
+// A worker is built on its own lcore: its conversation cache and detector
+// state are mapped and zeroed, its queues allocated and its pattern scratch
+// made by the thread that will use them, so that Linux's first-touch policy
+// puts their pages on that lcore's NUMA node (probe/numa.hpp). The main
+// lcore waits for init_done.
+int init_on_lcore(void* arg) {
+    WorkerSlot& slot = *static_cast<WorkerSlot*>(arg);
+    flowgen::Status status;
+    try {
+        auto w = std::make_unique<Worker>(slot.settings);
+        status = w->init();
+        if (status.ok()) {
+            const Worker::TableAddresses t = w->table_addresses();
+            slot.placement = "conversation cache on " + describe_node_of(t.cache) + ", detector state on " +
+                             (t.detector_state ? describe_node_of(t.detector_state) : std::string("none")) +
+                             ", record queue on " + describe_node_of(t.records) + ", alert queue on " +
+                             describe_node_of(t.alerts);
+            slot.worker = std::move(w);
+        }
+    } catch (const std::bad_alloc&) {
+        status = flowgen::Status::error("cannot allocate the worker");
+    }
+    slot.init_status = std::move(status);
+    slot.init_done.store(true, std::memory_order_release);
+    return 0;
+}
+
+// How long the main lcore waits for the workers to build their tables:
+// zeroing many GiB of cache takes seconds, a worker that has not finished
+// after this is stuck (start-up fails rather than hang).
+constexpr double kWorkerInitSeconds = 120;
+
+// Which worker polls queue `q` of a port (the assignment run_live makes).
+unsigned slot_of_queue(const PortSpread& plan, uint16_t port, uint16_t q, unsigned nworkers) {
+    if (plan.rss) return q;                      // RSS: one queue per worker
+    if (plan.queues > 1) return q % nworkers;    // af_xdp: its queues shared out
+    return port % nworkers;                      // one queue: the port's worker
+}
+
 flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, PortSpread& plan) {
     rte_eth_dev_info info;
     int rc = rte_eth_dev_info_get(port, &info);
@@ -289,21 +338,32 @@ flowgen::Status setup_port(Live& L, uint16_t port, unsigned nworkers, PortSpread
     // A driver may take mbufs from the pool at queue setup or start (net_pcap
     // infinite_rx=1 copies the whole capture into mbufs): when it fails,
     // say how full the pool is and how to make it bigger.
-    auto pool_hint = [&L] {
-        return "; mbuf pool: " + std::to_string(rte_mempool_avail_count(L.pool)) + " of " +
-               std::to_string(L.pool->size) + " free (raise --mbufs if the driver needs more)";
+    auto pool_hint = [](const rte_mempool* pool) {
+        return "; mbuf pool " + std::string(pool->name) + ": " + std::to_string(rte_mempool_avail_count(pool)) +
+               " of " + std::to_string(pool->size) + " free (raise --mbufs if the driver needs more)";
     };
+    // Descriptors and mbufs on the socket of the lcore that polls the queue
+    // (as DPDK's l3fwd does): it reads every descriptor and every frame.
     for (uint16_t q = 0; q < queues; ++q) {
-        rc = rte_eth_rx_queue_setup(port, q, rxd, socket < 0 ? SOCKET_ID_ANY : socket, nullptr, L.pool);
+        const WorkerSlot& poller = *L.slots[slot_of_queue(plan, port, q, nworkers)];
+        rte_mempool* pool = L.pools[poller.socket];
+        rc = rte_eth_rx_queue_setup(port, q, rxd, static_cast<int>(poller.socket), nullptr, pool);
         if (rc != 0)
-            return flowgen::Status::error("rx queue " + std::to_string(q) + ": " + errstr(rc) + pool_hint());
+            return flowgen::Status::error("rx queue " + std::to_string(q) + ": " + errstr(rc) + pool_hint(pool));
+        if (socket >= 0 && static_cast<unsigned>(socket) != poller.socket && !L.config->quiet)
+            std::fprintf(stderr,
+                         "echoflow: port %u is on socket %d, its rx queue %u is polled by lcore %u on socket %u: "
+                         "every frame crosses between sockets\n",
+                         port, socket, q, poller.lcore, poller.socket);
     }
     for (uint16_t q = 0; q < txq; ++q) {
         rc = rte_eth_tx_queue_setup(port, q, txd, socket < 0 ? SOCKET_ID_ANY : socket, nullptr);
         if (rc != 0) return flowgen::Status::error("tx queue " + std::to_string(q) + ": " + errstr(rc));
     }
     rc = rte_eth_dev_start(port);
-    if (rc != 0) return flowgen::Status::error("rte_eth_dev_start: " + errstr(rc) + pool_hint());
+    if (rc != 0)
+        return flowgen::Status::error("rte_eth_dev_start: " + errstr(rc) +
+                                      pool_hint(L.pools[L.slots[slot_of_queue(plan, port, 0, nworkers)]->socket]));
     // A SPAN/TAP port sees other hosts' frames: promiscuous is required.
     // Switched back off at exit if echoflow switched it on (an af_xdp port
     // is a kernel interface: its PROMISC flag would otherwise outlive us).
@@ -363,62 +423,143 @@ int run_live(const Config& config, const LiveOptions& options) {
     L->single_thread = worker_lcores.empty();
     const unsigned nworkers = L->single_thread ? 1 : static_cast<unsigned>(worker_lcores.size());
 
+    // Set when a worker's lcore may still be writing into its slot (start-up
+    // interrupted or timed out): the slots and the EAL are then left alone.
+    bool abandoned = false;
+
+    // Builds every worker on its own lcore and waits (bounded, Ctrl-C ends
+    // it) for all of them. The first failure, by worker index, is the error.
+    auto start_workers = [&]() -> flowgen::Status {
+        if (L->single_thread) {
+            init_on_lcore(L->slots[0].get());
+        } else {
+            size_t launched = 0;
+            flowgen::Status launch_failed;
+            for (; launched < L->slots.size(); ++launched) {
+                WorkerSlot& s = *L->slots[launched];
+                if (const int rc = rte_eal_remote_launch(init_on_lcore, &s, s.lcore); rc != 0) {
+                    launch_failed = flowgen::Status::error("worker " + std::to_string(s.index) + " (lcore " +
+                                                           std::to_string(s.lcore) +
+                                                           "): rte_eal_remote_launch: " + errstr(rc));
+                    break;
+                }
+            }
+            const uint64_t deadline = rte_get_timer_cycles() +
+                                      static_cast<uint64_t>(kWorkerInitSeconds * static_cast<double>(rte_get_timer_hz()));
+            for (size_t i = 0; i < launched; ++i) {
+                WorkerSlot& s = *L->slots[i];
+                while (!s.init_done.load(std::memory_order_acquire)) {
+                    if (stop_requested() || rte_get_timer_cycles() > deadline) {
+                        abandoned = true;
+                        return flowgen::Status::error(
+                            "worker " + std::to_string(s.index) + " (lcore " + std::to_string(s.lcore) + "): " +
+                            (stop_requested() ? std::string("start-up interrupted while it built its tables")
+                                              : "did not finish building its tables within " +
+                                                    std::to_string(static_cast<int>(kWorkerInitSeconds)) + " s"));
+                    }
+                    rte_delay_us_sleep(1000);
+                }
+                // init_on_lcore has returned or is returning: its lcore goes
+                // back to WAIT, ready for worker_main.
+                rte_eal_wait_lcore(s.lcore);
+            }
+            if (!launch_failed.ok()) return launch_failed;
+        }
+        for (auto& s : L->slots) {
+            if (!s->init_status.ok())
+                return s->init_status.prefix("worker " + std::to_string(s->index) + " (lcore " +
+                                             std::to_string(s->lcore) + ", socket " + std::to_string(s->socket) +
+                                             ")");
+            L->workers.push_back(s->worker.get());
+            if (!config.quiet)
+                std::fprintf(stderr, "echoflow: worker %u: lcore %u, socket %u; %s\n", s->index, s->lcore, s->socket,
+                             s->placement.c_str());
+        }
+        return {};
+    };
+
     auto startup = [&]() -> flowgen::Status {
         if (L->ports.empty())
             return flowgen::Status::error(
                 "no ports: bind a NIC to vfio-pci (dpdk-devbind.py) or add a --vdev (net_pcap, net_af_xdp, ...)");
-        // RX rings of every queue (up to one per worker per port), a burst
-        // in flight per worker, every hand-over ring between workers full,
-        // and the per-lcore caches of the pool (mbufs parked there are not
-        // available to other lcores). --mbufs replaces the estimate: a
-        // driver that holds more than its ring (net_pcap infinite_rx=1
-        // copies the whole capture into mbufs) needs it.
-        const unsigned estimate = static_cast<unsigned>(L->ports.size()) * nworkers *
-                                      (kRxDescriptors + Worker::kMaxBurst) +
-                                  nworkers * (nworkers - 1) * kRingSize + (nworkers + 1) * kPoolCache;
-        const unsigned mbufs = config.mbufs ? config.mbufs : std::max<unsigned>(8191, estimate);
-        L->pool = rte_pktmbuf_pool_create("echoflow_mbufs", mbufs, kPoolCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                          static_cast<int>(rte_socket_id()));
-        if (!L->pool)
-            return flowgen::Status::error("mbuf pool of " + std::to_string(mbufs) + " mbufs: " +
-                                          rte_strerror(rte_errno) + " (hugepages? lower --mbufs)");
-
+        // Compiled (or loaded from the cache) once, here; every worker scans
+        // these databases with a scratch of its own.
+        std::shared_ptr<const detect::PatternDatabases> patterns;
         if (config.detect) {
             if (flowgen::Status st = L->senders.init(config.detection.source_table_entries); !st.ok()) return st;
+            if (!config.detection.patterns_path.empty())
+                if (flowgen::Status st = detect::PatternDatabases::load_file(
+                        config.detection.patterns_path, config.detection.pattern_cache_dir, patterns);
+                    !st.ok())
+                    return st;
         }
+        unsigned workers_on_socket[RTE_MAX_NUMA_NODES] = {};
         for (unsigned i = 0; i < nworkers; ++i) {
             auto s = std::make_unique<WorkerSlot>();
             s->live = L.get();
             s->index = i;
             s->lcore = L->single_thread ? rte_get_main_lcore() : worker_lcores[i];
-            WorkerSettings ws;
+            s->socket = rte_lcore_to_socket_id(s->lcore);
+            if (s->socket >= RTE_MAX_NUMA_NODES) s->socket = 0;  // SOCKET_ID_ANY: an lcore without a known node
+            ++workers_on_socket[s->socket];
+            WorkerSettings& ws = s->settings;
             ws.id = static_cast<uint16_t>(i);
             ws.cache = config.cache;
             ws.detect = config.detect;
             ws.detection = &config.detection;
             ws.senders = &L->senders;
+            ws.patterns = patterns;
             ws.parse = config.parse;
             ws.dedup_window_ms = config.dedup_window_ms;
-            s->worker = std::make_unique<Worker>(ws);
-            if (flowgen::Status st = s->worker->init(); !st.ok()) return st.prefix("worker " + std::to_string(i));
-            L->workers.push_back(s->worker.get());
+            ws.fold = config.fold;
             L->slots.push_back(std::move(s));
         }
+        if (flowgen::Status st = start_workers(); !st.ok()) return st;
+
+        // One pool per socket with workers, sized for them: the RX rings of
+        // every queue they poll (up to one per worker per port), a burst in
+        // flight per worker, the hand-over rings their frames may fill
+        // (to every other worker), and the per-lcore caches of the pool
+        // (mbufs parked there are not available to other lcores). --mbufs
+        // replaces the estimate of each pool: a driver that holds more than
+        // its ring (net_pcap infinite_rx=1 copies the whole capture into
+        // mbufs) needs it.
+        for (unsigned socket = 0; socket < RTE_MAX_NUMA_NODES; ++socket) {
+            const unsigned k = workers_on_socket[socket];
+            if (k == 0) continue;
+            const unsigned estimate = static_cast<unsigned>(L->ports.size()) * k * (kRxDescriptors + Worker::kMaxBurst) +
+                                      k * (nworkers - 1) * kRingSize + (nworkers + 1) * kPoolCache;
+            const unsigned mbufs = config.mbufs ? config.mbufs : std::max<unsigned>(8191, estimate);
+            const std::string name = "echoflow_mbufs_s" + std::to_string(socket);
+            rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), mbufs, kPoolCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                                        static_cast<int>(socket));
+            if (!pool)
+                return flowgen::Status::error("mbuf pool " + name + " of " + std::to_string(mbufs) + " mbufs: " +
+                                              rte_strerror(rte_errno) + " (hugepages? lower --mbufs)");
+            L->pools[socket] = pool;
+            if (!config.quiet) {
+                const void* first = nullptr;
+                rte_mempool_mem_iter(
+                    pool,
+                    [](rte_mempool*, void* opaque, rte_mempool_memhdr* hdr, unsigned) {
+                        auto** out = static_cast<const void**>(opaque);
+                        if (*out == nullptr) *out = hdr->addr;
+                    },
+                    &first);
+                std::fprintf(stderr, "echoflow: mbuf pool %s: %u mbufs for %u worker(s) on socket %u; memory on %s\n",
+                             name.c_str(), mbufs, k, socket, describe_node_of(first).c_str());
+            }
+        }
+
         bool any_distribute = false;
         for (uint16_t p : L->ports) {
             PortSpread plan;
             if (flowgen::Status st = setup_port(*L, p, nworkers, plan); !st.ok())
                 return st.prefix("port " + std::to_string(p));
             any_distribute |= plan.spread != Spread::kNone;
-            if (plan.rss) {
-                ++(plan.inner_rss ? L->totals.rss_inner_ports : L->totals.rss_outer_ports);
-                for (uint16_t q = 0; q < plan.queues; ++q) L->slots[q]->queues.push_back({p, q, plan.spread});
-            } else if (plan.queues > 1) {
-                for (uint16_t q = 0; q < plan.queues; ++q)
-                    L->slots[q % nworkers]->queues.push_back({p, q, plan.spread});
-            } else {
-                L->slots[p % nworkers]->queues.push_back({p, 0, plan.spread});
-            }
+            if (plan.rss) ++(plan.inner_rss ? L->totals.rss_inner_ports : L->totals.rss_outer_ports);
+            for (uint16_t q = 0; q < plan.queues; ++q)
+                L->slots[slot_of_queue(plan, p, q, nworkers)]->queues.push_back({p, q, plan.spread});
         }
         if (any_distribute) {
             for (auto& from : L->slots) from->outbox.assign(nworkers, nullptr);
@@ -426,9 +567,9 @@ int run_live(const Config& config, const LiveOptions& options) {
                 for (auto& to : L->slots) {
                     if (from == to) continue;
                     const std::string name = "ef_" + std::to_string(from->index) + "_" + std::to_string(to->index);
+                    // On the socket of the worker that reads it.
                     rte_ring* r = rte_ring_create_elem(name.c_str(), sizeof(ParsedFrame), kRingSize,
-                                                       static_cast<int>(rte_socket_id()),
-                                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
+                                                       static_cast<int>(to->socket), RING_F_SP_ENQ | RING_F_SC_DEQ);
                     if (!r) return flowgen::Status::error("ring " + name + ": " + rte_strerror(rte_errno));
                     from->outbox[to->index] = r;
                     to->inbox.push_back(r);
@@ -466,6 +607,13 @@ int run_live(const Config& config, const LiveOptions& options) {
     flowgen::Status started = startup();
     if (started.ok()) started = register_telemetry(L->workers, L->exporter, L->ports, L->xdp_counters_fd);
     if (started.ok()) started = switch_user();
+    if (!started.ok() && abandoned) {
+        // A worker's lcore may still write into its slot: leave the slots
+        // and the EAL as they are; the process ends.
+        fail(started.message());
+        (void)L.release();
+        return 1;
+    }
     if (!started.ok()) {
         fail(started.message());
         exit_code = 1;

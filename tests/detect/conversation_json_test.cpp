@@ -116,8 +116,9 @@ BOOST_AUTO_TEST_CASE(line_is_one_json_object_with_every_documented_field) {
     BOOST_TEST(j.get<int>("score") == c.record.detection.score);
     BOOST_TEST(j.get<std::string>("verdict") == "benign");
     BOOST_TEST(j.get_child("reasons").empty());
+    BOOST_TEST(j.get<std::string>("aggregate") == "null");  // one conversation
     // Nothing beyond the documented fields: adding one is a documented change.
-    BOOST_TEST(j.size() == 27u);
+    BOOST_TEST(j.size() == 28u);
     BOOST_TEST(j.get_child("payload").size() == 6u);
 }
 
@@ -179,7 +180,7 @@ BOOST_AUTO_TEST_CASE(segment_names_the_vlan_and_the_overlay_it_was_seen_on) {
     BOOST_TEST(j.get<int>("segment.vlan") == 100);
     BOOST_TEST(j.get<std::string>("segment.type") == "vxlan");
     BOOST_TEST(j.get<int>("segment.id") == 4243);
-    BOOST_TEST(j.size() == 27u);
+    BOOST_TEST(j.size() == 28u);
 
     // A VLAN alone: the overlay half is null.
     c.record.segment_type = flowgen::SegmentType::kNone;
@@ -228,7 +229,34 @@ BOOST_AUTO_TEST_CASE(without_detection_the_verdict_fields_are_null) {
     BOOST_TEST(j.get<std::string>("verdict") == "null");
     BOOST_TEST(j.get<std::string>("payload.entropy") == "null");
     BOOST_TEST(j.get<std::string>("fingerprint") == "null");
-    BOOST_TEST(j.size() == 27u);
+    BOOST_TEST(j.size() == 28u);
+}
+
+BOOST_AUTO_TEST_CASE(an_aggregate_of_one_packet_conversations_says_so) {
+    // 500 echo requests from 203.0.113.0/24 to 198.51.100.7 folded into one
+    // record (flowgen/singleton_fold.hpp).
+    flowgen::ConversationRecord r;
+    r.family = flowgen::Family::kIpv4;
+    r.initiator = addr4(203, 0, 113, 0);
+    r.responder = addr4(198, 51, 100, 7);
+    r.key_type = 8;
+    r.flow_id = 0;
+    r.dir[0].packets = 500, r.dir[0].octets = 500 * 84, r.dir[0].icmp_type = 8;
+    r.dir[0].first_ms = 1'764'128'000'000, r.dir[0].last_ms = 1'764'128'000'999;
+    r.source_prefix_length = 24;
+    r.destination_prefix_length = 32;
+    r.flow_count = 500;
+    std::string out;
+    format_conversation_json(r, nullptr, 0, out);
+    const pt::ptree j = parse(out);
+    BOOST_TEST(j.get<std::string>("src") == "203.0.113.0");
+    BOOST_TEST(j.get<std::string>("dst") == "198.51.100.7");
+    BOOST_TEST(j.get<int>("packets") == 500);
+    BOOST_TEST(j.get<int>("aggregate.source_prefix") == 24);
+    BOOST_TEST(j.get<int>("aggregate.destination_prefix") == 32);
+    BOOST_TEST(j.get<int>("aggregate.flows") == 500);
+    BOOST_TEST(j.get_child("aggregate").size() == 3u);
+    BOOST_TEST(j.size() == 28u);
 }
 
 BOOST_AUTO_TEST_CASE(strings_are_escaped_and_stay_valid_utf8) {

@@ -2,6 +2,7 @@
 // with the reasons an analyst would check.
 #include <boost/test/unit_test.hpp>
 
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -578,6 +579,72 @@ BOOST_AUTO_TEST_CASE(under_a_flood_a_one_way_tunnel_with_a_new_id_per_packet_sti
     BOOST_TEST(without > 0);
     BOOST_TEST(with > 0);
     BOOST_TEST(with <= without + 2 * static_cast<int>(test_config().defer_sample));
+}
+
+
+// A worker reuses a slot: start_conversation() writes only the first cache
+// line, the second still holds the previous conversation's bytes. Whatever
+// they are, the conversation must score, summarise and alert exactly as in a
+// zeroed state.
+BOOST_AUTO_TEST_CASE(a_reused_slot_behaves_as_a_fresh_state_whatever_its_second_line_holds) {
+    struct Step {
+        bool reply;
+        Payload data;
+        uint8_t code;
+    };
+    std::vector<std::vector<Step>> conversations;
+    conversations.push_back({{false, linux_ping(56, 1), 0}, {true, linux_ping(56, 1), 0}});
+    conversations.push_back({{false, linux_ping(56, 1), 0}});  // one packet
+    std::vector<Step> tunnel;
+    for (uint32_t i = 0; i < 12; ++i) {
+        tunnel.push_back({false, random_bytes(64 + 16 * (i % 5), i), 0});
+        tunnel.push_back({true, random_bytes(80 + 8 * (i % 3), 100 + i), 0});
+    }
+    conversations.push_back(tunnel);
+    std::vector<Step> shell;
+    for (uint32_t i = 0; i < 8; ++i) shell.push_back({i % 2 == 1, text("uid=0(root) gid=0(root) ls -la /etc " + std::to_string(i)), 0});
+    conversations.push_back(shell);
+    conversations.push_back({{false, Payload(8, 0x41), 3}, {false, Payload(8, 0x42), 3}, {true, Payload(8, 0x43), 0}});
+
+    for (size_t k = 0; k < conversations.size(); ++k) {
+        BOOST_TEST_CONTEXT("conversation " << k) {
+            Pipeline fresh_p, reused_p;
+            BOOST_REQUIRE(fresh_p.init(test_config()).ok());
+            BOOST_REQUIRE(reused_p.init(test_config()).ok());
+            // The reference is zeroed and wide from the start: every field
+            // it writes is read back, lazily zeroed or not.
+            ConversationState fresh{};
+            fresh.flags = ConversationState::kFlagWide;
+            ConversationState reused;
+            std::memset(static_cast<void*>(&reused), 0xA5, sizeof reused);
+            start_conversation(reused);
+            uint64_t now = 1'764'128'000'000;
+            uint16_t seq = 0;
+            for (const Step& st : conversations[k]) {
+                const auto p = st.reply ? icmp(Family::kIpv4, 0, 77, seq, st.data, kServer, kClient, st.code)
+                                        : icmp(Family::kIpv4, 8, 77, seq, st.data, kClient, kServer, st.code);
+                if (st.reply) ++seq;
+                const bool a = fresh_p.on_packet(fresh, p, st.reply ? 1 : 0, now);
+                const bool b = reused_p.on_packet(reused, p, st.reply ? 1 : 0, now);
+                BOOST_TEST(a == b);
+                // Field for field, as readers see them (the kFlagWide bit aside).
+                ConversationState tf, tr;
+                ConversationState sf = settled(fresh, tf), sr = settled(reused, tr);
+                sf.flags &= static_cast<uint8_t>(~ConversationState::kFlagWide);
+                sr.flags &= static_cast<uint8_t>(~ConversationState::kFlagWide);
+                BOOST_TEST(std::memcmp(&sf, &sr, sizeof sf) == 0);
+                now += 700;
+            }
+            const Evaluation ef = fresh_p.evaluate(fresh), er = reused_p.evaluate(reused);
+            BOOST_TEST(ef.score == er.score);
+            BOOST_TEST(ef.reasons == er.reasons);
+            const flowgen::DetectionSummary sf = fresh_p.summarize(fresh), sr = reused_p.summarize(reused);
+            BOOST_TEST(sf.entropy_milli == sr.entropy_milli);
+            BOOST_TEST(sf.unexplained_bytes == sr.unexplained_bytes);
+            BOOST_TEST(sf.signature_id == sr.signature_id);
+            BOOST_TEST(sf.verdict == sr.verdict);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

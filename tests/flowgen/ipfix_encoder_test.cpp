@@ -384,6 +384,134 @@ BOOST_AUTO_TEST_CASE(flood_report_template_and_record_match_golden) {
     g.at(90);
     ipfix_test::check_bytes(b.m.data(), len, g.bytes());
     BOOST_CHECK_EQUAL(b.m.data_records(), 1u);
+
+    // With the aggregate templates too: 262/263 before 264/265.
+    c.aggregate_templates = true;
+    IpfixEncoder both(c);
+    BOOST_REQUIRE_EQUAL(both.template_count(), 8u);
+    Buf t2;
+    BOOST_REQUIRE_EQUAL(both.add_templates(t2.m, 6), 2u);
+    BOOST_CHECK_EQUAL(ipfix_test::be16(t2.m.data() + 20), 264u);
+    Buf t3;
+    BOOST_REQUIRE_EQUAL(both.add_templates(t3.m, 4), 4u);
+    BOOST_CHECK_EQUAL(ipfix_test::be16(t3.m.data() + 20), 262u);
+}
+
+// 1,000 one-packet echo requests of 84 bytes from 203.0.113.0/24 to
+// 198.51.100.7, folded into one aggregate (flowgen/singleton_fold.hpp).
+ConversationRecord aggregate_v4() {
+    ConversationRecord r;
+    r.initiator = v4(203, 0, 113, 0);
+    r.responder = v4(198, 51, 100, 7);
+    r.family = Family::kIpv4;
+    r.key_type = 8;
+    r.end_reason = EndReason::kLackOfResources;
+    r.ingress_port = 2;
+    r.flow_id = 0;
+    r.dir[0] = DirectionCounters{84000, 1000, kT0, kT0 + 999, 84, 84, 8, 0, 56, 56, 56000};
+    r.source_prefix_length = 24;
+    r.destination_prefix_length = 32;
+    r.flow_count = 1000;
+    return r;
+}
+
+BOOST_AUTO_TEST_CASE(aggregate_ipv4_record_matches_golden) {
+    EncoderConfig c = config(false, false);
+    c.aggregate_templates = true;
+    IpfixEncoder enc(c);
+    Buf b;
+    BOOST_REQUIRE_EQUAL(enc.add_conversation(b.m, aggregate_v4()), 1);
+    const size_t len = b.m.finish(kExportTime, 3, kOdid);
+
+    Golden g;
+    g.at(0).u16(10).u16(85).u32(kExportTime).u32(3).u32(kOdid);  // header
+    g.at(16).u16(262).u16(69);              // 16: data set 262 (IPv4 aggregate), length 4 + 65
+    g.at(20).u64(kT0).u64(kT0 + 999);       // 20: flowStart/EndMilliseconds: first and last packet folded in
+    g.at(36).raw({203, 0, 113, 0});         // 36: sourceIPv4Address: the prefix's network address
+    g.at(40).u8(24);                        // 40: sourceIPv4PrefixLength (IANA 9)
+    g.at(41).raw({198, 51, 100, 7});        // 41: destinationIPv4Address
+    g.at(45).u8(32);                        // 45: destinationIPv4PrefixLength (IANA 13)
+    g.at(46).u8(1);                         // 46: protocolIdentifier ICMP
+    g.at(47).u64(84000).u64(1000);          // 47: octetDeltaCount, packetDeltaCount
+    g.at(63).u64(1000);                     // 63: deltaFlowCount (IANA 3): conversations folded in
+    g.at(71).u16(84).u16(84);               // 71: min/maximumIpTotalLength
+    g.at(75).u16(8 * 256);                  // 75: icmpTypeCodeIPv4 echo request
+    g.at(77).u32(2).u32(9);                 // 77: ingressInterface, observationPointId
+    g.at(85);
+    ipfix_test::check_bytes(b.m.data(), len, g.bytes());
+}
+
+BOOST_AUTO_TEST_CASE(aggregates_round_trip_through_their_own_templates) {
+    EncoderConfig c = config(true, true);  // biflow: aggregates stay one direction
+    c.segment_elements = true;
+    c.aggregate_templates = true;
+    IpfixEncoder enc(c);
+    BOOST_TEST(enc.template_count() == 6u);
+    ipfix_test::Decoder d;
+    for (size_t done = 0; done < enc.template_count();) {
+        Buf t;
+        const size_t n = enc.add_templates(t.m, done);
+        BOOST_REQUIRE(n > 0u);
+        done += n;
+        const size_t tlen = t.m.finish(kExportTime, 0, kOdid);
+        BOOST_REQUIRE(d.decode(t.m.data(), tlen).error.empty());
+    }
+    BOOST_REQUIRE(d.templates().count(kTemplateAggregateIpv4) == 1u);
+    BOOST_REQUIRE(d.templates().count(kTemplateAggregateIpv6) == 1u);
+    std::vector<uint16_t> ids;
+    for (const auto& f : d.templates().at(kTemplateAggregateIpv6))
+        if (f.pen == 0) ids.push_back(f.id);
+    const std::vector<uint16_t> want{152, 153, 27, 29, 28, 30, 4, 1, 2, 3, 25, 26, 139, 10, 138, 58, 351};
+    BOOST_TEST(ids == want, boost::test_tools::per_element());
+
+    ConversationRecord a4 = aggregate_v4();
+    a4.vlan_id = 30;
+    ConversationRecord a6 = a4;  // a catch-all: both addresses unspecified, prefix lengths 0
+    a6.family = Family::kIpv6;
+    a6.initiator = IpAddress{};
+    a6.responder = IpAddress{};
+    a6.source_prefix_length = 0;
+    a6.destination_prefix_length = 0;
+    a6.flow_count = 77;
+    a6.dir[0] = DirectionCounters{7700, 77, kT0 + 5, kT0 + 6, 100, 100, 128, 0, 52, 52, 4004};
+    Buf b;
+    BOOST_REQUIRE_EQUAL(enc.add_conversation(b.m, a4), 1);
+    BOOST_REQUIRE_EQUAL(enc.add_conversation(b.m, a6), 1);
+    const size_t len = b.m.finish(kExportTime, 1, kOdid);
+    const auto m = d.decode(b.m.data(), len);
+    BOOST_REQUIRE(m.error.empty());
+    BOOST_REQUIRE_EQUAL(m.records.size(), 2u);
+    const auto& r4 = m.records[0];
+    BOOST_TEST(r4.template_id == kTemplateAggregateIpv4);
+    BOOST_TEST(r4.u(8) == 0xCB007100u);  // 203.0.113.0
+    BOOST_TEST(r4.u(9) == 24u);
+    BOOST_TEST(r4.u(12) == 0xC6336407u);
+    BOOST_TEST(r4.u(13) == 32u);
+    BOOST_TEST(r4.u(1) == 84000u);
+    BOOST_TEST(r4.u(2) == 1000u);
+    BOOST_TEST(r4.u(3) == 1000u);
+    BOOST_TEST(r4.u(58) == 30u);
+    BOOST_TEST(r4.u(8, kPen) == 0u);  // verdict: an aggregate has none of its own
+    BOOST_TEST(r4.u(6, kPen) == 56u);  // mean payload
+    BOOST_TEST(!r4.has(148));          // no flowId: no one conversation
+    BOOST_TEST(!r4.has(2, kReversePen));
+    const auto& r6 = m.records[1];
+    BOOST_TEST(r6.template_id == kTemplateAggregateIpv6);
+    BOOST_TEST(r6.u(29) == 0u);
+    BOOST_TEST(r6.u(30) == 0u);
+    BOOST_TEST(r6.fields.at({0, 27}) == std::vector<uint8_t>(16, 0), boost::test_tools::per_element());
+    BOOST_TEST(r6.u(3) == 77u);
+    BOOST_TEST(r6.u(2) == 77u);
+    BOOST_TEST(r6.u(139) == 128u * 256);
+    BOOST_TEST(r6.u(152) == kT0 + 5);
+}
+
+BOOST_AUTO_TEST_CASE(without_aggregate_templates_the_templates_are_as_before_and_aggregates_are_not_encoded) {
+    IpfixEncoder enc(config(false, true));
+    BOOST_TEST(enc.template_count() == 4u);
+    Buf b;
+    BOOST_TEST(enc.add_conversation(b.m, aggregate_v4()) == 0);
+    BOOST_TEST(b.m.empty());
 }
 
 BOOST_AUTO_TEST_CASE(conversation_that_does_not_fit_leaves_message_unchanged) {

@@ -28,6 +28,11 @@ from test_export_decode import Receiver, decode  # noqa: E402
 
 FLOOD_SCRIPT = os.path.join(harness.SOURCE, "scripts", "corpus", "flood.py")
 PEN = 32473  # the documentation PEN, echoflow's default --pen
+# Folding (README "Under a flood"): per worker and second at most
+# FOLD_ABOVE one-packet conversations one by one, FOLD_ENTRIES aggregates and
+# 2 catch-alls.
+FOLD_ABOVE = 1000
+FOLD_ENTRIES = 1024
 # detect/flood.hpp: HyperLogLog of 128 registers, 9.2% standard error.
 SKETCH_ERROR = 0.092
 
@@ -53,7 +58,8 @@ class Flood(unittest.TestCase):
                 # what nfcapd's 4 MiB socket buffer takes.
                 _, cls.stats = harness.run_echoflow(
                     ["--pcap", cls.pcap, "--collector", nf.address, "--collector", "127.0.0.1:%d" % rx.port,
-                     "--export-rate", "25000", "--alerts", alerts, "--quiet"])
+                     "--export-rate", "25000", "--fold-above", str(FOLD_ABOVE), "--fold-entries", str(FOLD_ENTRIES),
+                     "--alerts", alerts, "--quiet"])
                 cls.flows = nf.flows()
         finally:
             rx.stop()
@@ -78,6 +84,22 @@ class Flood(unittest.TestCase):
         self.assertEqual(sum(f["bytes"] for f in self.flows), self.totals["octets"])
         self.assertEqual(self.stats["icmp_packets"], self.totals["packets"])
         self.assertEqual(self.stats["records_not_sent"], 0)
+
+    def test_records_are_bounded_by_the_configured_rate(self):
+        _, records, _ = decode(self.datagrams)
+        flow = [r for v in records.values() for r in v if (2, None) in r]
+        # The flood lies within one second of one worker: its 50,000
+        # one-packet conversations leave as at most FOLD_ABOVE + FOLD_ENTRIES
+        # + 2 records; the tunnels' conversations add two records each (one
+        # per direction) and the other seconds' few singletons one each.
+        seconds = int(self.truth["last"]) - int(self.truth["first"]) + 1
+        bound = (FOLD_ABOVE + FOLD_ENTRIES + 2) + 2 * (self.truth["fresh_conversations"] + 1) + 100 * seconds
+        self.assertLessEqual(len(flow), bound)
+        self.assertLess(len(flow), self.truth["flood_packets"] // 10, "folding, not a record per flood packet")
+        self.assertGreater(self.stats["singletons_folded"], 0)
+        # Aggregates (deltaFlowCount, IE 3) stand for the folded conversations, exactly.
+        folded = sum(int.from_bytes(r[(3, None)], "big") for r in flow if (3, None) in r)
+        self.assertEqual(folded, self.stats["singletons_folded"])
 
     def test_both_tunnels_alert_under_the_flood(self):
         tunnel = [a for a in self.alerts if a["verdict"] == "tunnel"]

@@ -58,7 +58,11 @@ def run(pcap, workers, d):
            "ef-workers-%d" % os.getpid(), "--lcores", LCORES[workers], "--log-level", "lib.eal:error",
            "--vdev", "net_pcap0,rx_pcap=" + pcap, "--",
            "--cache-size", "65536", "--collector", "127.0.0.1:%d" % rx.port, "--export-rate", "20000",
-           "--weight", "source-activity=0", "--weight", "host-budget=0", "--dedup-window", "0", "--alerts", alerts_path, "--stats-json", stats_path]
+           "--weight", "source-activity=0", "--weight", "host-budget=0", "--dedup-window", "0", "--alerts", alerts_path, "--stats-json", stats_path,
+           # Folding counts one-packet conversations per worker and second
+           # (the replay puts the whole capture into one): with it the
+           # records, unlike the traffic, depend on how many workers share them.
+           "--fold-above", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         # net_pcap reads the file once, as fast as the workers take it:

@@ -246,6 +246,9 @@ public:
         ws.cache.capacity = o.cache;
         ws.detect = detect;
         ws.detection = &detection_;
+        // As the probe runs by default (probe/config.hpp): one-packet
+        // conversations past 1000 a second fold into aggregate records.
+        ws.fold = flowgen::SingletonFoldConfig{};
         worker_ = std::make_unique<probe::Worker>(ws);
         if (flowgen::Status s = worker_->init(); !s.ok()) {
             std::fprintf(stderr, "pipeline_bench: %s\n", s.message().c_str());

@@ -213,4 +213,35 @@ BOOST_AUTO_TEST_CASE(decap_options_fill_parse_options_and_the_dedup_window) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(fold_options_fill_the_fold_configuration_and_refuse_bad_values) {
+    probe::ParsedArgs d;
+    BOOST_REQUIRE(parse({"--pcap", "x"}, d).ok());
+    BOOST_TEST(d.config.fold.singles_per_second == 1000u);
+    BOOST_TEST(d.config.fold.entries == 1024u);
+    BOOST_TEST(probe::validate(d.config, false).ok());
+
+    probe::ParsedArgs a;
+    BOOST_REQUIRE(parse({"--pcap", "x", "--fold-above", "0", "--fold-entries", "16"}, a).ok());
+    BOOST_TEST(a.config.fold.singles_per_second == 0u);  // never fold
+    BOOST_TEST(a.config.fold.entries == 16u);
+
+    struct Case {
+        std::vector<std::string> words;
+        const char* expected;
+    } cases[] = {
+        {{"--pcap", "x", "--fold-above", "-1"}, "option --fold-above: '-1' is not a number"},
+        {{"--pcap", "x", "--fold-above", "many"}, "option --fold-above: 'many' is not a number"},
+        {{"--pcap", "x", "--fold-above", "100000001"}, "option --fold-above: 100000001 is out of range [0, 100000000]"},
+        {{"--pcap", "x", "--fold-entries", "8"}, "option --fold-entries: 8 is out of range [16, 1048576]"},
+        {{"--pcap", "x", "--fold-entries", "1048577"}, "option --fold-entries: 1048577 is out of range"},
+    };
+    for (const Case& c : cases) {
+        probe::ParsedArgs b;
+        const auto s = parse(c.words, b);
+        BOOST_TEST_INFO(c.expected);
+        BOOST_TEST(!s.ok());
+        BOOST_TEST(contains(s.message(), c.expected), s.message());
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

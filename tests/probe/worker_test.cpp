@@ -299,6 +299,86 @@ BOOST_AUTO_TEST_CASE(a_double_mirror_counts_once_frame_by_frame_and_in_a_burst_w
     }
 }
 
+// --fold-above through the worker: one-packet conversations past the
+// threshold of a second leave as aggregates (when they are evicted, when
+// their second ends at expire(), at flush), and what leaves the worker adds
+// up to exactly what came in.
+BOOST_AUTO_TEST_CASE(one_packet_conversations_past_the_threshold_fold_with_exact_totals) {
+    detect::Config detection;
+    detection.patterns_path = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
+    probe::WorkerSettings ws;
+    ws.cache.capacity = 64;  // the flood evicts as it goes
+    ws.detection = &detection;
+    ws.fold = {100, 32};
+    probe::Worker worker(ws);
+    BOOST_REQUIRE(worker.init().ok());
+    std::vector<flowgen::ConversationRecord> records;
+    auto drain = [&] {
+        flowgen::ConversationRecord r;
+        while (worker.records().pop(r)) records.push_back(r);
+        probe::AlertEvent a;
+        while (worker.alerts().pop(a)) {
+        }
+    };
+    std::mt19937 rng(5);
+    const auto victim = tests::support::v4("192.0.2.1");
+    const auto client = tests::support::v4("198.51.100.9");
+    uint64_t now = 1'764'128'000'000ULL;
+    for (int i = 0; i < 3000; ++i) {  // 3,000 packets in one second
+        now += i % 4 == 0;  // 750 ms: the second has not ended yet
+        const uint32_t src = rng();
+        const tests::support::Ipv4Address a{uint8_t(src >> 24), uint8_t(src >> 16), uint8_t(src >> 8), uint8_t(src)};
+        const Frame f = PacketBuilder{}.ethernet().ipv4(a, victim).icmp_echo(8, uint16_t(i), 1)
+                            .payload_counting(size_t(rng() % 64)).build();
+        worker.handle(flowgen::LinkType::kEthernet, {f.data(), f.size()}, now, 1);
+        if (i % 500 == 0) {  // an answered ping now and then: two packets, never folded
+            const Frame q = PacketBuilder{}.ethernet().ipv4(client, victim).icmp_echo(8, uint16_t(i), 1).build();
+            const Frame r = PacketBuilder{}.ethernet().ipv4(victim, client).icmp_echo(0, uint16_t(i), 1).build();
+            worker.handle(flowgen::LinkType::kEthernet, {q.data(), q.size()}, now, 1);
+            worker.handle(flowgen::LinkType::kEthernet, {r.data(), r.size()}, now, 1);
+        }
+        worker.expire(now);
+        drain();
+    }
+    const probe::WorkerStats& s = worker.stats();
+    BOOST_TEST_REQUIRE(s.singletons_folded.get() > 0u);
+    const uint64_t aggregates_before = s.aggregate_records.get();
+    // The second ends: its aggregates leave at the next expire(), no packet needed.
+    worker.expire(now + 1000);
+    drain();
+    BOOST_TEST(s.aggregate_records.get() > aggregates_before);
+    worker.flush(now + 1000, flowgen::EndReason::kForcedEnd);
+    drain();
+
+    uint64_t packets = 0, octets = 0, conversations = 0, folded = 0, aggregates = 0, singles = 0, pings = 0;
+    for (const flowgen::ConversationRecord& r : records) {
+        packets += r.dir[0].packets + r.dir[1].packets;
+        octets += r.dir[0].octets + r.dir[1].octets;
+        conversations += r.flow_count;
+        if (r.is_aggregate()) {
+            ++aggregates;
+            folded += r.flow_count;
+            BOOST_TEST(r.detection.verdict == 0);
+        } else if (r.dir[0].packets + r.dir[1].packets == 1) {
+            ++singles;
+        } else {
+            ++pings;
+        }
+    }
+    BOOST_TEST(packets == s.icmp_packets.get());
+    BOOST_TEST(octets == s.icmp_octets.get());
+    BOOST_TEST(conversations == worker.cache_stats().created.get());
+    BOOST_TEST(folded == s.singletons_folded.get());
+    BOOST_TEST(aggregates == s.aggregate_records.get());
+    BOOST_TEST(records.size() == s.records_queued.get());
+    BOOST_TEST(pings == 6u);
+    // 100 singles one by one in the flood's second, at most 100 more in the
+    // next (the flush): the rest is folded.
+    BOOST_TEST(singles <= 200u);
+    BOOST_TEST(records.size() < 3000u / 4);
+}
+
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(worker_directions)
