@@ -66,7 +66,10 @@ bool Worker::relocate_state(void* context, uint32_t new_capacity, const uint32_t
 // exporter with the detectors' verdict, or folds a one-packet conversation
 // into an aggregate (--fold-above).
 void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
-    if (fold_.enabled() && flowgen::SingletonFold::is_singleton(r)) {
+    // An alerted conversation keeps its own record: its verdict reaches the
+    // collector (one line-1 field of its detector state says so).
+    if (fold_.enabled() && flowgen::SingletonFold::is_singleton(r) &&
+        !(detect_state_ && detect_state_[slot].alerted_score != 0)) {
         // Past --fold-above one-packet conversations in this second, the
         // record joins an aggregate (flowgen/singleton_fold.hpp) and costs
         // no detector summary. Records end at or before now: their times
