@@ -78,7 +78,10 @@ bool Worker::relocate_state(void* context, uint32_t new_capacity, const uint32_t
 // exporter with the detectors' verdict, or folds a one-packet conversation
 // into an aggregate (--fold-above).
 void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
-    if (fold_.enabled() && flowgen::SingletonFold::is_singleton(r)) {
+    // An alerted conversation keeps its own record: its verdict reaches the
+    // collector (one line-1 field of its detector state says so).
+    if (fold_.enabled() && flowgen::SingletonFold::is_singleton(r) &&
+        !(detect_state_ && detect_state_[slot].alerted_score != 0)) {
         // Past --fold-above one-packet conversations in this second, the
         // record joins an aggregate (flowgen/singleton_fold.hpp) and costs
         // no detector summary. Records end at or before now: their times
@@ -231,9 +234,11 @@ void Worker::account_pending(const Pending* pending, unsigned np, uint64_t now_m
     auto prefetch_slot = [this, now_ms](const Pending& w) {
         const uint32_t slot = cache_.prefetch_slot(w.hash, now_ms);
         if (detect_state_) {
-            const char* st = reinterpret_cast<const char*>(&detect_state_[slot]);
-            flowgen::prefetch(st);
-            flowgen::prefetch(st + sizeof(detect::ConversationState) - 1);
+            // The first line only: the second is written by inspection,
+            // which a steady conversation does 1 packet in 16 after its
+            // first 64 and a flood's new conversation not at all
+            // (detect::start_conversation).
+            flowgen::prefetch(&detect_state_[slot]);
         }
     };
     for (unsigned j = 0; j < kAhead && j < np; ++j) prefetch_slot(pending[j]);
