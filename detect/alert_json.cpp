@@ -175,4 +175,56 @@ void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, 
     out += "}\n";
 }
 
+void format_flood_json(const FloodEvent& e, int64_t offset_ms, std::string& out) {
+    const bool start = e.kind == FloodEvent::Kind::kStart;
+    auto ms = [offset_ms](uint64_t t) { return t + static_cast<uint64_t>(offset_ms); };
+    out += "{\"time\":\"";
+    append_rfc3339(ms(e.time_ms), out);
+    out += start ? "\",\"verdict\":\"flood\",\"event\":\"start\",\"victim\":"
+                 : "\",\"verdict\":\"flood\",\"event\":\"end\",\"victim\":";
+    append_address(e.victim.address, e.victim.family, out);
+    out += e.victim.family == flowgen::Family::kIpv6 ? ",\"family\":\"ipv6\"" : ",\"family\":\"ipv4\"";
+    if (e.victim.vlan_id != 0) {
+        out += ",\"vlan\":";
+        append_uint(e.victim.vlan_id, out);
+    }
+    if (e.victim.segment_type != flowgen::SegmentType::kNone) {
+        out += ",\"segment\":{\"type\":\"";
+        out += segment_type_name(e.victim.segment_type);
+        out += "\",\"id\":";
+        append_uint(e.victim.segment_id, out);
+        out += '}';
+    }
+    const std::pair<const char*, uint64_t> numbers[] = {{"pps", e.pps}, {"bps", e.bps}, {"sources", e.sources}};
+    for (const auto& [name, value] : numbers) {
+        out += ",\"";
+        out += name;
+        out += "\":";
+        append_uint(value, out);
+    }
+    out += ",\"start\":\"";
+    append_rfc3339(ms(e.start_ms), out);
+    out += "\",\"end\":\"";
+    append_rfc3339(ms(e.end_ms), out);
+    out += '"';
+    const std::pair<const char*, uint64_t> totals[] = {
+        {"peak_pps", e.peak_pps}, {"peak_bps", e.peak_bps}, {"packets", e.packets}, {"bytes", e.octets}};
+    for (const auto& [name, value] : totals) {
+        out += ",\"";
+        out += name;
+        out += "\":";
+        append_uint(value, out);
+    }
+    char text[200];
+    const int n = start ? std::snprintf(text, sizeof text,
+                                        ",\"explanation\":\"%" PRIu64 " new ICMP conversations a second from about %" PRIu64
+                                        " distinct sources, one packet each: a spoofed-source flood\"}\n",
+                                        e.pps, e.sources)
+                        : std::snprintf(text, sizeof text,
+                                        ",\"explanation\":\"flood over: %" PRIu64 " new conversations from about %" PRIu64
+                                        " distinct sources, at most %" PRIu64 " a second\"}\n",
+                                        e.packets, e.sources, e.peak_pps);
+    out.append(text, static_cast<size_t>(n));
+}
+
 }  // namespace detect

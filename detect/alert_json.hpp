@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "detect/flood_monitor.hpp"
 #include "detect/pipeline.hpp"
 #include "flowgen/flow_record.hpp"
 
@@ -33,6 +34,19 @@ namespace detect {
 void format_alert_json(const flowgen::ConversationRecord& r, const Pipeline& p, uint64_t now_ms, std::string& out,
                        std::span<const uint8_t> payload = {}, uint16_t fingerprint_id = 0,
                        const ConversationState* state = nullptr);
+
+// Appends one flood alert line, terminated by '\n': the start of a
+// spoofed-source flood or its closing report (detect/flood_monitor.hpp).
+// `offset_ms` is added to every time (the probe's wall-clock offset).
+// Fields: time, verdict ("flood": never "tunnel", so the two tell apart at
+// a glance), event ("start"|"end"), victim, family, vlan/segment (when
+// any), pps and bps (start: the interval that crossed flood_pps; end: the
+// mean over the flood), sources (distinct, a sketch: detect/flood.hpp says
+// its error; start: that interval, end: the whole flood), start, end
+// (RFC 3339: first and last new conversation of the intervals above the
+// rate), peak_pps, peak_bps, packets and bytes (new conversations' first
+// packets and their IP octets, so far), explanation.
+void format_flood_json(const FloodEvent& e, int64_t offset_ms, std::string& out);
 
 // The overlay segment of a record as alerts and the conversation log name
 // it: "vxlan", "geneve", "erspan"; nullptr for SegmentType::kNone.

@@ -165,6 +165,12 @@ flowgen::Status validate(const Config& c) {
     if (auto s = range("defer_sample", c.defer_sample, 1, 65535); !s) return s;
     if (auto s = range("inspect_max_bytes", c.inspect_max_bytes, 64, 65535); !s) return s;
     if (auto s = range("payload_hex_max_bytes", c.payload_hex_max_bytes, 1, 65535); !s) return s;
+    if (c.flood_pps != 0) {
+        if (auto s = range("flood_min_sources", c.flood_min_sources, 1, 100'000'000); !s) return s;
+        if (auto s = range("flood_end_intervals", c.flood_end_intervals, 1, 3600); !s) return s;
+        if (auto s = range("flood_max_victims", c.flood_max_victims, 1, 4096); !s) return s;
+        if (auto s = range("flood_alerts_per_second", c.flood_alerts_per_second, 1, 10'000); !s) return s;
+    }
     for (const auto& text : c.allow_list) {
         Prefix p;
         if (auto s = parse_prefix(text, p); !s) return s.prefix("detect.allow_list");

@@ -124,6 +124,23 @@ struct Config {
     // conversations pays one more Hyperscan scan per conversation.
     bool fingerprint_conversations = false;
 
+    // Spoofed-source floods (detect/flood.hpp, detect/flood_monitor.hpp):
+    // a victim receiving flood_pps or more new conversations per second
+    // from at least flood_min_sources distinct sources is flooded, until
+    // flood_end_intervals seconds in a row stay below flood_pps. 10,000/s
+    // is well above any one host's legitimate share of new ICMP
+    // conversations (a monitoring system pinging 10,000 hosts a second
+    // sends from one source), and a 10 Mbit/s link's worth of 64-byte
+    // pings (~20,000/s) crosses it. 0 turns the flood verdict off.
+    uint32_t flood_pps = 10'000;
+    uint32_t flood_min_sources = 1000;
+    uint16_t flood_end_intervals = 3;
+    // Victims followed at once, and flood alerts (start and end) per
+    // second; what does not fit is counted (floods_victims_dropped,
+    // flood_alerts_suppressed).
+    uint16_t flood_max_victims = 64;
+    uint16_t flood_alerts_per_second = 10;
+
     Config();
 };
 

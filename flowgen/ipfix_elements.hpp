@@ -84,7 +84,17 @@
     /* 0 benign/unknown, 1 suspicious, 2 tunnel */                                                              \
     X(kVerdict, 8, 1, kIeUnsigned8, kIeIdentifier, "echoflowVerdict", nullptr)                                 \
     /* flowgen::SegmentType << 56 | VNI or ERSPAN session id (EncoderConfig::segment_elements) */               \
-    X(kSegment, 9, 8, kIeUnsigned64, kIeIdentifier, "echoflowSegment", nullptr)
+    X(kSegment, 9, 8, kIeUnsigned64, kIeIdentifier, "echoflowSegment", nullptr)                                \
+    /* the closing report of a spoofed-source flood (EncoderConfig::flood_reports): new conversations */        \
+    /* (their first packets) and their IP octets to the victim over the flood; IANA has no element for */      \
+    /* "packets of one event", and packetDeltaCount would count them a second time at the collector */          \
+    X(kFloodPackets, 20, 8, kIeUnsigned64, kIeQuantity, "echoflowFloodPackets", nullptr)                        \
+    X(kFloodOctets, 21, 8, kIeUnsigned64, kIeQuantity, "echoflowFloodOctets", nullptr)                          \
+    /* distinct sources (a HyperLogLog estimate, 9.2% standard error: detect/flood.hpp) */                    \
+    X(kFloodSources, 22, 8, kIeUnsigned64, kIeQuantity, "echoflowFloodSources", nullptr)                        \
+    /* the busiest second: new conversations, and bits of their IP octets */                                   \
+    X(kFloodPeakPacketRate, 23, 8, kIeUnsigned64, kIeQuantity, "echoflowFloodPeakPacketsPerSecond", nullptr)    \
+    X(kFloodPeakBitRate, 24, 8, kIeUnsigned64, kIeQuantity, "echoflowFloodPeakBitsPerSecond", nullptr)
 
 namespace flowgen {
 

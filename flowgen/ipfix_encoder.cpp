@@ -24,6 +24,7 @@ enum Value : uint8_t {
     kVOdid, kVExpOctets, kVExpMessages, kVExpRecords, kVObsFlows, kVIgnPackets,
     kVIgnOctets, kVNotSent, kVObsPackets, kVObsOctets,
     kVIeId, kVIePen, kVIeType, kVIeSemantics, kVIeName,
+    kVFlood,  // flood report fields: written in order by add_flood_report
 };
 
 constexpr uint16_t kEnterpriseBit = 0x8000;  // RFC 7011 §3.2
@@ -188,6 +189,21 @@ void build_aggregate_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) 
     }
 }
 
+// RFC 7011 §3.4.2.2: the victim address is the scope; then the segment,
+// the flood's first and last new conversation, and its figures.
+void build_flood_layout(TemplateLayout& t, bool v6, const EncoderConfig& c) {
+    t = TemplateLayout{};
+    t.id = v6 ? kTemplateFloodIpv6 : kTemplateFloodIpv4;
+    t.scope_count = 1;
+    push(t, v6 ? Ie::kDestinationIpv6Address : Ie::kDestinationIpv4Address, kVFlood);
+    push(t, Ie::kVlanId, kVFlood);
+    push_enterprise(t, Ie::kSegment, c.enterprise_number, kVFlood);
+    push(t, Ie::kFlowStartMilliseconds, kVFlood);
+    push(t, Ie::kFlowEndMilliseconds, kVFlood);
+    for (Ie ie : {Ie::kFloodPackets, Ie::kFloodOctets, Ie::kFloodSources, Ie::kFloodPeakPacketRate, Ie::kFloodPeakBitRate})
+        push_enterprise(t, ie, c.enterprise_number, kVFlood);
+}
+
 uint16_t clamp16(uint64_t v) { return static_cast<uint16_t>(std::min<uint64_t>(v, 0xFFFF)); }
 
 uint16_t payload_mean(const DirectionCounters& d) {
@@ -276,6 +292,9 @@ IpfixEncoder::IpfixEncoder(const EncoderConfig& config) noexcept : config_(confi
     push(ie_type_, Ie::kInformationElementDataType, kVIeType);
     push(ie_type_, Ie::kInformationElementSemantics, kVIeSemantics);
     push(ie_type_, Ie::kInformationElementName, kVIeName);
+
+    build_flood_layout(flood4_, false, config_);
+    build_flood_layout(flood6_, true, config_);
 }
 
 bool IpfixEncoder::add_template(IpfixMessage& m, const TemplateLayout& t) const noexcept {
@@ -311,7 +330,17 @@ bool IpfixEncoder::add_template(IpfixMessage& m, const TemplateLayout& t) const 
 }
 
 size_t IpfixEncoder::add_templates(IpfixMessage& m, size_t first) const noexcept {
-    const TemplateLayout* all[] = {&v4_, &v6_, &stats_, &ie_type_, &aggregate_v4_, &aggregate_v6_};
+    // The templates in use, in the order of the header comment.
+    const TemplateLayout* all[8] = {&v4_, &v6_, &stats_, &ie_type_};
+    size_t count = 4;
+    if (config_.aggregate_templates) {
+        all[count++] = &aggregate_v4_;
+        all[count++] = &aggregate_v6_;
+    }
+    if (config_.flood_reports) {
+        all[count++] = &flood4_;
+        all[count++] = &flood6_;
+    }
     size_t added = 0;
     for (size_t i = first; i < template_count(); ++i, ++added)
         if (!add_template(m, *all[i])) break;
@@ -320,7 +349,8 @@ size_t IpfixEncoder::add_templates(IpfixMessage& m, size_t first) const noexcept
 
 // Whether this configuration's templates use the element a type record names.
 bool IpfixEncoder::announces(uint16_t id) const noexcept {
-    if (id == element(Ie::kSegment).id) return config_.segment_elements;
+    if (id == element(Ie::kSegment).id) return config_.segment_elements || config_.flood_reports;
+    if (id >= element(Ie::kFloodPackets).id && id <= element(Ie::kFloodPeakBitRate).id) return config_.flood_reports;
     if (!config_.detection_elements) return false;
     return config_.biflow || (id & kReverseEnterpriseBit) == 0;
 }
@@ -359,6 +389,28 @@ bool IpfixEncoder::add_process_stats(IpfixMessage& m, const ProcessStats& s, con
     const uint64_t values[] = {t.octets, t.messages, t.records, s.observed_flows, s.ignored_packets,
                                s.ignored_octets, s.not_sent_flows, s.observed_packets, s.observed_octets};
     for (size_t i = 0; i < std::size(values); ++i) store_be64(p + 4 + 8 * i, values[i]);
+    ++m.records_;
+    return true;
+}
+
+bool IpfixEncoder::add_flood_report(IpfixMessage& m, const FloodReport& r) const noexcept {
+    if (!config_.flood_reports) return false;
+    const bool v6 = r.family == Family::kIpv6;
+    const TemplateLayout& t = v6 ? flood6_ : flood4_;
+    uint8_t* p = m.reserve(t.id, t.record_bytes);
+    if (!p) return false;
+    const size_t address_bytes = v6 ? 16 : 4;
+    std::memcpy(p, r.victim.bytes, address_bytes);
+    p += address_bytes;
+    store_be16(p, r.vlan_id);
+    p += 2;
+    const uint64_t segment =
+        r.segment_type == SegmentType::kNone ? 0 : (static_cast<uint64_t>(r.segment_type) << 56) | r.segment_id;
+    const uint64_t values[] = {segment, r.start_ms, r.end_ms, r.packets, r.octets, r.sources, r.peak_pps, r.peak_bps};
+    for (uint64_t v : values) {
+        store_be64(p, v);
+        p += 8;
+    }
     ++m.records_;
     return true;
 }

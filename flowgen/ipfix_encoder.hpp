@@ -12,6 +12,8 @@
 //   260 options: metering/exporting process statistics  (scope IE 149)
 //   261 options: RFC 5610 information-element type      (scope IE 303 + 346)
 //   262 IPv4 aggregate      263 IPv6 aggregate          (only with aggregates)
+//   264 options: IPv4 flood report (scope IE 12)    265: IPv6 (scope IE 28)
+//                                                   (only with flood_reports)
 // Which of 256/257 or 258/259 carry data depends on EncoderConfig::biflow;
 // the detection enterprise elements are appended to every flow template when
 // EncoderConfig::detection_elements is set. The aggregate templates carry
@@ -41,6 +43,8 @@ inline constexpr uint16_t kTemplateProcessStats = 260;
 inline constexpr uint16_t kTemplateIeType = 261;
 inline constexpr uint16_t kTemplateAggregateIpv4 = 262;
 inline constexpr uint16_t kTemplateAggregateIpv6 = 263;
+inline constexpr uint16_t kTemplateFloodIpv4 = 264;
+inline constexpr uint16_t kTemplateFloodIpv6 = 265;
 
 // RFC 5103 §6.1: reverse information elements are the forward IANA element
 // with the enterprise bit and this PEN.
@@ -83,6 +87,26 @@ struct EncoderConfig {
     // and destination prefix lengths, deltaFlowCount). Off by default here,
     // like segment_elements; the probe turns it on when it folds.
     bool aggregate_templates = false;
+    // Options templates 264/265 and their records: one per spoofed-source
+    // flood that ended (detect/flood_monitor.hpp), scoped by the victim.
+    bool flood_reports = false;
+};
+
+// The closing report of a flood, as template 264/265 carries it. Its
+// packets are in flow records already; these are the flood's own figures.
+struct FloodReport {
+    Family family = Family::kNone;
+    IpAddress victim{};          // scope: destinationIPv4Address / destinationIPv6Address
+    uint16_t vlan_id = 0;        // IE 58
+    SegmentType segment_type = SegmentType::kNone;  // echoflowSegment
+    uint32_t segment_id = 0;
+    uint64_t start_ms = 0;       // IE 152 flowStartMilliseconds
+    uint64_t end_ms = 0;         // IE 153 flowEndMilliseconds
+    uint64_t packets = 0;        // echoflowFloodPackets
+    uint64_t octets = 0;         // echoflowFloodOctets
+    uint64_t sources = 0;        // echoflowFloodSources
+    uint64_t peak_pps = 0;       // echoflowFloodPeakPacketsPerSecond
+    uint64_t peak_bps = 0;       // echoflowFloodPeakBitsPerSecond
 };
 
 // One message being written into a caller-owned buffer. begin() reserves the
@@ -147,7 +171,9 @@ public:
     // all; returns the number added (0..template_count()) so that the
     // caller can continue in a new message with the rest.
     size_t add_templates(IpfixMessage& m, size_t first = 0) const noexcept;
-    size_t template_count() const noexcept { return config_.aggregate_templates ? 6 : 4; }
+    size_t template_count() const noexcept {
+        return 4 + (config_.aggregate_templates ? 2 : 0) + (config_.flood_reports ? 2 : 0);
+    }
 
     // RFC 5610 type records (template 261) for our enterprise elements,
     // starting at index `first`; returns how many were added. Zero records
@@ -157,6 +183,10 @@ public:
 
     // One options data record of template 260.
     bool add_process_stats(IpfixMessage& m, const ProcessStats& p, const ExportTotals& t) const noexcept;
+
+    // One options data record of template 264 or 265 (flood_reports only;
+    // false when it does not fit or flood_reports is off).
+    bool add_flood_report(IpfixMessage& m, const FloodReport& r) const noexcept;
 
     // Flow data: one record per direction that saw packets (uniflow mode),
     // or one biflow record; an aggregate (r.is_aggregate(), only with
@@ -173,7 +203,7 @@ private:
     bool add_template(IpfixMessage& m, const TemplateLayout& t) const noexcept;
 
     EncoderConfig config_;
-    TemplateLayout v4_, v6_, stats_, ie_type_, aggregate_v4_, aggregate_v6_;
+    TemplateLayout v4_, v6_, stats_, ie_type_, aggregate_v4_, aggregate_v6_, flood4_, flood6_;
 };
 
 // Milliseconds since the Unix epoch to IPFIX export time (seconds, mod 2^32).

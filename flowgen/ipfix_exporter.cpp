@@ -286,6 +286,7 @@ Status IpfixExporter::open(const ExporterConfig& config) {
     ec.enterprise_number = config.enterprise_number;
     ec.segment_elements = config.segment_elements;
     ec.aggregate_templates = config.aggregate_templates;
+    ec.flood_reports = config.flood_reports;
     encoder_ = std::make_unique<IpfixEncoder>(ec);
     buffer_.assign(config.max_message_bytes, 0);
     scratch_.assign(config.max_message_bytes, 0);
@@ -452,6 +453,17 @@ void IpfixExporter::add(const ConversationRecord& r, uint64_t now_ms) {
     }
     message_flow_records_ += uint32_t(n);
     stats_.records_exported.add(uint64_t(n));
+}
+
+void IpfixExporter::add_flood_report(const FloodReport& report, uint64_t now_ms) {
+    if (!open_ || !config_.flood_reports) return;
+    refresh_if_due(now_ms);
+    if (message_.empty()) message_started_ms_ = now_ms;
+    if (!encoder_->add_flood_report(message_, report)) {
+        flush(now_ms);
+        message_started_ms_ = now_ms;
+        (void)encoder_->add_flood_report(message_, report);  // fits: validate() bounds the message size from below
+    }
 }
 
 void IpfixExporter::poll(uint64_t now_ms) {

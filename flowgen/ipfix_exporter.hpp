@@ -55,6 +55,7 @@ struct ExporterConfig {
     uint32_t enterprise_number = 32473;
     bool segment_elements = false;       // EncoderConfig::segment_elements (the probe turns it on)
     bool aggregate_templates = false;    // EncoderConfig::aggregate_templates (the probe's --fold-above)
+    bool flood_reports = false;          // EncoderConfig::flood_reports (the probe turns it on with detection)
     uint32_t template_refresh_s = 60;    // UDP template (and type/stats record) resend interval
     uint16_t max_message_bytes = 1472;   // whole IPFIX message incl. header, within the path MTU
     uint32_t flush_interval_ms = 200;    // a partially filled message is sent no later than this
@@ -105,6 +106,11 @@ public:
     // epoch time (captures). Timers (refresh, flush, reconnect) stay on
     // `now_ms`, so a step of the wall clock never delays or rushes them.
     void set_wall_offset_ms(int64_t offset_ms) noexcept { wall_offset_ms_ = offset_ms; }
+
+    // One flood report (options template 264/265) to every collector with
+    // the data that follows; dropped, never queued, when the encoder was
+    // opened without flood_reports. Never blocks.
+    void add_flood_report(const FloodReport& report, uint64_t now_ms);
 
     // Values for the next process-statistics options record.
     void set_process_stats(const ProcessStats& stats) { process_ = stats; }

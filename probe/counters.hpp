@@ -43,6 +43,7 @@
     X(spread_software_packets, "ICMP frames assigned to a worker by software from their (inner) addresses") \
     X(spread_software_tunnelled, "of those, frames in a tunnel or behind MPLS (RSS saw only the outer header)") \
     X(pattern_scan_errors, "Hyperscan scans that failed (hs_scan error): those patterns went unmatched") \
+    X(flood_samples_dropped, "per-interval flood samples lost to a full queue to the exporter")          \
     ECHOFLOW_DECAP_COUNTERS(X)
 
 // Per encapsulation kind, in flowgen::Encap order (README "Remote and cloud
@@ -90,7 +91,11 @@
       "100 ms windows in which a worker opened more than --defer-above/10 conversations")      \
     /* One sender table shared by every worker (detect/source_table.hpp): read it once. */      \
     X(sender_evictions, w == workers[0] ? w->sender_evictions() : 0,                             \
-      "per-sender evidence entries taken over by another host (fixed table, direct-mapped)")
+      "per-sender evidence entries taken over by another host (fixed table, direct-mapped)")     \
+    X(flood_tracker_evictions, w->flood_tracker_evictions(),                                   \
+      "destinations whose flood count of the second was taken over by another (fixed table, 2-way)") \
+    X(flood_reports_capped, w->flood_reports_capped(),                                         \
+      "destinations above the flood report minimum not reported (more than 16 in a second on a worker)")
 
 // Read from the exporter (`exporter` is the ExportLoop; `es` its
 // flowgen::ExporterStats, never null where these are read).
@@ -103,7 +108,14 @@
     X(log_lines_lost, exporter.log_lines_lost(),                                              \
       "--alerts/--conversations lines not written (write error, failed reopen after SIGHUP)")   \
     X(records_paced, exporter.records_paced(),                                                 \
-      "conversation records that waited for --export-rate (they came faster than the pace)")
+      "conversation records that waited for --export-rate (they came faster than the pace)")    \
+    X(floods_started, exporter.floods().started.get(), "spoofed-source floods detected (verdict flood)") \
+    X(floods_ended, exporter.floods().ended.get(), "floods over (closing report sent)")        \
+    X(floods_active, exporter.floods().active.get(), "floods going on now")                    \
+    X(flood_alerts_suppressed, exporter.floods().alerts_suppressed.get(),                      \
+      "flood start or end alerts over --flood-alert-rate a second (the IPFIX report still goes)") \
+    X(flood_victims_dropped, exporter.floods().victims_dropped.get(),                          \
+      "flood samples of a victim the full victim table could not take")
 
 // Set by the live modes from the ports (rte_eth_stats, probe/dpdk/live.cpp
 // read_port_counters; the rss_* ones once, when the ports are set up,

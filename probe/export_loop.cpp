@@ -56,6 +56,8 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         ec.segment_elements = true;
         // Aggregates of one-packet conversations (--fold-above).
         ec.aggregate_templates = config.fold.singles_per_second != 0;
+        // The closing report of each flood (options template, RFC 7011 §3.4.2.2).
+        ec.flood_reports = config.detect && config.detection.flood_pps != 0;
         if (flowgen::Status s = exporter_->open(ec); !s.ok()) return s;
     }
     if (!config.alerts_path.empty())
@@ -73,6 +75,9 @@ flowgen::Status ExportLoop::open(const Config& config, const detect::Pipeline* n
         if (!stats_json_) return flowgen::Status::error("stats json " + config.stats_json_path + ": " + why);
     }
     alerts_syslog_ = config.alerts_syslog;
+    // --pcap has one worker, whose samples come in order: no wait for late ones.
+    if (config.detect)
+        floods_.init(config.detection, 1000, config.pcap_path.empty() ? detect::FloodMonitor::kLateMs : 0);
     rate_ = export_rate_for(config);
     tokens_ = rate_ * kBurstSeconds;
     refilled_at_ = monotonic_seconds();
@@ -167,6 +172,10 @@ void ExportLoop::write_alert(const AlertEvent& ev) {
     shift_times(conversation, wall_offset_ms_);
     detect::format_alert_json(conversation, *names_, ev.time_ms + static_cast<uint64_t>(wall_offset_ms_), line_,
                               {ev.payload, ev.payload_length}, ev.fingerprint_id, &ev.detector_state);
+    write_line();
+}
+
+void ExportLoop::write_line() {
     if (alerts_.enabled()) {
         alerts_.write(line_);  // one line, newline included
         // An analyst tails this file: every alert is visible as it happens.
@@ -175,11 +184,44 @@ void ExportLoop::write_alert(const AlertEvent& ev) {
     if (alerts_syslog_) syslog(LOG_WARNING, "%s", line_.c_str());
 }
 
+void ExportLoop::write_floods() {
+    for (const detect::FloodEvent& e : floods_.events()) {
+        if (e.alert) {
+            alerts_written_.add();
+            if (alerts_.enabled() || alerts_syslog_) {
+                line_.clear();
+                detect::format_flood_json(e, wall_offset_ms_, line_);
+                write_line();
+            }
+        }
+        if (e.kind != detect::FloodEvent::Kind::kEnd || !exporter_) continue;
+        // The flood's packets are in flow records already: the report
+        // carries its own elements, never packetDeltaCount/octetDeltaCount,
+        // so a collector's totals do not change.
+        flowgen::FloodReport r;
+        r.family = e.victim.family;
+        r.victim = e.victim.address;
+        r.vlan_id = e.victim.vlan_id;
+        r.segment_type = e.victim.segment_type;
+        r.segment_id = e.victim.segment_id;
+        r.start_ms = e.start_ms + static_cast<uint64_t>(wall_offset_ms_);
+        r.end_ms = e.end_ms + static_cast<uint64_t>(wall_offset_ms_);
+        r.packets = e.packets;
+        r.octets = e.octets;
+        r.sources = e.sources;
+        r.peak_pps = e.peak_pps;
+        r.peak_bps = e.peak_bps;
+        exporter_->add_flood_report(r, last_now_ms_);
+    }
+    floods_.clear_events();
+}
+
 size_t ExportLoop::drain(std::span<Worker* const> workers, uint64_t now_ms) {
     last_now_ms_ = now_ms;
     size_t popped = 0;
     flowgen::ConversationRecord r;
     AlertEvent ev;
+    detect::FloodSample flood;
     for (Worker* w : workers) {
         // Bounded so that one busy worker cannot starve the others' queues
         // or the exporter's timers.
@@ -188,6 +230,11 @@ size_t ExportLoop::drain(std::span<Worker* const> workers, uint64_t now_ms) {
             add_record(r, now_ms);
         }
         for (int i = 0; i < 256 && w->alerts().pop(ev); ++i, ++popped) write_alert(ev);
+        for (int i = 0; i < 256 && w->floods().pop(flood); ++i, ++popped) floods_.add(flood);
+    }
+    if (floods_.enabled()) {
+        floods_.tick(now_ms);
+        write_floods();
     }
     if (rate_ > 0) {
         // Records left waiting for the rate are late; once every queue has
@@ -207,7 +254,8 @@ void ExportLoop::drain_all(std::span<Worker* const> workers, uint64_t now_ms) {
         while (drain(workers, now_ms) > 0) {
         }
         bool left = false;
-        for (Worker* w : workers) left = left || w->records().size() > 0 || w->alerts().size() > 0;
+        for (Worker* w : workers)
+            left = left || w->records().size() > 0 || w->alerts().size() > 0 || w->floods().size() > 0;
         if (!left) return;
         wait_for_token();  // rate-limited: records wait in the queues
     }
@@ -243,6 +291,11 @@ void ExportLoop::poll(uint64_t now_ms, const RunStats& totals) {
 }
 
 void ExportLoop::close(uint64_t now_ms, const RunStats& totals) {
+    // The end of the input ends every flood: its closing report goes out
+    // before the final messages.
+    last_now_ms_ = now_ms;
+    floods_.finish(now_ms);
+    write_floods();
     if (exporter_) {
         exporter_->set_process_stats(process_stats(totals));
         exporter_->close(now_ms);

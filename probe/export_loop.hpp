@@ -14,6 +14,7 @@
 #include <string>
 
 #include "detect/alert_json.hpp"
+#include "detect/flood_monitor.hpp"
 #include "flowgen/ipfix_exporter.hpp"
 #include "flowgen/relaxed_counter.hpp"
 #include "probe/config.hpp"
@@ -78,6 +79,8 @@ public:
     // Alert and conversation log lines not written (write error, file closed after a failed reopen).
     uint64_t log_lines_lost() const noexcept { return alerts_.lines_lost() + conversations_.lines_lost(); }
     bool has_exporter() const noexcept { return exporter_ != nullptr; }
+    // The flood monitor's counters (zero without detection or with flood_pps 0).
+    const detect::FloodMonitorStats& floods() const noexcept { return floods_.stats(); }
     const flowgen::ExporterStats* exporter_stats() const noexcept;
 
     // For Worker::set_overflow in the single-threaded modes.
@@ -85,6 +88,10 @@ public:
 
 private:
     void write_alert(const AlertEvent& ev);
+    // The flood monitor's decisions: alert lines (within its budget) and,
+    // for each flood that ended, its IPFIX report.
+    void write_floods();
+    void write_line();  // line_ to --alerts and syslog
     // --export-rate: a token bucket of records (refilled from the monotonic
     // clock, at most kBurstSeconds of the rate saved up: a burst stays well
     // within a collector's socket buffer). have_token(): a record may go
@@ -96,6 +103,9 @@ private:
     static constexpr double kBurstSeconds = 0.01;
 
     std::unique_ptr<flowgen::IpfixExporter> exporter_;
+    // Merges the workers' per-second flood samples and decides (the
+    // workers' own clock: capture time offline, probe time live).
+    detect::FloodMonitor floods_;
     const detect::Pipeline* names_ = nullptr;
     void reopen_logs();
 

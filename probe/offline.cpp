@@ -137,7 +137,9 @@ int run_offline(const Config& config, const Identity* identity) {
             account(*batch);
             reader.release(batch);
         }
-        if (idle || packets - drained_at >= 64) {
+        // A flood sample goes out at once: the alert carries the capture
+        // time it was decided at, not that of 64 packets later.
+        if (idle || packets - drained_at >= 64 || worker.floods().size() > 0) {
             drained_at = packets;
             loop.drain(workers, now_ms);
             if (stop_requested()) {

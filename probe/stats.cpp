@@ -159,6 +159,12 @@ void print_summary(std::FILE* out, const RunStats& s) {
     if (s.records_paced)
         std::fprintf(out, "  pace       %" PRIu64 " records waited for --export-rate (they came faster than it)\n",
                      s.records_paced);
+    if (s.floods_started || s.flood_victims_dropped)
+        std::fprintf(out,
+                     "  floods     %" PRIu64 " started, %" PRIu64 " ended, %" PRIu64 " active; %" PRIu64
+                     " alerts over --flood-alert-rate, %" PRIu64 " victims beyond --flood-victims\n",
+                     s.floods_started, s.floods_ended, s.floods_active, s.flood_alerts_suppressed,
+                     s.flood_victims_dropped);
 }
 
 std::string progress_line(const RunStats& now, const RunStats& before, double seconds) {
@@ -177,6 +183,9 @@ std::string progress_line(const RunStats& now, const RunStats& before, double se
     if (now.mirror_duplicates) line += ", mirror duplicates " + std::to_string(now.mirror_duplicates);
     if (now.singletons_folded) line += ", folded " + std::to_string(now.singletons_folded);
     if (now.inspections_deferred) line += ", inspections deferred " + std::to_string(now.inspections_deferred);
+    if (now.floods_started)
+        line += ", floods " + std::to_string(now.floods_active) + " active / " + std::to_string(now.floods_started) +
+                " started";
     return line;
 }
 

@@ -37,16 +37,28 @@ flowgen::Status Worker::init() {
                                           " bytes");
         // A growing table (offline) takes the detector state along.
         cache_.set_relocator({&Worker::relocate_state, this});
+        if (settings_.detection->flood_pps != 0) {
+            flood_.reset(new (std::nothrow) detect::FloodTracker);
+            if (!flood_)
+                return flowgen::Status::error("flood tracker: cannot allocate " +
+                                              std::to_string(sizeof(detect::FloodTracker)) + " bytes");
+            // The monitor merges the workers: one worker reports a victim
+            // from 1/64 of the rate (64 workers at most, --interface-queues),
+            // so a flood spread evenly over the workers is never missed.
+            flood_->init(std::max<uint32_t>(1, settings_.detection->flood_pps / 64));
+        }
     }
     // Allocated (and zeroed: ConversationRecord's initialisers) by the
     // calling thread, the worker's lcore on live ports (probe/numa.hpp).
     try {
         records_ = std::make_unique<RecordQueue>(settings_.record_queue);
         alerts_ = std::make_unique<AlertQueue>(settings_.alert_queue);
+        floods_ = std::make_unique<FloodQueue>(settings_.flood_queue);
     } catch (const std::bad_alloc&) {
-        return flowgen::Status::error("record and alert queues: cannot allocate " +
+        return flowgen::Status::error("record, alert and flood queues: cannot allocate " +
                                       std::to_string(sizeof(ConversationRecord) * settings_.record_queue +
-                                                     sizeof(AlertEvent) * settings_.alert_queue) +
+                                                     sizeof(AlertEvent) * settings_.alert_queue +
+                                                     sizeof(detect::FloodSample) * settings_.flood_queue) +
                                       " bytes");
     }
     return {};
@@ -66,7 +78,10 @@ bool Worker::relocate_state(void* context, uint32_t new_capacity, const uint32_t
 // exporter with the detectors' verdict, or folds a one-packet conversation
 // into an aggregate (--fold-above).
 void Worker::emit(const ConversationRecord& r, uint32_t slot) noexcept {
-    if (fold_.enabled() && flowgen::SingletonFold::is_singleton(r)) {
+    // An alerted conversation keeps its own record: its verdict reaches the
+    // collector (one line-1 field of its detector state says so).
+    if (fold_.enabled() && flowgen::SingletonFold::is_singleton(r) &&
+        !(detect_state_ && detect_state_[slot].alerted_score != 0)) {
         // Past --fold-above one-packet conversations in this second, the
         // record joins an aggregate (flowgen/singleton_fold.hpp) and costs
         // no detector summary. Records end at or before now: their times
@@ -127,6 +142,13 @@ void Worker::raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t n
     }
     stats_.alerts.add();
     if (!alerts_->push(ev)) stats_.alerts_dropped.add();
+}
+
+void Worker::close_flood_interval(uint64_t now_ms) noexcept {
+    detect::FloodSample out[detect::FloodTracker::kMaxReports];
+    const uint32_t n = flood_->close_interval(now_ms, out);
+    for (uint32_t i = 0; i < n; ++i)
+        if (!floods_->push(out[i])) stats_.flood_samples_dropped.add();
 }
 
 void Worker::fill_top(uint64_t now_ms) noexcept {
@@ -190,7 +212,15 @@ inline void Worker::account(const flowgen::PacketInfo& p, const flowgen::FlowKey
     const flowgen::FlowCache::Hit hit = cache_.update(key, hash, reply, p, port, now_ms, sink);
     if (detect_state_) {
         detect::ConversationState& st = detect_state_[hit.slot];
-        if (hit.created) detect::start_conversation(st);
+        if (hit.created) {
+            detect::start_conversation(st);
+            // The flood tracker sees new conversations only: an existing
+            // conversation's packets cost it nothing.
+            if (flood_) {
+                if (__builtin_expect(flood_->interval_due(now_ms), 0)) close_flood_interval(now_ms);
+                flood_->add(p, now_ms);
+            }
+        }
         if (detectors_.on_packet(st, p, hit.dir, now_ms)) raise_alert(hit.slot, p, now_ms);
     }
 }
@@ -204,9 +234,11 @@ void Worker::account_pending(const Pending* pending, unsigned np, uint64_t now_m
     auto prefetch_slot = [this, now_ms](const Pending& w) {
         const uint32_t slot = cache_.prefetch_slot(w.hash, now_ms);
         if (detect_state_) {
-            const char* st = reinterpret_cast<const char*>(&detect_state_[slot]);
-            flowgen::prefetch(st);
-            flowgen::prefetch(st + sizeof(detect::ConversationState) - 1);
+            // The first line only: the second is written by inspection,
+            // which a steady conversation does 1 packet in 16 after its
+            // first 64 and a flood's new conversation not at all
+            // (detect::start_conversation).
+            flowgen::prefetch(&detect_state_[slot]);
         }
     };
     for (unsigned j = 0; j < kAhead && j < np; ++j) prefetch_slot(pending[j]);
@@ -267,6 +299,8 @@ void Worker::handle(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noex
 }
 
 void Worker::expire(uint64_t now_ms) noexcept {
+    // An interval ends on time also when no conversation is created.
+    if (flood_ && flood_->interval_due(now_ms)) close_flood_interval(now_ms);
     cache_.expire(now_ms, [this](const ConversationRecord& r, uint32_t slot) { emit(r, slot); });
     if (fold_.enabled()) {
         // Aggregates go out when their second has ended, not at the next
@@ -277,6 +311,7 @@ void Worker::expire(uint64_t now_ms) noexcept {
 }
 
 void Worker::flush(uint64_t now_ms, EndReason reason) noexcept {
+    if (flood_) close_flood_interval(now_ms);  // the last, partial interval
     cache_.flush_all(now_ms, reason, [this](const ConversationRecord& r, uint32_t slot) { emit(r, slot); });
     fold_.flush([this](const ConversationRecord& a) { emit_aggregate(a); });
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <span>
 
+#include "detect/flood.hpp"
 #include "detect/pipeline.hpp"
 #include "flowgen/flow_cache.hpp"
 #include "flowgen/mirror_dedup.hpp"
@@ -124,6 +125,7 @@ struct WorkerSettings {
     std::shared_ptr<const detect::PatternDatabases> patterns;
     uint32_t record_queue = 1u << 16;
     uint32_t alert_queue = 1u << 12;
+    uint32_t flood_queue = 256;  // FloodTracker::kMaxReports a second: minutes of a stalled exporter
     flowgen::ParseOptions parse;  // --decap, --vxlan-port
     uint32_t dedup_window_ms = 10;  // --dedup-window: 0 = keep mirror duplicates
     // --fold-above, --fold-entries. Off here (every conversation its own
@@ -135,6 +137,8 @@ class alignas(64) Worker {
 public:
     using RecordQueue = flowgen::SpscQueue<flowgen::ConversationRecord>;
     using AlertQueue = flowgen::SpscQueue<AlertEvent>;
+    // Per-interval flood samples (detect/flood.hpp) for the exporter's FloodMonitor.
+    using FloodQueue = flowgen::SpscQueue<detect::FloodSample>;
     // Called with a record when the queue is full, instead of dropping it.
     // Only the single-threaded modes (--pcap, one lcore) set it: there the
     // consumer runs on the same thread and a full queue means "drain now".
@@ -196,6 +200,11 @@ public:
 
     RecordQueue& records() noexcept { return *records_; }
     AlertQueue& alerts() noexcept { return *alerts_; }
+    // Empty (and never filled) without detection or with detect flood_pps 0.
+    FloodQueue& floods() noexcept { return *floods_; }
+    // The flood tracker's counters, zero when it is off.
+    uint64_t flood_tracker_evictions() const noexcept { return flood_ ? flood_->stats().evictions.get() : 0; }
+    uint64_t flood_reports_capped() const noexcept { return flood_ ? flood_->stats().reports_capped.get() : 0; }
     const WorkerStats& stats() const noexcept { return stats_; }
     const flowgen::FlowCacheStats& cache_stats() const noexcept { return cache_.stats(); }
     // Slots of the conversation cache now (grows offline, fixed live). Read
@@ -268,6 +277,9 @@ private:
     // flowgen::SlotRelocator::grow for detect_state_.
     static bool relocate_state(void* context, uint32_t new_capacity, const uint32_t* new_slot, uint32_t old_capacity);
     void raise_alert(uint32_t slot, const flowgen::PacketInfo& p, uint64_t now_ms) noexcept;
+    // Hands the flood tracker's heavy victims of the interval that ended to
+    // the exporter (once a second of the worker clock, never per packet).
+    void close_flood_interval(uint64_t now_ms) noexcept;
     void fill_top(uint64_t now_ms) noexcept;
 
     WorkerSettings settings_;
@@ -282,6 +294,9 @@ private:
     flowgen::TableMemory<detect::ConversationState> detect_state_;
     std::unique_ptr<RecordQueue> records_;
     std::unique_ptr<AlertQueue> alerts_;
+    std::unique_ptr<FloodQueue> floods_;
+    // Fed once per created conversation; null when off.
+    std::unique_ptr<detect::FloodTracker> flood_;
     Overflow overflow_ = nullptr;
     bool wait_on_full_ = false;
     void* overflow_context_ = nullptr;

@@ -36,6 +36,10 @@ BOOST_AUTO_TEST_CASE(bad_values_are_errors_naming_the_key) {
         {"volume order", [](Config& c) { c.high_volume_bytes = c.volume_bytes; }, "detect.high_volume_bytes"},
         {"inspect_every", [](Config& c) { c.inspect_every = 0; }, "detect.inspect_every"},
         {"allow list", [](Config& c) { c.allow_list = {"10.0.0.0/8", "10.1.2.300/32"}; }, "detect.allow_list: '10.1.2.300/32'"},
+        {"flood sources", [](Config& c) { c.flood_min_sources = 0; }, "detect.flood_min_sources"},
+        {"flood end", [](Config& c) { c.flood_end_intervals = 0; }, "detect.flood_end_intervals"},
+        {"flood victims", [](Config& c) { c.flood_max_victims = 5000; }, "detect.flood_max_victims"},
+        {"flood alerts", [](Config& c) { c.flood_alerts_per_second = 0; }, "detect.flood_alerts_per_second"},
         {"allow list len", [](Config& c) { c.allow_list = {"10.0.0.0/33"}; }, "detect.allow_list: '10.0.0.0/33'"},
     };
     for (const auto& c : cases) {

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <array>
+#include <tuple>
 #include <vector>
 
 #include "flowgen/ipfix_encoder.hpp"
@@ -319,6 +320,81 @@ BOOST_AUTO_TEST_CASE(type_records_and_process_stats_match_golden) {
     s.at(88).u64(84000);                    // 88: octetTotalCount
     s.at(96);
     ipfix_test::check_bytes(b.m.data(), slen, s.bytes());
+}
+
+BOOST_AUTO_TEST_CASE(flood_report_template_and_record_match_golden) {
+    EncoderConfig c = config(false, true);
+    BOOST_CHECK_EQUAL(IpfixEncoder(c).template_count(), 4u);
+    Buf off;
+    BOOST_CHECK(!IpfixEncoder(c).add_flood_report(off.m, FloodReport{}));  // off: nothing
+    BOOST_CHECK(off.m.empty());
+    c.flood_reports = true;
+    IpfixEncoder enc(c);
+    BOOST_REQUIRE_EQUAL(enc.template_count(), 6u);
+    // Detection's 8 type records, plus echoflowSegment and the 5 flood elements.
+    BOOST_CHECK_EQUAL(enc.type_record_count(), 14u);
+
+    Buf t;
+    BOOST_REQUIRE_EQUAL(enc.add_templates(t.m, 4), 2u);  // templates 264 and 265 only
+    const size_t tlen = t.m.finish(kExportTime, 0, kOdid);
+    Golden tg;
+    tg.at(0).u16(10).u16(164).u32(kExportTime).u32(0).u32(kOdid);  // header
+    // RFC 7011 §3.4.2.2: options template sets (3), one template per set.
+    for (const auto& [at, id, scope_ie, scope_len] : {std::tuple{16, 264, 12, 4}, std::tuple{90, 265, 28, 16}}) {
+        const size_t o = static_cast<size_t>(at);
+        tg.at(o).u16(3).u16(74);                        // set 3, length 4 + 6 + 4 * 4 + 6 * 8
+        tg.at(o + 4).u16(id).u16(10).u16(1);            // template id, 10 fields, 1 scope field
+        tg.at(o + 10).u16(scope_ie).u16(scope_len);     // scope: destinationIPv4/IPv6Address
+        tg.at(o + 14).u16(58).u16(2);                   // vlanId
+        tg.at(o + 18).u16(0x8000 | 9).u16(8).u32(kPen); // echoflowSegment
+        tg.at(o + 26).u16(152).u16(8);                  // flowStartMilliseconds
+        tg.at(o + 30).u16(153).u16(8);                  // flowEndMilliseconds
+        for (uint16_t e = 20; e <= 24; ++e)             // echoflowFlood{Packets,Octets,Sources,PeakPackets/BitsPerSecond}
+            tg.at(o + 34 + 8 * (e - 20u)).u16(0x8000 | e).u16(8).u32(kPen);
+    }
+    tg.at(164);
+    ipfix_test::check_bytes(t.m.data(), tlen, tg.bytes());
+
+    Buf b;
+    FloodReport r;
+    r.family = Family::kIpv4;
+    r.victim = v4(198, 51, 100, 80);
+    r.vlan_id = 12;
+    r.segment_type = SegmentType::kVxlan;
+    r.segment_id = 5000;
+    r.start_ms = kT0;
+    r.end_ms = kT0 + 499;
+    r.packets = 50000;
+    r.octets = 1400000;
+    r.sources = 51234;
+    r.peak_pps = 50000;
+    r.peak_bps = 11200000;
+    BOOST_REQUIRE(enc.add_flood_report(b.m, r));
+    const size_t len = b.m.finish(kExportTime, 5, kOdid);
+    Golden g;
+    g.at(0).u16(10).u16(90).u32(kExportTime).u32(5).u32(kOdid);  // header: one data record
+    g.at(16).u16(264).u16(74);              // 16: data set 264, length 4 + 70
+    g.at(20).u8(198).u8(51).u8(100).u8(80); // 20: scope: the victim
+    g.at(24).u16(12);                       // 24: vlanId
+    g.at(26).u64(uint64_t{1} << 56 | 5000); // 26: echoflowSegment: SegmentType::kVxlan << 56 | VNI
+    g.at(34).u64(kT0).u64(kT0 + 499);       // 34: start, end
+    g.at(50).u64(50000).u64(1400000);       // 50: packets, octets
+    g.at(66).u64(51234);                    // 66: sources
+    g.at(74).u64(50000).u64(11200000);      // 74: peak packets and bits per second
+    g.at(90);
+    ipfix_test::check_bytes(b.m.data(), len, g.bytes());
+    BOOST_CHECK_EQUAL(b.m.data_records(), 1u);
+
+    // With the aggregate templates too: 262/263 before 264/265.
+    c.aggregate_templates = true;
+    IpfixEncoder both(c);
+    BOOST_REQUIRE_EQUAL(both.template_count(), 8u);
+    Buf t2;
+    BOOST_REQUIRE_EQUAL(both.add_templates(t2.m, 6), 2u);
+    BOOST_CHECK_EQUAL(ipfix_test::be16(t2.m.data() + 20), 264u);
+    Buf t3;
+    BOOST_REQUIRE_EQUAL(both.add_templates(t3.m, 4), 4u);
+    BOOST_CHECK_EQUAL(ipfix_test::be16(t3.m.data() + 20), 262u);
 }
 
 // 1,000 one-packet echo requests of 84 bytes from 203.0.113.0/24 to

@@ -196,6 +196,11 @@ class Clock(unittest.TestCase):
         self.assertGreater(stats["elapsed_seconds"], 4 * (IDLE_S + 1.0))
         self.assertLess(stats["elapsed_seconds"], time.time() - probe.t0 + 1)
         self.assertEqual(sorted(f["src"] for f in flows), sorted(sent), "one record per conversation")
+        # The run's record table, for the log (meson-logs/testlog.txt).
+        for f in sorted(flows, key=lambda f: f["src"]):
+            sys.stderr.write("clock step: %-9s wall offset %+5d s  flowEndReason %d  packets %d  exported %.2f s "
+                             "after its last packet\n" % (f["src"], sent[f["src"]][0], f["reason"], f["packets"],
+                                                          f["received"] - sent[f["src"]][2]))
         for f in flows:
             offset, first, last, packets = sent[f["src"]]
             with self.subTest(src=f["src"], wall_offset=offset):
@@ -320,6 +325,9 @@ class CaptureTime(unittest.TestCase):
         flow_records = [r for v in records.values() for r in v if (2, None) in r]
         self.assertEqual(len(flow_records), stats["records_exported"])
         self.assertEqual(len(flow_records), 400)
+        sys.stderr.write("two-hour gap: %d of %d flow records decoded, %d packets\n" % (
+            len(flow_records), stats["records_exported"],
+            sum(int.from_bytes(r[(2, None)], "big") for r in flow_records)))
         self.assertEqual(sum(int.from_bytes(r[(2, None)], "big") for r in flow_records), len(packets))
 
     def test_ignored_octets_are_ip_octets(self):

@@ -115,6 +115,10 @@ class Workers(unittest.TestCase):
                         "the whole input was read")
         self.assertEqual(sum(c[2] for c in conv1), stats1["icmp_packets"])
         self.assertGreater(len(alerts1), 0, "the input has tunnels")
+        for n in (1, 2, 4):
+            stats, conv, alerts = results[n]
+            sys.stderr.write("workers %d: %s, %d conversation records, %d alerts\n" % (
+                n, ", ".join("%s %d" % (k, stats[k]) for k in COUNTERS), len(conv), len(alerts)))
         for n in (2, 4):
             stats, conv, alerts = results[n]
             with self.subTest(workers=n):

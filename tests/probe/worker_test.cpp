@@ -378,6 +378,50 @@ BOOST_AUTO_TEST_CASE(one_packet_conversations_past_the_threshold_fold_with_exact
     BOOST_TEST(records.size() < 3000u / 4);
 }
 
+// A one-packet conversation that alerted keeps its own record (and its
+// verdict in IPFIX) even while one-packet conversations are being folded.
+BOOST_AUTO_TEST_CASE(an_alerted_one_packet_conversation_is_never_folded) {
+    detect::Config detection;
+    detection.patterns_path = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
+    detection.defer_above = 0;  // inspect every first packet: the alert comes from the first
+    probe::WorkerSettings ws;
+    ws.cache.capacity = 64;
+    ws.detection = &detection;
+    ws.fold = {1, 16};
+    probe::Worker worker(ws);
+    BOOST_REQUIRE(worker.init().ok());
+    std::vector<flowgen::ConversationRecord> records;
+    std::mt19937 rng(9);
+    const auto victim = tests::support::v4("192.0.2.1");
+    uint64_t now = 1'764'128'000'000ULL;
+    // ptunnel's 28-byte header (magic 0xD5200880) and some data, in one request.
+    std::vector<uint8_t> ptunnel = {0xD5, 0x20, 0x08, 0x80, 10, 0, 0, 1, 0, 0, 0, 22, 0x40, 0, 0, 1,
+                                    0, 0, 0, 0, 0, 0, 0, 16, 0, 1, 0x42, 0x42};
+    for (int i = 0; i < 16; ++i) ptunnel.push_back(static_cast<uint8_t>(rng()));
+    for (int i = 0; i < 400; ++i) {
+        const uint32_t src = rng();
+        const tests::support::Ipv4Address a{uint8_t(src >> 24), uint8_t(src >> 16), uint8_t(src >> 8), uint8_t(src)};
+        const Frame f = i == 200 ? PacketBuilder{}.ethernet().ipv4(tests::support::v4("198.51.100.7"), victim)
+                                       .icmp_echo(8, 4242, 1).payload(ptunnel).build()
+                                 : PacketBuilder{}.ethernet().ipv4(a, victim).icmp_echo(8, uint16_t(i), 1).build();
+        worker.handle(flowgen::LinkType::kEthernet, {f.data(), f.size()}, now, 1);
+        worker.expire(now);
+    }
+    worker.flush(now, flowgen::EndReason::kForcedEnd);
+    flowgen::ConversationRecord r;
+    while (worker.records().pop(r)) records.push_back(r);
+    BOOST_TEST_REQUIRE(worker.stats().alerts.get() == 1u);
+    BOOST_TEST_REQUIRE(worker.stats().singletons_folded.get() > 300u);
+    int tunnel_records = 0;
+    for (const auto& rec : records)
+        if (!rec.is_aggregate() && rec.initiator.bytes[0] == 198 && rec.initiator.bytes[1] == 51 &&
+            rec.initiator.bytes[2] == 100 && rec.initiator.bytes[3] == 7) {
+            ++tunnel_records;
+            BOOST_TEST(rec.detection.verdict == 2);
+        }
+    BOOST_TEST(tunnel_records == 1);
+}
+
 
 BOOST_AUTO_TEST_SUITE_END()
 
