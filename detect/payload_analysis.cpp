@@ -277,6 +277,9 @@ int find_embedded_ip(Bytes data, uint32_t wire_length) noexcept {
 bool has_tunnel_framing(Bytes data, uint32_t wire_length) noexcept {
     if (data.size() < 28 || wire_length < 28) return false;
     const uint8_t* d = data.data();
+    // A zero magic or destination is no tunnel: 28 zero bytes (a zero fill
+    // of that size, as flood tools send) would otherwise pass every check.
+    if (flowgen::load_be32(d) == 0 || flowgen::load_be32(d + 4) == 0) return false;  // magic, dst ip
     if (flowgen::load_be32(d + 20) != wire_length - 28) return false;  // data_len
     if ((flowgen::load_be32(d + 12) & 0x3FFFFFFFu) >= 16) return false; // state, minus user/proxy flags
     return flowgen::load_be32(d + 8) <= 0xFFFF;                          // dst_port

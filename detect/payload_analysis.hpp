@@ -62,7 +62,7 @@ TextShape text_shape(Bytes data) noexcept;
 // for truncated captures).
 int find_embedded_ip(Bytes data, uint32_t wire_length) noexcept;
 
-// True for a ptunnel-style header (any magic): 28 bytes of magic, dst ip,
+// True for a ptunnel-style header (any non-zero magic): 28 bytes of magic, dst ip (non-zero),
 // dst port (< 65536), state (flag bits 30/31 aside, < 16), ack, data length
 // (= wire_length - 28), seq, id; all big-endian.
 bool has_tunnel_framing(Bytes data, uint32_t wire_length) noexcept;

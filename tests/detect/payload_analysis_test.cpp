@@ -169,6 +169,8 @@ BOOST_AUTO_TEST_CASE(ptunnel_framing_is_found_whatever_the_magic) {
     BOOST_TEST(has_tunnel_framing(span(ack), 28));
     BOOST_TEST(!has_tunnel_framing(span(linux_ping(56, 1)), 56));
     BOOST_TEST(!has_tunnel_framing(span(random_bytes(128, 9)), 128));
+    // 28 zero bytes (hping3 -d 28, a zero-filled flood) hold no header.
+    BOOST_TEST(!has_tunnel_framing(span(Payload(28, 0)), 28));
 }
 
 BOOST_AUTO_TEST_CASE(payload_hash_depends_on_content_and_length) {

@@ -6,6 +6,7 @@
 //   build-perf/tests/perf/pipeline_bench [--runs N] [--packets N]
 //       [--conversations N] [--cache N] [--only NAME[,NAME]] [--detect on|off|both]
 //       [--burst N] [--per-packet] [--json PATH] [--patterns FILE] [--loop NAME SECONDS]
+//       [--flood-pps N] [--defer-above N] [--fold-above N]   (probe defaults; 0 = off)
 //
 // Inputs (each run is --packets frames in bursts of --burst, like rx_burst):
 //   min-echo     60-byte frames: echo request/reply without data, padded (nping, hping3 -1)
@@ -220,6 +221,11 @@ struct Options {
     std::vector<std::string> only;
     std::string json_path;
     std::string patterns = std::string(ECHOFLOW_SOURCE_DIR) + "/detect/patterns/echoflow.patterns";
+    // --flood-pps, --defer-above, --fold-above: the flood machinery, at the
+    // probe's defaults unless given (0 turns each off, for comparison).
+    uint32_t flood_pps = detect::Config{}.flood_pps;
+    uint32_t defer_above = detect::Config{}.defer_above;
+    uint32_t fold_above = flowgen::SingletonFoldConfig{}.singles_per_second;
     std::string loop_input;  // --loop: run one input for a while (for perf record)
     double loop_seconds = 0;
 };
@@ -241,6 +247,8 @@ class Bench {
 public:
     Bench(const Options& o, bool detect) : options_(o) {
         detection_.patterns_path = o.patterns;
+        detection_.flood_pps = o.flood_pps;
+        detection_.defer_above = o.defer_above;
         probe::WorkerSettings ws;
         ws.id = 0;
         ws.cache.capacity = o.cache;
@@ -249,6 +257,7 @@ public:
         // As the probe runs by default (probe/config.hpp): one-packet
         // conversations past 1000 a second fold into aggregate records.
         ws.fold = flowgen::SingletonFoldConfig{};
+        ws.fold.singles_per_second = o.fold_above;
         worker_ = std::make_unique<probe::Worker>(ws);
         if (flowgen::Status s = worker_->init(); !s.ok()) {
             std::fprintf(stderr, "pipeline_bench: %s\n", s.message().c_str());
@@ -377,7 +386,8 @@ std::vector<std::string> split(const std::string& s) {
     std::fprintf(stderr,
                  "usage: %s [--runs N] [--packets N] [--conversations N] [--big-conversations N] [--cache N]\n"
                  "          [--burst N] [--per-packet] [--only min-echo,ping-98,random-1k,tcp-udp,flood,flood-empty,ping-98-big]\n"
-                 "          [--detect on|off|both] [--json PATH] [--patterns FILE] [--loop INPUT SECONDS]\n",
+                 "          [--detect on|off|both] [--json PATH] [--patterns FILE] [--loop INPUT SECONDS]\n"
+                 "          [--flood-pps N] [--defer-above N] [--fold-above N]\n",
                  argv0);
     std::exit(2);
 }
@@ -400,6 +410,9 @@ Options parse(int argc, char** argv) {
         else if (a == "--only") o.only = split(need(i));
         else if (a == "--json") o.json_path = need(i);
         else if (a == "--patterns") o.patterns = need(i);
+        else if (a == "--flood-pps") o.flood_pps = static_cast<uint32_t>(std::strtoul(need(i), nullptr, 10));
+        else if (a == "--defer-above") o.defer_above = static_cast<uint32_t>(std::strtoul(need(i), nullptr, 10));
+        else if (a == "--fold-above") o.fold_above = static_cast<uint32_t>(std::strtoul(need(i), nullptr, 10));
         else if (a == "--detect") {
             const std::string v = need(i);
             if (v == "on") o.detect_off = false;
