@@ -121,9 +121,14 @@ FoldOutcome SingletonFold::fold(const ConversationRecord& r) noexcept {
     key.vlan_id = r.vlan_id;
     key.ingress_port = r.ingress_port;
     key.segment_type = static_cast<uint8_t>(r.segment_type);
-    if (Entry* e = find_or_insert(key, prefix_limit_)) {
-        add(*e, r, d);
-        return FoldOutcome::kFolded;
+    // Once the prefix share is taken, every further singleton of the second
+    // goes to its destination: a spoofed flood's sources are random, so a
+    // prefix lookup would almost always miss and cost a hash and a probe.
+    if (used_ < prefix_limit_) {
+        if (Entry* e = find_or_insert(key, prefix_limit_)) {
+            add(*e, r, d);
+            return FoldOutcome::kFolded;
+        }
     }
     std::memset(key.source.bytes, 0, sizeof key.source.bytes);
     key.source_prefix_length = 0;

@@ -17,8 +17,9 @@
 // The table has a fixed number of entries, allocated by init(), open
 // addressing, nothing allocated afterwards. When it runs short, keys are
 // coarsened rather than lost:
-//   - prefix keys may take kPrefixShare of the entries; past that, the
-//     singleton goes to the entry of its destination with source prefix
+//   - prefix keys are looked up and added while the table holds fewer
+//     than kPrefixShare of its entries; past that, every singleton of the
+//     second goes to the entry of its destination with source prefix
 //     length 0 (same type/code/segment/port);
 //   - when the table is full, to the family's catch-all (source and
 //     destination unspecified, both prefix lengths 0, type/code, segment and
