@@ -58,9 +58,8 @@ Status MirrorDedup::init(uint32_t window_ms, uint32_t entries) {
     return {};
 }
 
-bool MirrorDedup::duplicate(const PacketInfo& p, uint64_t now_ms) noexcept {
+bool MirrorDedup::duplicate(uint64_t h, uint64_t now_ms) noexcept {
     if (window_ms_ == 0) return false;
-    const uint64_t h = mirror_hash(p);
     Entry& e = entries_[static_cast<uint32_t>(h >> 32) & mask_];
     const uint64_t first_ms = e.time_ms & ~kDropped;
     if (e.hash == h && now_ms - first_ms <= window_ms_) {

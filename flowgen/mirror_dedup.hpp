@@ -27,9 +27,13 @@
 #include <memory>
 
 #include "flowgen/packet.hpp"
+#include "flowgen/prefetch.hpp"
 #include "flowgen/status.hpp"
 
 namespace flowgen {
+
+// The hash duplicate() uses: the inner IP packet without its per-hop fields.
+uint64_t mirror_hash(const PacketInfo& p) noexcept;
 
 class MirrorDedup {
 public:
@@ -47,7 +51,15 @@ public:
     // it. A packet seen a third time within the window is not a duplicate.
     // `p` must come from parse_frame (ip_header set). Times must not go
     // backwards. Called by the owning lcore only.
-    bool duplicate(const PacketInfo& p, uint64_t now_ms) noexcept;
+    bool duplicate(const PacketInfo& p, uint64_t now_ms) noexcept { return duplicate(mirror_hash(p), now_ms); }
+    // The same in two steps for a burst: hash (mirror_hash) and prefetch
+    // every packet's entry first, then decide in arrival order, so that the
+    // entries' cache misses overlap (a flood evicts the table from the CPU
+    // caches with its new conversations).
+    void prefetch(uint64_t hash) const noexcept {
+        flowgen::prefetch(&entries_[static_cast<uint32_t>(hash >> 32) & mask_]);
+    }
+    bool duplicate(uint64_t hash, uint64_t now_ms) noexcept;
 
 private:
     struct Entry {
@@ -60,7 +72,5 @@ private:
     uint32_t window_ms_ = 0;
 };
 
-// The hash duplicate() uses: the inner IP packet without its per-hop fields.
-uint64_t mirror_hash(const PacketInfo& p) noexcept;
 
 }  // namespace flowgen

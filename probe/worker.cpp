@@ -268,6 +268,14 @@ void Worker::handle(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noex
         const unsigned m = n < kPassSize ? n : kPassSize;
         unsigned np = 0;
         uint64_t rx_bytes = 0, icmp_octets = 0, icmp_bytes = 0;
+        if (dedup_.enabled()) {
+            // Pass 0: the deduplicator's entries, hashed and prefetched.
+            for (unsigned i = 0; i < m; ++i)
+                if (frames[i].status == ParseStatus::kIcmp) {
+                    dedup_hash_[i] = flowgen::mirror_hash(frames[i].info);
+                    dedup_.prefetch(dedup_hash_[i]);
+                }
+        }
         for (unsigned i = 0; i < m; ++i) {
             const ParsedFrame& f = frames[i];
             rx_bytes += f.frame_bytes;
@@ -276,7 +284,7 @@ void Worker::handle(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noex
                 count_other(f.info, f.status);
                 continue;
             }
-            if (dedup_.enabled() && dedup_.duplicate(f.info, now_ms)) {
+            if (dedup_.enabled() && dedup_.duplicate(dedup_hash_[i], now_ms)) {
                 stats_.mirror_duplicates.add();
                 continue;
             }

@@ -308,6 +308,7 @@ private:
     // Scratch of handle(), here rather than on the stack: default member
     // initialisers would make every call zero it.
     Pending burst_pending_[kPassSize];
+    uint64_t dedup_hash_[kPassSize];  // mirror_hash of each ICMP frame of the pass
     TopConversations top_;
 };
 
