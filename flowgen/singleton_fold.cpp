@@ -45,6 +45,7 @@ Status SingletonFold::init(const SingletonFoldConfig& config) {
     used_ = 0;
     singles_ = 0;
     second_ = 0;
+    last_ = nullptr;
     catch_all_[0].used = catch_all_[1].used = false;
     if (!enabled()) return {};
     // Twice the entries, a power of two: a probe sequence stays short and
@@ -61,6 +62,7 @@ Status SingletonFold::init(const SingletonFoldConfig& config) {
 }
 
 SingletonFold::Entry* SingletonFold::find_or_insert(const Key& key, uint32_t limit) noexcept {
+    if (last_ != nullptr && std::memcmp(&last_->key, &key, sizeof key) == 0) return last_;
     uint64_t words[sizeof(Key) / 8];
     std::memcpy(words, &key, sizeof key);
     uint64_t h = 0x9e3779b97f4a7c15ULL;
@@ -73,9 +75,9 @@ SingletonFold::Entry* SingletonFold::find_or_insert(const Key& key, uint32_t lim
             e.key = key;
             e.used = true;
             order_[used_++] = i;
-            return &e;
+            return last_ = &e;
         }
-        if (std::memcmp(&e.key, &key, sizeof key) == 0) return &e;
+        if (std::memcmp(&e.key, &key, sizeof key) == 0) return last_ = &e;
     }
 }
 

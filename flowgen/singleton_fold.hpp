@@ -177,6 +177,7 @@ private:
             sink(static_cast<const ConversationRecord&>(out));
         }
         used_ = 0;
+        last_ = nullptr;
         for (Entry& e : catch_all_) {
             if (!e.used) continue;
             to_record(e, true, out);
@@ -194,6 +195,9 @@ private:
     Entry catch_all_[2]{};               // [0] IPv4, [1] IPv6
     uint64_t second_ = 0;                // now_ms / 1000 of the singles counted
     uint32_t singles_ = 0;               // singletons exported one by one in second_
+    // The entry the previous singleton joined: a flood's singletons share
+    // one destination key, found again by comparing keys, without hashing.
+    Entry* last_ = nullptr;
 };
 
 }  // namespace flowgen
