@@ -4,19 +4,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "flowgen/hash.hpp"
+
 namespace detect {
 
 namespace {
 
-// murmur3 fmix64: a bijection whose every output bit depends on every input bit.
-inline uint64_t fmix64(uint64_t k) noexcept {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ULL;
-    k ^= k >> 33;
-    return k;
-}
+using flowgen::fmix64;
 
 // The two words of an address folded into one (the odd multiplier keeps the
 // high word's bits apart from the low word's); an IPv4 address is its low word.

@@ -6,21 +6,12 @@
 #include <string>
 
 #include "flowgen/bytes.hpp"
+#include "flowgen/hash.hpp"
 
 namespace flowgen {
 
 namespace {
 
-// murmur3's 64-bit finaliser: full avalanche, so the low bits (bucket) and
-// the high bits (signature) are independent enough.
-inline uint64_t fmix64(uint64_t k) noexcept {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ULL;
-    k ^= k >> 33;
-    return k;
-}
 
 inline uint64_t word(const IpAddress& a, unsigned i) noexcept {
     uint64_t v;

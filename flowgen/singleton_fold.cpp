@@ -1,6 +1,8 @@
 // Folding one-packet conversations into aggregate records: the table.
 #include "flowgen/singleton_fold.hpp"
 
+#include "flowgen/hash.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -18,16 +20,6 @@ namespace {
 constexpr uint8_t kIpv4SourcePrefix = 24;
 constexpr uint8_t kIpv6SourcePrefix = 64;
 
-uint64_t mix(uint64_t h) noexcept {
-    // The 64-bit finaliser of MurmurHash3: every input bit reaches every
-    // output bit, so linear probing sees no clusters from similar keys.
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
 
 }  // namespace
 
@@ -66,7 +58,7 @@ SingletonFold::Entry* SingletonFold::find_or_insert(const Key& key, uint32_t lim
     uint64_t words[sizeof(Key) / 8];
     std::memcpy(words, &key, sizeof key);
     uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (uint64_t w : words) h = mix(h ^ w);
+    for (uint64_t w : words) h = fmix64(h ^ w);
     for (uint32_t i = static_cast<uint32_t>(h) & mask_;; i = (i + 1) & mask_) {
         Entry& e = slots_[i];
         if (!e.used) {
