@@ -574,7 +574,7 @@ flowgen::DetectionSummary Pipeline::summarize(const ConversationState& state) co
     ConversationState tmp;
     const ConversationState& s = settled(state, tmp);
     flowgen::DetectionSummary d;
-    const Evaluation e = evaluate(s);
+    const Evaluation e = evaluate(state);  // settles the state itself
     d.score = e.score;
     d.reason_flags = e.reasons;
     d.entropy_milli = s.entropy_samples ? static_cast<uint16_t>(s.entropy_sum_milli / s.entropy_samples) : 0;
