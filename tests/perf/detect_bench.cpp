@@ -148,7 +148,9 @@ int main(int argc, char** argv) {
              keep(h);
          }},
     };
-    for (const auto& [name, fn] : rows) {
+    for (const auto& [name, row] : rows) {
+        // A named reference: clang 14 cannot capture a structured binding.
+        const Row& fn = row;
         std::printf("%-16s", name);
         for (const auto& p : payloads) std::printf(" %12.1f", median_ns(runs, calls, [&](int i) { fn(p.payload, i); }));
         std::printf("\n");
