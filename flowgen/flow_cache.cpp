@@ -210,6 +210,7 @@ bool FlowCache::grow() noexcept {
             to.sig[w] = from.sig[w];
             to.last_seen[w] = from.last_seen[w];
             to.conv[w] = from.conv[w];
+            to.counters[w] = from.counters[w];
             from.sig[w] = 0;
             moved = true;
         }
@@ -241,26 +242,44 @@ void FlowCache::snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, Conve
     r.segment_type = c.segment_type;
     r.segment_id = c.segment_id;
     r.flow_id = worker_bits_ | c.flow_seq;
+    // Fragments whose first fragment was not seen carry no ICMP header:
+    // their type is unknown. 255/255 says so (type 255 is reserved in
+    // IANA's ICMP and ICMPv6 type registries); 0/0 would read as an
+    // echo reply in nfdump.
+    const bool unattributed = c.key_type == kUnattributedFragment;
+    if (!c.counted()) {
+        // One packet, held in the head: the counters it would have.
+        const unsigned d = c.shape;
+        const Conversation::FirstPacket& f = c.first;
+        r.dir[1 - d] = DirectionCounters{};
+        DirectionCounters& o = r.dir[d];
+        o.packets = 1;
+        o.octets = f.ip_length;
+        o.first_ms = o.last_ms = absolute(c.start_ms);
+        o.min_ip_length = o.max_ip_length = f.ip_length;
+        o.icmp_type = unattributed ? kUnattributedFragment : f.icmp_type;
+        o.icmp_code = unattributed ? kUnattributedFragment : f.icmp_code;
+        o.min_payload = o.max_payload = f.payload;
+        o.payload_octets = f.payload;
+        r.detection = DetectionSummary{};
+        return;
+    }
+    const ConversationCounters& n = buckets_[slot / kWays].counters[slot % kWays];
     for (unsigned d = 0; d < 2; ++d) {
         DirectionCounters& o = r.dir[d];
         o = DirectionCounters{};
-        if (c.packets[d] == 0) continue;
-        o.packets = c.packets[d];
-        o.octets = c.octets[d];
-        o.first_ms = absolute(d == 0 ? c.start_ms : c.first_ms1);
-        o.last_ms = absolute(c.last_ms[d]);
-        o.min_ip_length = c.min_ip_length[d];
-        o.max_ip_length = c.max_ip_length[d];
-        o.icmp_type = c.icmp_type[d];
-        o.icmp_code = c.icmp_code[d];
-        // Fragments whose first fragment was not seen carry no ICMP header:
-        // their type is unknown. 255/255 says so (type 255 is reserved in
-        // IANA's ICMP and ICMPv6 type registries); 0/0 would read as an
-        // echo reply in nfdump.
-        if (c.key_type == kUnattributedFragment) o.icmp_type = o.icmp_code = kUnattributedFragment;
-        o.min_payload = c.min_payload[d];
-        o.max_payload = c.max_payload[d];
-        o.payload_octets = c.payload_octets[d];
+        if (n.packets[d] == 0) continue;
+        o.packets = n.packets[d];
+        o.octets = n.octets[d];
+        o.first_ms = absolute(d == 0 ? c.start_ms : c.more.first_ms1);
+        o.last_ms = absolute(n.last_ms[d]);
+        o.min_ip_length = n.min_ip_length[d];
+        o.max_ip_length = n.max_ip_length[d];
+        o.icmp_type = unattributed ? kUnattributedFragment : c.more.icmp_type[d];
+        o.icmp_code = unattributed ? kUnattributedFragment : c.more.icmp_code[d];
+        o.min_payload = n.min_payload[d];
+        o.max_payload = n.max_payload[d];
+        o.payload_octets = n.payload_octets[d];
     }
     r.detection = DetectionSummary{};
 }

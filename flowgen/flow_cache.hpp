@@ -1,15 +1,21 @@
 // The per-lcore ICMP conversation cache.
 //
 // A set-associative table: the key's hash picks one bucket of 8 slots; a
-// bucket is 1 KiB: one 64-byte index line (8 signatures, 8 last-seen times)
-// and 8 conversations of 120 bytes, so a conversation costs exactly 128
-// bytes including its index. A lookup touches the index line and then one
-// conversation. When all 8 slots of the bucket are taken, the conversation
-// seen least recently (chosen from the index line alone) is exported with
-// flowEndReason "lack of resources" (RFC 5102 §5.11.3) and its slot reused:
-// the table never allocates after init() and never refuses a packet. (A
-// table configured to grow doubles instead of evicting until it reaches its
-// maximum; see FlowCacheConfig::initial_capacity.)
+// bucket is 1 KiB: one 64-byte index line (8 signatures, 8 last-seen times),
+// 8 conversation heads of one line each, and 8 counter blocks of 56 bytes,
+// so a conversation costs exactly 128 bytes including its index. A
+// conversation's head holds its key and, while it has had one packet only,
+// that packet (Conversation::kFirst0/kFirst1): a conversation that ends
+// after one packet, which is what a spoofed-source flood makes, touches the
+// index line and its head only, not the two more lines of its counters.
+// The second packet spreads the first into the counters (kCounted). A lookup
+// touches the index line, then one head (and its counters on a hit). When
+// all 8 slots of the bucket are taken, the conversation seen least recently
+// (chosen from the index line alone) is exported with flowEndReason "lack of
+// resources" (RFC 5102 §5.11.3) and its slot reused: the table never
+// allocates after init() and never refuses a packet. (A table configured to
+// grow doubles instead of evicting until it reaches its maximum; see
+// FlowCacheConfig::initial_capacity.)
 //
 // Burst callers hash first and call prefetch(hash) for every packet of a
 // burst, then prefetch_slot() a few packets ahead, then update(): the
@@ -87,33 +93,62 @@ struct SlotRelocator {
     void* context = nullptr;
 };
 
-// One conversation: 120 bytes. Fields are grouped by size so that there is
-// no padding; per-direction arrays are indexed by direction (0 = initiator).
-struct Conversation {
-    uint64_t octets[2];
+// A conversation's head: its key, and its first packet or the per-direction
+// fields that do not fit its counters. One cache line.
+struct alignas(64) Conversation {
+    // shape: what the rest of the head and the counters hold.
+    static constexpr uint8_t kFirst0 = 0;   // one packet, direction 0: in `first`; counters unused
+    static constexpr uint8_t kFirst1 = 1;   // one packet, direction 1 (a conversation with itself)
+    static constexpr uint8_t kCounted = 2;  // counters hold every packet; `more` holds the rest
+    struct FirstPacket {
+        uint16_t ip_length;       // <= 0xffff (a longer one is counted at once)
+        uint16_t payload;         // echo data octets; 0 without an ICMP header
+        uint8_t icmp_type;        // 0 without an ICMP header (has_type says)
+        uint8_t icmp_code;
+        uint16_t unused;
+    };
+    struct MoreCounters {
+        uint8_t icmp_type[2];     // of the first packet with an ICMP header, per direction
+        uint8_t icmp_code[2];
+        uint32_t first_ms1;       // first packet of direction 1 (direction 0 starts at start_ms)
+    };
+
     IpAddress addr[2];            // [0] initiator, [1] responder
-    uint32_t payload_octets[2];   // echo data octets, for the mean (a slice is cut before it wraps)
     uint32_t segment_id;          // key: overlay segment (FlowKey::segment_id)
     uint32_t start_ms;            // low 32 bits of the epoch ms of the first packet (of this export slice)
-    uint32_t last_ms[2];          // low 32 bits of epoch ms, per direction
-    uint32_t first_ms1;           // first packet of direction 1 (direction 0 starts at start_ms)
-    uint32_t packets[2];
     uint32_t flow_seq;            // per-worker conversation number (flow id low bits)
     uint16_t icmp_id;             // key id: echo identifier or code
     uint16_t ingress_port;
     uint16_t vlan_id;             // key: FlowKey::vlan_id
+    Family family;
+    uint8_t key_type;
+    SegmentType segment_type;     // key: FlowKey::segment_type
+    uint8_t has_type;             // bit d: direction d has had an ICMP header (its type is set)
+    uint8_t shape;                // kFirst0, kFirst1 or kCounted
+    uint8_t unused;
+    union {
+        FirstPacket first;        // kFirst0, kFirst1
+        MoreCounters more;        // kCounted
+    };
+
+    bool counted() const noexcept { return shape == kCounted; }
+};
+static_assert(sizeof(Conversation) == 64, "a conversation's head is one cache line");
+
+// A conversation's counters once it has had a second packet (or an export
+// slice has ended). Per-direction arrays are indexed by direction (0 =
+// initiator). 56 bytes: the head's line and these make 120.
+struct ConversationCounters {
+    uint64_t octets[2];
+    uint32_t payload_octets[2];   // echo data octets, for the mean (a slice is cut before it wraps)
+    uint32_t last_ms[2];          // low 32 bits of epoch ms, per direction
+    uint32_t packets[2];
     uint16_t min_ip_length[2];
     uint16_t max_ip_length[2];
     uint16_t min_payload[2];
     uint16_t max_payload[2];
-    Family family;
-    uint8_t key_type;
-    uint8_t icmp_type[2];
-    uint8_t icmp_code[2];
-    uint8_t has_type;             // bit d: icmp_type[d] is set
-    SegmentType segment_type;     // key: FlowKey::segment_type
 };
-static_assert(sizeof(Conversation) == 120, "keep the conversation within its 120-byte budget");
+static_assert(sizeof(ConversationCounters) == 56, "head and counters within the 120-byte budget");
 
 class FlowCache {
 public:
@@ -188,7 +223,8 @@ public:
     // it again until this is false.
     bool expire_backlog() const noexcept { return scan_credit_ >= kScanPeriodMs; }
 
-    // Calls fn(slot, const Conversation&) for every live conversation. A
+    // Calls fn(slot, const Conversation&) for every live conversation (its
+    // head: octets(slot) gives its size). A
     // full scan of the table: for on-demand views (telemetry), never per packet.
     template <class Fn>
     void for_each(Fn&& fn) const {
@@ -204,6 +240,13 @@ public:
     void snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, ConversationRecord& out) const noexcept;
 
     const Conversation& at(uint32_t slot) const noexcept { return buckets_[slot / kWays].conv[slot % kWays]; }
+    // Octets of both directions of the live conversation in `slot` (this export slice).
+    uint64_t octets(uint32_t slot) const noexcept {
+        const Bucket& b = buckets_[slot / kWays];
+        const Conversation& c = b.conv[slot % kWays];
+        if (!c.counted()) return c.first.ip_length;
+        return b.counters[slot % kWays].octets[0] + b.counters[slot % kWays].octets[1];
+    }
     const FlowCacheStats& stats() const noexcept { return stats_; }
 
 private:
@@ -213,10 +256,12 @@ private:
         // restart) of each way: eviction and the idle check read only this
         // line, not eight conversations.
         uint32_t last_seen[kWays];
-        Conversation conv[kWays];
+        Conversation conv[kWays];               // one line each
+        ConversationCounters counters[kWays];   // 7 lines for the 8
     };
     static_assert(sizeof(Bucket) == 1024, "8 conversations and their index in 1 KiB");
     static_assert(offsetof(Bucket, conv) == 64, "the index is exactly one cache line");
+    static_assert(offsetof(Bucket, counters) == 64 * (1 + kWays), "every head on a line of its own");
     uint32_t oldest_way(const Bucket& bucket, uint32_t now32) const noexcept;
     static bool empty(const Bucket& bucket) noexcept;
     void prefetch_scan(uint32_t bucket) const noexcept;
@@ -227,11 +272,16 @@ private:
         uint32_t s = static_cast<uint32_t>(hash >> 32);
         return s ? s : 1;
     }
-    Conversation& conv(uint32_t slot) noexcept { return buckets_[slot / kWays].conv[slot % kWays]; }
     bool matches(const Conversation& c, const FlowKey& key) const noexcept;
-    void open(Conversation& c, const FlowKey& key, const PacketInfo& p, uint16_t port, uint64_t now_ms) noexcept;
-    static void account(Conversation& c, unsigned dir, const PacketInfo& p, uint32_t now32) noexcept;
-    static void restart(Conversation& c, uint32_t now32) noexcept;
+    void open(Conversation& c, ConversationCounters& n, const FlowKey& key, unsigned dir, const PacketInfo& p,
+              uint16_t port, uint64_t now_ms) noexcept;
+    static void count_first(Conversation& c, ConversationCounters& n) noexcept;
+    static void account(Conversation& c, ConversationCounters& n, unsigned dir, const PacketInfo& p,
+                        uint32_t now32) noexcept;
+    static void restart(Conversation& c, ConversationCounters& n, uint32_t now32) noexcept;
+    static bool silent(const Conversation& c, const ConversationCounters& n) noexcept {
+        return c.counted() && n.packets[0] == 0 && n.packets[1] == 0;
+    }
     template <class Sink>
     uint32_t end(uint32_t slot, uint64_t now_ms, EndReason reason, Sink& export_sink) noexcept;
     Hit open_at(uint32_t bucket, uint32_t way, uint32_t sig, const FlowKey& key, bool reply, const PacketInfo& p,
@@ -239,7 +289,7 @@ private:
     template <class Sink>
     Hit open_in_full_bucket(const FlowKey& key, uint64_t hash, bool reply, const PacketInfo& p, uint16_t port,
                             uint64_t now_ms, Sink& export_sink) noexcept;
-    static bool would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept;
+    static bool would_overflow(const ConversationCounters& n, unsigned dir, const PacketInfo& p) noexcept;
     // Doubles the table in place (a full bucket of a growing table; the
     // address space for max_capacity() was reserved by init()). Every
     // conversation keeps its way in the bucket its hash selects with one

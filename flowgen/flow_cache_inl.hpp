@@ -16,81 +16,119 @@ inline bool FlowCache::matches(const Conversation& c, const FlowKey& key) const 
            (c.addr[0] == key.high && c.addr[1] == key.low);
 }
 
-inline bool FlowCache::would_overflow(const Conversation& c, unsigned dir, const PacketInfo& p) noexcept {
+inline bool FlowCache::would_overflow(const ConversationCounters& n, unsigned dir, const PacketInfo& p) noexcept {
     // packets and payload_octets are 32 bits; an export slice that would
     // wrap one is cut short (reported as an active timeout) instead of
     // silently wrapping.
-    return c.packets[dir] == UINT32_MAX || c.payload_octets[dir] > UINT32_MAX - p.payload_wire_length;
+    return n.packets[dir] == UINT32_MAX || n.payload_octets[dir] > UINT32_MAX - p.payload_wire_length;
 }
 
-inline void FlowCache::account(Conversation& c, unsigned dir, const PacketInfo& p, uint32_t now32) noexcept {
+// Adds a packet to a counted conversation.
+inline void FlowCache::account(Conversation& c, ConversationCounters& n, unsigned dir, const PacketInfo& p,
+                               uint32_t now32) noexcept {
     const uint16_t len = static_cast<uint16_t>(std::min<uint32_t>(p.ip_length, 0xffff));
-    if (c.packets[dir] == 0) {
-        c.min_ip_length[dir] = len;
-        c.max_ip_length[dir] = len;
+    if (n.packets[dir] == 0) {
+        n.min_ip_length[dir] = len;
+        n.max_ip_length[dir] = len;
         // The first packet of each direction in this export slice starts it
         // (after an active-timeout restart, the slice starts with a packet,
         // not with the export).
         if (dir == 0)
             c.start_ms = now32;
         else
-            c.first_ms1 = now32;
+            c.more.first_ms1 = now32;
     } else {
-        c.min_ip_length[dir] = std::min(c.min_ip_length[dir], len);
-        c.max_ip_length[dir] = std::max(c.max_ip_length[dir], len);
+        n.min_ip_length[dir] = std::min(n.min_ip_length[dir], len);
+        n.max_ip_length[dir] = std::max(n.max_ip_length[dir], len);
     }
-    c.packets[dir] += 1;
-    c.octets[dir] += p.ip_length;
-    c.last_ms[dir] = now32;
+    n.packets[dir] += 1;
+    n.octets[dir] += p.ip_length;
+    n.last_ms[dir] = now32;
     if (p.has_icmp_header) {
         const uint16_t pay = p.payload_wire_length;
         if (!(c.has_type & (1u << dir))) {
             c.has_type |= static_cast<uint8_t>(1u << dir);
-            c.icmp_type[dir] = p.icmp_type;
-            c.icmp_code[dir] = p.icmp_code;
-            c.min_payload[dir] = pay;
-            c.max_payload[dir] = pay;
+            c.more.icmp_type[dir] = p.icmp_type;
+            c.more.icmp_code[dir] = p.icmp_code;
+            n.min_payload[dir] = pay;
+            n.max_payload[dir] = pay;
         } else {
-            c.min_payload[dir] = std::min(c.min_payload[dir], pay);
-            c.max_payload[dir] = std::max(c.max_payload[dir], pay);
+            n.min_payload[dir] = std::min(n.min_payload[dir], pay);
+            n.max_payload[dir] = std::max(n.max_payload[dir], pay);
         }
-        c.payload_octets[dir] += pay;
+        n.payload_octets[dir] += pay;
     }
 }
 
-inline void FlowCache::open(Conversation& c, const FlowKey& key, const PacketInfo& p, uint16_t port,
-                            uint64_t now_ms) noexcept {
-    std::memset(&c, 0, sizeof c);
+// Writes the head of a new conversation, whose first packet `p` goes in
+// direction `dir`. Only the head's line is written: the counters' lines are
+// left alone until a second packet (count_first()). A first packet longer
+// than the head can hold (an IPv6 packet over 65,535 octets) is counted at once.
+inline void FlowCache::open(Conversation& c, ConversationCounters& n, const FlowKey& key, unsigned dir,
+                            const PacketInfo& p, uint16_t port, uint64_t now_ms) noexcept {
+    const uint32_t now32 = static_cast<uint32_t>(now_ms);
     c.addr[0] = p.src;
     c.addr[1] = p.dst;
     // A packet whose source is not one of the key's addresses cannot happen:
     // the key was made from this packet.
-    c.family = key.family;
-    c.key_type = key.key_type;
+    c.segment_id = key.segment_id;
+    c.start_ms = now32;
+    c.flow_seq = next_seq_++;
     c.icmp_id = key.id;
     c.ingress_port = port;
     c.vlan_id = key.vlan_id;
+    c.family = key.family;
+    c.key_type = key.key_type;
     c.segment_type = key.segment_type;
-    c.segment_id = key.segment_id;
-    c.start_ms = static_cast<uint32_t>(now_ms);
-    c.flow_seq = next_seq_++;
+    c.unused = 0;
+    if (__builtin_expect(p.ip_length <= 0xffff, 1)) {
+        c.shape = static_cast<uint8_t>(dir);  // kFirst0 or kFirst1
+        const bool h = p.has_icmp_header;
+        c.has_type = h ? static_cast<uint8_t>(1u << dir) : 0;
+        c.first.ip_length = static_cast<uint16_t>(p.ip_length);
+        c.first.payload = h ? p.payload_wire_length : 0;
+        c.first.icmp_type = h ? p.icmp_type : 0;
+        c.first.icmp_code = h ? p.icmp_code : 0;
+        c.first.unused = 0;
+        return;
+    }
+    c.shape = Conversation::kCounted;
+    c.has_type = 0;
+    c.more = Conversation::MoreCounters{};
+    n = ConversationCounters{};
+    account(c, n, dir, p, now32);
+}
+
+// A one-packet conversation takes its second packet: its first packet, held
+// in the head, becomes the counters it would have had had it been counted
+// from the start.
+inline void FlowCache::count_first(Conversation& c, ConversationCounters& n) noexcept {
+    const unsigned d = c.shape;
+    const Conversation::FirstPacket f = c.first;
+    n = ConversationCounters{};
+    n.packets[d] = 1;
+    n.octets[d] = f.ip_length;
+    n.last_ms[d] = c.start_ms;
+    n.min_ip_length[d] = n.max_ip_length[d] = f.ip_length;
+    n.min_payload[d] = n.max_payload[d] = f.payload;
+    n.payload_octets[d] = f.payload;
+    c.more = Conversation::MoreCounters{};
+    c.more.icmp_type[d] = f.icmp_type;
+    c.more.icmp_code[d] = f.icmp_code;
+    if (d == 1) c.more.first_ms1 = c.start_ms;
+    c.shape = Conversation::kCounted;
 }
 
 // Zero the counters of a conversation that continues after an active-timeout
 // export; its identity (addresses, key, flow id) and slot stay.
-inline void FlowCache::restart(Conversation& c, uint32_t now32) noexcept {
-    for (unsigned d = 0; d < 2; ++d) {
-        c.octets[d] = 0;
-        c.payload_octets[d] = 0;
-        c.packets[d] = 0;
-        c.last_ms[d] = now32;
-        c.min_ip_length[d] = c.max_ip_length[d] = 0;
-        c.min_payload[d] = c.max_payload[d] = 0;
-        c.icmp_type[d] = c.icmp_code[d] = 0;
-    }
+inline void FlowCache::restart(Conversation& c, ConversationCounters& n, uint32_t now32) noexcept {
+    n = ConversationCounters{};
+    n.last_ms[0] = n.last_ms[1] = now32;
+    c.more = Conversation::MoreCounters{};
+    c.more.first_ms1 = now32;
     c.has_type = 0;
     c.start_ms = now32;
-    c.first_ms1 = now32;
+    c.shape = Conversation::kCounted;
 }
 
 inline bool FlowCache::empty(const Bucket& bucket) noexcept {
@@ -126,12 +164,20 @@ inline uint32_t FlowCache::prefetch_slot(uint64_t hash, uint64_t now_ms) const n
         if (bucket.sig[w] == sig) way = w;
         if (bucket.sig[w] == 0 && free_way == kWays) free_way = w;
     }
-    if (way == kWays) way = free_way != kWays ? free_way : oldest_way(bucket, static_cast<uint32_t>(now_ms));
-    // A conversation is 120 bytes at a multiple of 8: it spans 2 or 3 lines.
-    const char* c = reinterpret_cast<const char*>(&bucket.conv[way]);
-    flowgen::prefetch(c);
-    flowgen::prefetch(c + 64);
-    flowgen::prefetch(c + sizeof(Conversation) - 1);
+    flowgen::prefetch(&bucket.conv[way != kWays ? way : 0]);
+    if (way != kWays) {
+        // Likely a hit: its counters too (56 bytes at a multiple of 8: one
+        // or two lines).
+        const char* n = reinterpret_cast<const char*>(&bucket.counters[way]);
+        flowgen::prefetch(n);
+        flowgen::prefetch(n + sizeof(ConversationCounters) - 1);
+        return b * kWays + way;
+    }
+    // A new conversation: the head it will write, and the one an eviction
+    // would read first. An evicted one-packet conversation needs no more;
+    // one with counters (a full table of real conversations) costs a miss.
+    way = free_way != kWays ? free_way : oldest_way(bucket, static_cast<uint32_t>(now_ms));
+    flowgen::prefetch(&bucket.conv[way]);
     return b * kWays + way;
 }
 
@@ -151,7 +197,7 @@ inline void FlowCache::prefetch_scan(uint32_t b) const noexcept {
     if (!((occupied_[mid >> 6] >> (mid & 63)) & 1)) return;
     const Bucket& near = buckets_[mid];
     for (uint32_t w = 0; w < kWays; ++w)
-        if (near.sig[w] != 0) flowgen::prefetch(&near.conv[w].start_ms);
+        if (near.sig[w] != 0) flowgen::prefetch(&near.conv[w]);
 }
 
 // Removes a conversation, exporting it unless it has nothing to export (a
@@ -160,9 +206,8 @@ inline void FlowCache::prefetch_scan(uint32_t b) const noexcept {
 template <class Sink>
 uint32_t FlowCache::end(uint32_t slot, uint64_t now_ms, EndReason reason, Sink& export_sink) noexcept {
     Bucket& bucket = buckets_[slot / kWays];
-    const Conversation& c = bucket.conv[slot % kWays];
     uint32_t exported = 0;
-    if (c.packets[0] == 0 && c.packets[1] == 0) {
+    if (silent(bucket.conv[slot % kWays], bucket.counters[slot % kWays])) {
         stats_.ended_silent.add();
     } else {
         ConversationRecord rec;
@@ -193,20 +238,22 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
     for (uint32_t w = 0; w < kWays; ++w) {
         if (bucket.sig[w] == sig && matches(bucket.conv[w], key)) {
             Conversation& c = bucket.conv[w];
+            ConversationCounters& n = bucket.counters[w];
             unsigned dir;
             if (c.addr[0] == c.addr[1])
                 dir = reply ? 1 : 0;
             else
                 dir = (p.src == c.addr[0]) ? 0 : 1;
             const uint32_t slot = b * kWays + w;
-            if (__builtin_expect(would_overflow(c, dir, p), 0)) {
+            if (!c.counted()) count_first(c, n);
+            if (__builtin_expect(would_overflow(n, dir, p), 0)) {
                 ConversationRecord rec;
                 snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
                 export_sink(rec, slot);
                 stats_.exported_active.add();
-                restart(c, now32);
+                restart(c, n, now32);
             }
-            account(c, dir, p, now32);
+            account(c, n, dir, p, now32);
             bucket.last_seen[w] = now32;
             return {slot, static_cast<uint8_t>(dir), false};
         }
@@ -221,13 +268,13 @@ inline FlowCache::Hit FlowCache::open_at(uint32_t b, uint32_t way, uint32_t sig,
                                          const PacketInfo& p, uint16_t port, uint64_t now_ms) noexcept {
     Bucket& bucket = buckets_[b];
     const uint32_t now32 = static_cast<uint32_t>(now_ms);
-    Conversation& c = bucket.conv[way];
     bucket.sig[way] = sig;
     bucket.last_seen[way] = now32;
     set_occupied(b);
-    open(c, key, p, port, now_ms);
-    const unsigned dir = (c.addr[0] == c.addr[1] && reply) ? 1 : 0;
-    account(c, dir, p, now32);
+    // The initiator is this packet's source; only a conversation with
+    // itself can start with its reply half.
+    const unsigned dir = (p.src == p.dst && reply) ? 1 : 0;
+    open(bucket.conv[way], bucket.counters[way], key, dir, p, port, now_ms);
     stats_.created.add();
     stats_.active.add();
     return {b * kWays + way, static_cast<uint8_t>(dir), true};
@@ -325,11 +372,11 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
         Conversation& c = bucket.conv[w];
         if (now32 - bucket.last_seen[w] >= idle_ms_) {
             exported += end(slot, now_ms, EndReason::kIdleTimeout, export_sink);
-        } else if (now32 - c.start_ms >= active_ms_ && (c.packets[0] | c.packets[1])) {
+        } else if (now32 - c.start_ms >= active_ms_ && !silent(c, bucket.counters[w])) {
             ConversationRecord rec;
             snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
             export_sink(rec, slot);
-            restart(c, now32);
+            restart(c, bucket.counters[w], now32);
             bucket.last_seen[w] = now32;
             stats_.exported_active.add();
             ++exported;

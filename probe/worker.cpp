@@ -159,8 +159,8 @@ void Worker::fill_top(uint64_t now_ms) noexcept {
         uint32_t slot;
     } best[TopConversations::kMax];
     size_t n = 0;
-    cache_.for_each([&](uint32_t slot, const flowgen::Conversation& c) {
-        const uint64_t octets = c.octets[0] + c.octets[1];
+    cache_.for_each([&](uint32_t slot, const flowgen::Conversation&) {
+        const uint64_t octets = cache_.octets(slot);
         if (n == TopConversations::kMax && octets <= best[n - 1].octets) return;
         size_t i = n < TopConversations::kMax ? n++ : n - 1;
         for (; i > 0 && best[i - 1].octets < octets; --i) best[i] = best[i - 1];

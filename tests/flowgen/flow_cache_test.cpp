@@ -404,6 +404,146 @@ BOOST_AUTO_TEST_CASE(a_conversation_silent_after_an_active_export_ends_without_a
     BOOST_TEST(f.cache.stats().exported_active.get() >= 1u);
 }
 
+namespace {
+
+// What a conversation's record must say, from its packets alone.
+struct Expected {
+    IpAddress initiator, responder;
+    DirectionCounters dir[2];
+    bool has_type[2] = {false, false};
+};
+
+void expect_packet(Expected& e, unsigned d, const PacketInfo& p, uint64_t now) {
+    DirectionCounters& o = e.dir[d];
+    const uint16_t len = static_cast<uint16_t>(std::min<uint32_t>(p.ip_length, 0xffff));
+    if (o.packets == 0) {
+        o.first_ms = now;
+        o.min_ip_length = o.max_ip_length = len;
+    }
+    o.min_ip_length = std::min(o.min_ip_length, len);
+    o.max_ip_length = std::max(o.max_ip_length, len);
+    o.packets += 1;
+    o.octets += p.ip_length;
+    o.last_ms = now;
+    if (p.has_icmp_header) {
+        if (!e.has_type[d]) {
+            e.has_type[d] = true;
+            o.icmp_type = p.icmp_type;
+            o.icmp_code = p.icmp_code;
+            o.min_payload = o.max_payload = p.payload_wire_length;
+        }
+        o.min_payload = std::min(o.min_payload, p.payload_wire_length);
+        o.max_payload = std::max(o.max_payload, p.payload_wire_length);
+        o.payload_octets += p.payload_wire_length;
+    }
+}
+
+}  // namespace
+
+// A conversation's first packet is held in its head and spread into its
+// counters by the second: the records must be those of counting every
+// packet from the start, whatever the number of packets, the direction of
+// the first (a conversation with itself may start with its reply), a packet
+// without an ICMP header or an IPv6 packet too long for the head.
+BOOST_AUTO_TEST_CASE(records_count_every_packet_however_many_a_conversation_has) {
+    for (const uint32_t seed : {1u, 2u, 3u, 4u}) {
+        Fixture f;
+        BOOST_REQUIRE(f.cache.init({.capacity = 4096, .idle_timeout_ms = 600000, .active_timeout_ms = 600000}).ok());
+        std::mt19937 rng(seed);
+        constexpr uint16_t kConversations = 400;
+        std::map<uint16_t, Expected> expected;  // by echo id: one conversation each
+        uint64_t now = kT0;
+        for (int i = 0; i < 3000; ++i) {
+            // Ids 1-200 get one packet at most; the others many.
+            const uint16_t id = static_cast<uint16_t>(1 + (i < 200 ? i : 200 + rng() % (kConversations - 200)));
+            const bool v6 = id % 3 == 0;
+            const bool self = id % 11 == 0;
+            IpAddress a{}, b{};
+            a.bytes[0] = 10;
+            a.bytes[15] = static_cast<uint8_t>(id);
+            a.bytes[14] = static_cast<uint8_t>(id >> 8);
+            b = a;
+            if (!self) b.bytes[13] = 1;
+            const bool reply = rng() % 2 == 1;
+            uint16_t payload = static_cast<uint16_t>(rng() % 1500);
+            PacketInfo p = reply ? echo(b, a, true, id, payload) : echo(a, b, false, id, payload);
+            if (v6) {
+                p.family = Family::kIpv6;
+                p.l4_protocol = kProtoIcmpv6;
+                p.icmp_type = reply ? 129 : 128;
+                // The largest IPv6 packet without a jumbogram: 40 + 65,535.
+                if (rng() % 7 == 0) payload = 65535 - 8;
+                p.payload_wire_length = payload;
+                p.ip_length = 40 + 8 + payload;
+            }
+            p.icmp_code = static_cast<uint8_t>(rng() % 3);
+            FlowKey key;
+            const bool is_reply = make_key(p, key);
+            if (rng() % 9 == 0) p.has_icmp_header = false;  // a later fragment, keyed by its first
+            now += 1 + rng() % 3;
+            const FlowCache::Hit hit = f.cache.update(key, is_reply, p, 3, now, f.out);
+            Expected& e = expected[id];
+            if (hit.created) {
+                e.initiator = p.src;
+                e.responder = p.dst;
+            }
+            expect_packet(e, hit.dir, p, now);
+        }
+        BOOST_TEST(f.out.records.empty());
+        f.cache.flush_all(now + 1, EndReason::kForcedEnd, f.out);
+        BOOST_REQUIRE(f.out.records.size() == expected.size());
+        unsigned one_packet = 0, mismatches = 0;
+        for (const ConversationRecord& r : f.out.records) {
+            const auto it = expected.find(r.icmp_id);
+            BOOST_REQUIRE(it != expected.end());
+            const Expected& e = it->second;
+            if (r.dir[0].packets + r.dir[1].packets == 1) ++one_packet;
+            bool same = r.initiator == e.initiator && r.responder == e.responder;
+            for (unsigned d = 0; d < 2; ++d) {
+                const DirectionCounters &x = r.dir[d], &y = e.dir[d];
+                same = same && x.packets == y.packets && x.octets == y.octets && x.first_ms == y.first_ms &&
+                       x.last_ms == y.last_ms && x.min_ip_length == y.min_ip_length &&
+                       x.max_ip_length == y.max_ip_length && x.icmp_type == y.icmp_type &&
+                       x.icmp_code == y.icmp_code && x.min_payload == y.min_payload &&
+                       x.max_payload == y.max_payload && x.payload_octets == y.payload_octets;
+            }
+            if (!same) {
+                ++mismatches;
+                BOOST_TEST_MESSAGE("id " << r.icmp_id << ": " << r.dir[0].packets << "/" << r.dir[1].packets
+                                         << " packets, octets " << r.dir[0].octets << "/" << r.dir[1].octets
+                                         << ", expected " << e.dir[0].octets << "/" << e.dir[1].octets);
+            }
+        }
+        BOOST_TEST(mismatches == 0u, "seed " << seed);
+        BOOST_TEST(one_packet >= 100u);  // the head-only shape was exercised
+    }
+}
+
+// A one-packet conversation cut by the active timeout goes on counted: its
+// next packet starts a new slice, and a silent one ends without a record.
+BOOST_AUTO_TEST_CASE(a_one_packet_conversation_survives_an_active_export) {
+    Fixture f;
+    BOOST_REQUIRE(f.cache.init({.capacity = 64, .idle_timeout_ms = 5000, .active_timeout_ms = 1000}).ok());
+    const auto a = v4(10, 0, 0, 1), b = v4(10, 0, 0, 2);
+    f.feed(echo(a, b, false, 1, 100), kT0);
+    for (uint64_t t = kT0; t <= kT0 + 1600; t += 100) f.cache.expire(t, f.out);
+    BOOST_REQUIRE(f.out.records.size() == 1u);
+    BOOST_TEST(f.out.records[0].end_reason == EndReason::kActiveTimeout);
+    BOOST_TEST(f.out.records[0].dir[0].packets == 1u);
+    BOOST_TEST(f.out.records[0].dir[0].octets == 128u);
+    BOOST_TEST(f.out.records[0].dir[0].first_ms == kT0);
+    f.feed(echo(b, a, true, 1, 100), kT0 + 2000);
+    f.cache.flush_all(kT0 + 2500, EndReason::kForcedEnd, f.out);
+    BOOST_REQUIRE(f.out.records.size() == 2u);
+    const ConversationRecord& r = f.out.records[1];
+    BOOST_TEST(r.dir[0].packets == 0u);
+    BOOST_TEST(r.dir[1].packets == 1u);
+    BOOST_TEST(r.dir[1].first_ms == kT0 + 2000);
+    BOOST_TEST(r.dir[1].icmp_type == 0);
+    BOOST_TEST(r.dir[1].min_payload == 100u);
+    BOOST_TEST(f.cache.stats().ended_silent.get() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_conversation_costs_128_bytes_including_its_index) {
     BOOST_TEST(FlowCache::bytes_per_conversation() == 128u);
     FlowCache cache;
