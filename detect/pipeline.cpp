@@ -522,15 +522,49 @@ uint16_t Pipeline::fingerprint(Bytes data) const noexcept {
     return hits.benign_id != 0 ? hits.benign_id : hits.ping_id;
 }
 
-Evaluation Pipeline::evaluate(const ConversationState& state) const noexcept {
-    ConversationState tmp;
-    const ConversationState& s = settled(state, tmp);
+namespace {
+
+// The fields of a state's second line, or the zeros a state that never
+// wrote it stands for (ConversationState::kFlagWide): a new conversation is
+// scored without a copy of its state and without a read of that line.
+template <bool kWide>
+struct Line2 {
+    const ConversationState& s;
+    uint64_t size_bitmap() const noexcept { return kWide ? s.size_bitmap : 0; }
+    uint32_t unexplained_bytes() const noexcept { return kWide ? s.unexplained_bytes : 0; }
+    uint16_t size_changes() const noexcept { return kWide ? s.size_changes : 0; }
+    uint16_t random_packets() const noexcept { return kWide ? s.random_packets : 0; }
+    uint16_t text_packets() const noexcept { return kWide ? s.text_packets : 0; }
+    uint16_t binary_packets() const noexcept { return kWide ? s.binary_packets : 0; }
+    uint16_t replies_mismatched() const noexcept { return kWide ? s.replies_mismatched : 0; }
+    uint8_t bogus_error() const noexcept { return kWide ? s.bogus_error : 0; }
+    uint8_t fill_changes() const noexcept { return kWide ? s.fill_changes : 0; }
+    uint8_t text_changes() const noexcept { return kWide ? s.text_changes : 0; }
+    uint8_t evidence() const noexcept { return kWide ? s.evidence : 0; }
+};
+
+template <bool kWide>
+Evaluation evaluate_state(const ConversationState& s, const Config& c) noexcept {
+    static_assert(offsetof(ConversationState, size_bitmap) >= kLine2 &&
+                      offsetof(ConversationState, unexplained_bytes) >= kLine2 &&
+                      offsetof(ConversationState, size_changes) >= kLine2 &&
+                      offsetof(ConversationState, random_packets) >= kLine2 &&
+                      offsetof(ConversationState, text_packets) >= kLine2 &&
+                      offsetof(ConversationState, binary_packets) >= kLine2 &&
+                      offsetof(ConversationState, replies_mismatched) >= kLine2 &&
+                      offsetof(ConversationState, bogus_error) >= kLine2 &&
+                      offsetof(ConversationState, fill_changes) >= kLine2 &&
+                      offsetof(ConversationState, text_changes) >= kLine2 &&
+                      offsetof(ConversationState, evidence) >= kLine2,
+                  "Line2 stands for second-line fields only: a first-line one is read directly");
+    static_assert(offsetof(ConversationState, oversized_error) < kLine2 && offsetof(ConversationState, flags) < kLine2,
+                  "first-line fields are read directly");
+    const Line2<kWide> l2{s};
     Evaluation e;
     if (s.flags & ConversationState::kFlagAllowListed) {
         e.reasons = bit(Reason::kAllowListed);
         return e;
     }
-    const Config& c = config_;
     uint32_t r = 0;
     auto when = [&r](bool condition, Reason reason) {
         if (condition) r |= bit(reason);
@@ -539,28 +573,28 @@ Evaluation Pipeline::evaluate(const ConversationState& state) const noexcept {
     when(s.ip_in_payload > 0, Reason::kIpInPayload);
     when(s.framing > 0, Reason::kTunnelFraming);
     when(s.flags & ConversationState::kFlagSuspicious, Reason::kSuspiciousContent);
-    when(s.random_packets >= c.min_random_packets, Reason::kRandomPayload);
-    when(s.text_packets >= c.min_text_packets, Reason::kTextPayload);
-    when(s.binary_packets >= c.min_binary_packets, Reason::kBinaryPayload);
-    uint64_t sizes = s.size_bitmap;
+    when(l2.random_packets() >= c.min_random_packets, Reason::kRandomPayload);
+    when(l2.text_packets() >= c.min_text_packets, Reason::kTextPayload);
+    when(l2.binary_packets() >= c.min_binary_packets, Reason::kBinaryPayload);
+    uint64_t sizes = l2.size_bitmap();
     for (unsigned d = 0; d < 2; ++d)
         if (s.first_dir_seen & (1u << d)) sizes |= uint64_t{1} << size_bin(s.first_size[d]);
-    when(s.size_changes >= c.min_size_changes && __builtin_popcountll(sizes) >= c.min_distinct_sizes,
+    when(l2.size_changes() >= c.min_size_changes && __builtin_popcountll(sizes) >= c.min_distinct_sizes,
          Reason::kSizeVaries);
     when((s.first_dir_seen & 1u) && !default_size(s.first_size[0]), Reason::kNonDefaultSize);
-    when(s.replies_mismatched >= c.min_reply_mismatches, Reason::kReplyMismatch);
+    when(l2.replies_mismatched() >= c.min_reply_mismatches, Reason::kReplyMismatch);
     when(s.replies_unsolicited >= c.min_unsolicited_replies && 2u * s.replies_unsolicited > s.replies,
          Reason::kUnsolicitedReply);
     when(s.requests_unanswered >= c.min_unanswered_requests, Reason::kUnansweredRequests);
-    when(s.fill_changes >= c.min_fill_changes, Reason::kFillChanges);
+    when(l2.fill_changes() >= c.min_fill_changes, Reason::kFillChanges);
     when(s.dataless_data >= c.min_dataless_packets, Reason::kDatalessTypeData);
     when(s.unusual_code >= c.min_unusual_code_packets, Reason::kUnusualCode);
     when(s.oversized_error > 0, Reason::kOversizedError);
-    when(s.bogus_error >= c.min_bogus_errors, Reason::kBogusError);
-    when((s.evidence & ConversationState::kBudgetMask) != 0, Reason::kHostBudget);
-    when(s.text_changes >= c.min_text_changes, Reason::kChangingText);
-    when(s.unexplained_bytes >= c.volume_bytes, Reason::kVolume);
-    when(s.unexplained_bytes >= c.high_volume_bytes, Reason::kHighVolume);
+    when(l2.bogus_error() >= c.min_bogus_errors, Reason::kBogusError);
+    when((l2.evidence() & ConversationState::kBudgetMask) != 0, Reason::kHostBudget);
+    when(l2.text_changes() >= c.min_text_changes, Reason::kChangingText);
+    when(l2.unexplained_bytes() >= c.volume_bytes, Reason::kVolume);
+    when(l2.unexplained_bytes() >= c.high_volume_bytes, Reason::kHighVolume);
     when(s.flags & ConversationState::kFlagSourceActivity, Reason::kSourceActivity);
 
     uint32_t score = 0;
@@ -568,6 +602,13 @@ Evaluation Pipeline::evaluate(const ConversationState& state) const noexcept {
     e.score = static_cast<uint16_t>(std::min<uint32_t>(score, 1000));
     e.reasons = r;
     return e;
+}
+
+}  // namespace
+
+Evaluation Pipeline::evaluate(const ConversationState& s) const noexcept {
+    if (s.flags & ConversationState::kFlagWide) return evaluate_state<true>(s, config_);
+    return evaluate_state<false>(s, config_);
 }
 
 flowgen::DetectionSummary Pipeline::summarize(const ConversationState& state) const noexcept {

@@ -647,4 +647,35 @@ BOOST_AUTO_TEST_CASE(a_reused_slot_behaves_as_a_fresh_state_whatever_its_second_
     }
 }
 
+// A state that never wrote its second line is scored as if that line were
+// zero, without reading it: whatever the line holds, and whatever the
+// thresholds (the lowest allowed, 1, must still not be met by it).
+BOOST_AUTO_TEST_CASE(a_narrow_state_scores_as_its_zeroed_copy) {
+    std::mt19937 rng(5);
+    unsigned differ = 0, alerts = 0;
+    for (int round = 0; round < 2000; ++round) {
+        Config c = test_config();
+        if (round % 2) {
+            c.min_random_packets = c.min_text_packets = c.min_binary_packets = 1;
+            c.min_size_changes = c.min_reply_mismatches = c.min_fill_changes = 1;
+            c.min_bogus_errors = c.min_text_changes = 1;
+            c.volume_bytes = 1;
+        }
+        Pipeline pipeline;
+        BOOST_REQUIRE(pipeline.init(c).ok());
+        ConversationState narrow;
+        auto* bytes = reinterpret_cast<uint8_t*>(&narrow);
+        for (size_t k = 0; k < sizeof narrow; ++k) bytes[k] = static_cast<uint8_t>(rng());
+        narrow.flags &= static_cast<uint8_t>(~(ConversationState::kFlagWide | ConversationState::kFlagAllowListed));
+        ConversationState tmp;
+        ConversationState zeroed = settled(narrow, tmp);
+        zeroed.flags |= ConversationState::kFlagWide;
+        const Evaluation a = pipeline.evaluate(narrow), b = pipeline.evaluate(zeroed);
+        if (a.score != b.score || a.reasons != b.reasons) ++differ;
+        if (b.score >= c.alert_score) ++alerts;
+    }
+    BOOST_TEST(differ == 0u);
+    BOOST_TEST(alerts > 0u);  // the random states reach every kind of score
+}
+
 BOOST_AUTO_TEST_SUITE_END()
