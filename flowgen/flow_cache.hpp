@@ -251,7 +251,9 @@ public:
 
 private:
     struct alignas(64) Bucket {
-        uint32_t sig[kWays];        // 0 = free slot
+        // 0 = free slot. Bit 31 (kCountedBit): the conversation is counted
+        // (Conversation::kCounted); the other bits are its signature.
+        uint32_t sig[kWays];
         // Low 32 bits of epoch ms of the latest packet (or active-timeout
         // restart) of each way: eviction and the idle check read only this
         // line, not eight conversations.
@@ -264,12 +266,18 @@ private:
     static_assert(offsetof(Bucket, counters) == 64 * (1 + kWays), "every head on a line of its own");
     uint32_t oldest_way(const Bucket& bucket, uint32_t now32) const noexcept;
     static bool empty(const Bucket& bucket) noexcept;
-    void prefetch_scan(uint32_t bucket) const noexcept;
+    void prefetch_scan(uint32_t bucket, uint32_t now32) const noexcept;
     void set_occupied(uint32_t b) noexcept { occupied_[b >> 6] |= uint64_t{1} << (b & 63); }
     void clear_occupied(uint32_t b) noexcept { occupied_[b >> 6] &= ~(uint64_t{1} << (b & 63)); }
 
+    // A one-packet conversation's head need not be read by the expiry scan:
+    // its start is its last-seen time, which the index line has. This bit
+    // of the index says which ways those are: a table full of a flood's
+    // one-packet conversations is scanned from its index lines alone.
+    static constexpr uint32_t kCountedBit = 1u << 31;
+    static constexpr uint32_t kSignatureMask = kCountedBit - 1;
     static uint32_t signature(uint64_t hash) noexcept {
-        uint32_t s = static_cast<uint32_t>(hash >> 32);
+        const uint32_t s = static_cast<uint32_t>(hash >> 32) & kSignatureMask;
         return s ? s : 1;
     }
     bool matches(const Conversation& c, const FlowKey& key) const noexcept;

@@ -161,7 +161,7 @@ inline uint32_t FlowCache::prefetch_slot(uint64_t hash, uint64_t now_ms) const n
     const Bucket& bucket = buckets_[b];
     uint32_t way = kWays, free_way = kWays;
     for (uint32_t w = 0; w < kWays; ++w) {
-        if (bucket.sig[w] == sig) way = w;
+        if ((bucket.sig[w] & kSignatureMask) == sig) way = w;
         if (bucket.sig[w] == 0 && free_way == kWays) free_way = w;
     }
     flowgen::prefetch(&bucket.conv[way != kWays ? way : 0]);
@@ -181,8 +181,9 @@ inline uint32_t FlowCache::prefetch_slot(uint64_t hash, uint64_t now_ms) const n
     return b * kWays + way;
 }
 
-// The expiry scan reads every bucket's index line and, for each live way,
-// the line of its conversation holding start_ms (the active-timeout check):
+// The expiry scan reads every bucket's index line and, for each live way
+// that is counted (kCountedBit) or idle, its head (start_ms, for the
+// active-timeout check, or the record of its end):
 // lines 1 KiB apart that no hardware prefetcher predicts. Start loading the
 // index line kScanAhead buckets ahead, and the conversations of the bucket
 // half-way there, whose index line was asked for kScanAhead / 2 buckets ago.
@@ -190,14 +191,15 @@ inline uint32_t FlowCache::prefetch_slot(uint64_t hash, uint64_t now_ms) const n
 // capture, expiry was ~12% of the run, stalled on these lines (perf).
 // Empty buckets (occupancy bitmap) are neither prefetched nor read: on a
 // sparse table they are most of them, and the scan skips them anyway.
-inline void FlowCache::prefetch_scan(uint32_t b) const noexcept {
+inline void FlowCache::prefetch_scan(uint32_t b, uint32_t now32) const noexcept {
     const uint32_t far = (b + kScanAhead) & buckets_mask_;
     if ((occupied_[far >> 6] >> (far & 63)) & 1) flowgen::prefetch(&buckets_[far]);
     const uint32_t mid = (b + kScanAhead / 2) & buckets_mask_;
     if (!((occupied_[mid >> 6] >> (mid & 63)) & 1)) return;
     const Bucket& near = buckets_[mid];
     for (uint32_t w = 0; w < kWays; ++w)
-        if (near.sig[w] != 0) flowgen::prefetch(&near.conv[w]);
+        if ((near.sig[w] & kCountedBit) || (near.sig[w] != 0 && now32 - near.last_seen[w] >= idle_ms_))
+            flowgen::prefetch(&near.conv[w]);
 }
 
 // Removes a conversation, exporting it unless it has nothing to export (a
@@ -236,7 +238,7 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
 
     uint32_t free_way = kWays;
     for (uint32_t w = 0; w < kWays; ++w) {
-        if (bucket.sig[w] == sig && matches(bucket.conv[w], key)) {
+        if ((bucket.sig[w] & kSignatureMask) == sig && matches(bucket.conv[w], key)) {
             Conversation& c = bucket.conv[w];
             ConversationCounters& n = bucket.counters[w];
             unsigned dir;
@@ -245,7 +247,10 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
             else
                 dir = (p.src == c.addr[0]) ? 0 : 1;
             const uint32_t slot = b * kWays + w;
-            if (!c.counted()) count_first(c, n);
+            if (!c.counted()) {
+                count_first(c, n);
+                bucket.sig[w] |= kCountedBit;
+            }
             if (__builtin_expect(would_overflow(n, dir, p), 0)) {
                 ConversationRecord rec;
                 snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
@@ -275,6 +280,7 @@ inline FlowCache::Hit FlowCache::open_at(uint32_t b, uint32_t way, uint32_t sig,
     // itself can start with its reply half.
     const unsigned dir = (p.src == p.dst && reply) ? 1 : 0;
     open(bucket.conv[way], bucket.counters[way], key, dir, p, port, now_ms);
+    if (bucket.conv[way].counted()) bucket.sig[way] |= kCountedBit;
     stats_.created.add();
     stats_.active.add();
     return {b * kWays + way, static_cast<uint8_t>(dir), true};
@@ -366,17 +372,19 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
             }
         }
         Bucket& bucket = buckets_[b];
-        if (w == 0) prefetch_scan(b);
+        if (w == 0) prefetch_scan(b, now32);
         scan_cursor_ = (scan_cursor_ + 1) & (static_cast<uint32_t>(cap) - 1);
         if (bucket.sig[w] == 0) continue;
-        Conversation& c = bucket.conv[w];
         if (now32 - bucket.last_seen[w] >= idle_ms_) {
             exported += end(slot, now_ms, EndReason::kIdleTimeout, export_sink);
-        } else if (now32 - c.start_ms >= active_ms_ && !silent(c, bucket.counters[w])) {
+        } else if ((bucket.sig[w] & kCountedBit)
+                       ? now32 - bucket.conv[w].start_ms >= active_ms_ && !silent(bucket.conv[w], bucket.counters[w])
+                       : now32 - bucket.last_seen[w] >= active_ms_) {  // one packet: it started when last seen
             ConversationRecord rec;
             snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
             export_sink(rec, slot);
-            restart(c, bucket.counters[w], now32);
+            restart(bucket.conv[w], bucket.counters[w], now32);
+            bucket.sig[w] |= kCountedBit;
             bucket.last_seen[w] = now32;
             stats_.exported_active.add();
             ++exported;
