@@ -22,10 +22,13 @@ inline uint64_t word_at(const uint8_t* ip, size_t at, size_t avail) noexcept {
     uint64_t v = 0;
     if (at + 8 <= avail) {
         std::memcpy(&v, ip + at, 8);
-    } else if (at < avail) {
-        uint8_t tail[8] = {};
-        std::memcpy(tail, ip + at, avail - at);
-        std::memcpy(&v, tail, 8);
+    } else {
+        // Composed in a register as a load of the zero-padded bytes would
+        // read them (through a buffer, the word load waits on byte stores).
+        for (size_t i = 0; at + i < avail; ++i) {
+            const unsigned shift = std::endian::native == std::endian::little ? 8 * i : 56 - 8 * i;
+            v |= uint64_t{ip[at + i]} << shift;
+        }
     }
     return v;
 }
