@@ -225,63 +225,71 @@ bool FlowCache::grow() noexcept {
     return true;
 }
 
-void FlowCache::snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, ConversationRecord& r) const noexcept {
+// Every member is given: the record is built in place, with no zeroing
+// first (an evicted conversation's record is built once per flood packet).
+ConversationRecord FlowCache::record(uint32_t slot, uint64_t now_ms, EndReason reason) const noexcept {
     const Conversation& c = at(slot);
     const uint32_t now32 = static_cast<uint32_t>(now_ms);
     // Stored times are the low 32 bits; every one lies in the past within
     // 2^32 ms, so its distance from now is exact modulo 2^32.
     auto absolute = [&](uint32_t t) { return now_ms - static_cast<uint32_t>(now32 - t); };
-    r.initiator = c.addr[0];
-    r.responder = c.addr[1];
-    r.family = c.family;
-    r.key_type = c.key_type;
-    r.icmp_id = c.icmp_id;
-    r.end_reason = reason;
-    r.ingress_port = c.ingress_port;
-    r.vlan_id = c.vlan_id;
-    r.segment_type = c.segment_type;
-    r.segment_id = c.segment_id;
-    r.flow_id = worker_bits_ | c.flow_seq;
     // Fragments whose first fragment was not seen carry no ICMP header:
     // their type is unknown. 255/255 says so (type 255 is reserved in
     // IANA's ICMP and ICMPv6 type registries); 0/0 would read as an
     // echo reply in nfdump.
     const bool unattributed = c.key_type == kUnattributedFragment;
-    if (!c.counted()) {
-        // One packet, held in the head: the counters it would have.
-        const unsigned d = c.shape;
-        const Conversation::FirstPacket& f = c.first;
-        r.dir[1 - d] = DirectionCounters{};
-        DirectionCounters& o = r.dir[d];
-        o.packets = 1;
-        o.octets = f.ip_length;
-        o.first_ms = o.last_ms = absolute(c.start_ms);
-        o.min_ip_length = o.max_ip_length = f.ip_length;
-        o.icmp_type = unattributed ? kUnattributedFragment : f.icmp_type;
-        o.icmp_code = unattributed ? kUnattributedFragment : f.icmp_code;
-        o.min_payload = o.max_payload = f.payload;
-        o.payload_octets = f.payload;
-        r.detection = DetectionSummary{};
-        return;
-    }
     const ConversationCounters& n = buckets_[slot / kWays].counters[slot % kWays];
-    for (unsigned d = 0; d < 2; ++d) {
-        DirectionCounters& o = r.dir[d];
-        o = DirectionCounters{};
-        if (n.packets[d] == 0) continue;
-        o.packets = n.packets[d];
-        o.octets = n.octets[d];
-        o.first_ms = absolute(d == 0 ? c.start_ms : c.more.first_ms1);
-        o.last_ms = absolute(n.last_ms[d]);
-        o.min_ip_length = n.min_ip_length[d];
-        o.max_ip_length = n.max_ip_length[d];
-        o.icmp_type = unattributed ? kUnattributedFragment : c.more.icmp_type[d];
-        o.icmp_code = unattributed ? kUnattributedFragment : c.more.icmp_code[d];
-        o.min_payload = n.min_payload[d];
-        o.max_payload = n.max_payload[d];
-        o.payload_octets = n.payload_octets[d];
-    }
-    r.detection = DetectionSummary{};
+    auto direction = [&](unsigned d) -> DirectionCounters {
+        if (!c.counted()) {
+            // One packet, held in the head: the counters it would have.
+            if (d != c.shape) return DirectionCounters{};
+            const Conversation::FirstPacket& f = c.first;
+            const uint64_t t = absolute(c.start_ms);
+            return DirectionCounters{.octets = f.ip_length,
+                                     .packets = 1,
+                                     .first_ms = t,
+                                     .last_ms = t,
+                                     .min_ip_length = f.ip_length,
+                                     .max_ip_length = f.ip_length,
+                                     .icmp_type = unattributed ? kUnattributedFragment : f.icmp_type,
+                                     .icmp_code = unattributed ? kUnattributedFragment : f.icmp_code,
+                                     .min_payload = f.payload,
+                                     .max_payload = f.payload,
+                                     .payload_octets = f.payload};
+        }
+        if (n.packets[d] == 0) return DirectionCounters{};
+        return DirectionCounters{.octets = n.octets[d],
+                                 .packets = n.packets[d],
+                                 .first_ms = absolute(d == 0 ? c.start_ms : c.more.first_ms1),
+                                 .last_ms = absolute(n.last_ms[d]),
+                                 .min_ip_length = n.min_ip_length[d],
+                                 .max_ip_length = n.max_ip_length[d],
+                                 .icmp_type = unattributed ? kUnattributedFragment : c.more.icmp_type[d],
+                                 .icmp_code = unattributed ? kUnattributedFragment : c.more.icmp_code[d],
+                                 .min_payload = n.min_payload[d],
+                                 .max_payload = n.max_payload[d],
+                                 .payload_octets = n.payload_octets[d]};
+    };
+    return ConversationRecord{.initiator = c.addr[0],
+                              .responder = c.addr[1],
+                              .family = c.family,
+                              .key_type = c.key_type,
+                              .icmp_id = c.icmp_id,
+                              .end_reason = reason,
+                              .ingress_port = c.ingress_port,
+                              .vlan_id = c.vlan_id,
+                              .segment_type = c.segment_type,
+                              .segment_id = c.segment_id,
+                              .flow_id = worker_bits_ | c.flow_seq,
+                              .dir = {direction(0), direction(1)},
+                              .detection = DetectionSummary{},
+                              .source_prefix_length = kNoPrefix,
+                              .destination_prefix_length = kNoPrefix,
+                              .flow_count = 1};
+}
+
+void FlowCache::snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, ConversationRecord& r) const noexcept {
+    r = record(slot, now_ms, reason);
 }
 
 }  // namespace flowgen

@@ -238,6 +238,7 @@ public:
 
     // Builds the record of a conversation as it stands (for alerts, exports).
     void snapshot(uint32_t slot, uint64_t now_ms, EndReason reason, ConversationRecord& out) const noexcept;
+    ConversationRecord record(uint32_t slot, uint64_t now_ms, EndReason reason) const noexcept;
 
     const Conversation& at(uint32_t slot) const noexcept { return buckets_[slot / kWays].conv[slot % kWays]; }
     // Octets of both directions of the live conversation in `slot` (this export slice).

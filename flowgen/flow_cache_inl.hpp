@@ -212,8 +212,7 @@ uint32_t FlowCache::end(uint32_t slot, uint64_t now_ms, EndReason reason, Sink& 
     if (silent(bucket.conv[slot % kWays], bucket.counters[slot % kWays])) {
         stats_.ended_silent.add();
     } else {
-        ConversationRecord rec;
-        snapshot(slot, now_ms, reason, rec);
+        const ConversationRecord rec = record(slot, now_ms, reason);
         export_sink(rec, slot);
         exported = 1;
         switch (reason) {
@@ -252,8 +251,7 @@ FlowCache::Hit FlowCache::update(const FlowKey& key, uint64_t h, bool reply, con
                 bucket.sig[w] |= kCountedBit;
             }
             if (__builtin_expect(would_overflow(n, dir, p), 0)) {
-                ConversationRecord rec;
-                snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
+                const ConversationRecord rec = record(slot, now_ms, EndReason::kActiveTimeout);
                 export_sink(rec, slot);
                 stats_.exported_active.add();
                 restart(c, n, now32);
@@ -380,8 +378,7 @@ uint32_t FlowCache::expire(uint64_t now_ms, Sink&& export_sink) noexcept {
         } else if ((bucket.sig[w] & kCountedBit)
                        ? now32 - bucket.conv[w].start_ms >= active_ms_ && !silent(bucket.conv[w], bucket.counters[w])
                        : now32 - bucket.last_seen[w] >= active_ms_) {  // one packet: it started when last seen
-            ConversationRecord rec;
-            snapshot(slot, now_ms, EndReason::kActiveTimeout, rec);
+            const ConversationRecord rec = record(slot, now_ms, EndReason::kActiveTimeout);
             export_sink(rec, slot);
             restart(bucket.conv[w], bucket.counters[w], now32);
             bucket.sig[w] |= kCountedBit;

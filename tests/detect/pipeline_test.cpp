@@ -652,17 +652,18 @@ BOOST_AUTO_TEST_CASE(a_reused_slot_behaves_as_a_fresh_state_whatever_its_second_
 // thresholds (the lowest allowed, 1, must still not be met by it).
 BOOST_AUTO_TEST_CASE(a_narrow_state_scores_as_its_zeroed_copy) {
     std::mt19937 rng(5);
+    Config lowest = test_config();
+    lowest.min_random_packets = lowest.min_text_packets = lowest.min_binary_packets = 1;
+    lowest.min_size_changes = lowest.min_reply_mismatches = lowest.min_fill_changes = 1;
+    lowest.min_bogus_errors = lowest.min_text_changes = 1;
+    lowest.volume_bytes = 1;
+    const Config configs[2] = {test_config(), lowest};
+    Pipeline pipelines[2];
+    for (int k = 0; k < 2; ++k) BOOST_REQUIRE(pipelines[k].init(configs[k]).ok());
     unsigned differ = 0, alerts = 0;
     for (int round = 0; round < 2000; ++round) {
-        Config c = test_config();
-        if (round % 2) {
-            c.min_random_packets = c.min_text_packets = c.min_binary_packets = 1;
-            c.min_size_changes = c.min_reply_mismatches = c.min_fill_changes = 1;
-            c.min_bogus_errors = c.min_text_changes = 1;
-            c.volume_bytes = 1;
-        }
-        Pipeline pipeline;
-        BOOST_REQUIRE(pipeline.init(c).ok());
+        const Config& c = configs[round % 2];
+        const Pipeline& pipeline = pipelines[round % 2];
         ConversationState narrow;
         auto* bytes = reinterpret_cast<uint8_t*>(&narrow);
         for (size_t k = 0; k < sizeof narrow; ++k) bytes[k] = static_cast<uint8_t>(rng());
