@@ -7,6 +7,7 @@
 //       [--conversations N] [--cache N] [--only NAME[,NAME]] [--detect on|off|both]
 //       [--burst N] [--per-packet] [--json PATH] [--patterns FILE] [--loop NAME SECONDS]
 //       [--flood-pps N] [--defer-above N] [--fold-above N]   (probe defaults; 0 = off)
+//       [--paired]   flood / steady with their runs alternating: the ratio per pair
 //
 // Inputs (each run is --packets frames in bursts of --burst, like rx_burst):
 //   min-echo     60-byte frames: echo request/reply without data, padded (nping, hping3 -1)
@@ -226,6 +227,7 @@ struct Options {
     uint32_t flood_pps = detect::Config{}.flood_pps;
     uint32_t defer_above = detect::Config{}.defer_above;
     uint32_t fold_above = flowgen::SingletonFoldConfig{}.singles_per_second;
+    bool paired = false;     // --paired: flood inputs against their steady ones, runs alternating
     std::string loop_input;  // --loop: run one input for a while (for perf record)
     double loop_seconds = 0;
 };
@@ -322,48 +324,82 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
+// One input on a worker of its own, warmed up: every conversation exists
+// (flood: the cache is full and each further packet evicts).
+class Side {
+public:
+    Side(const Options& o, FramePool& pool, bool detect) : options_(o), pool_(pool), bench_(o, detect) {
+        const size_t warm =
+            pool.flood ? 2 * std::max<size_t>(pool.count(), o.cache) : std::max(pool.count(), o.packets / 4);
+        if (pool.flood) {
+            for (size_t done = 0; done < warm; done += pool.count()) {
+                reseed_sources(pool, rng_);
+                cursor_ = 0;
+                bench_.run(pool, std::min(pool.count(), warm - done), cursor_);
+            }
+        } else {
+            bench_.run(pool, warm, cursor_);
+        }
+    }
+    // One timed run: CPU ns per packet.
+    double timed() {
+        size_t n = options_.packets;
+        if (pool_.flood) {
+            reseed_sources(pool_, rng_);
+            cursor_ = 0;
+            n = std::min(n, pool_.count());
+        }
+        return bench_.run(pool_, n, cursor_) / static_cast<double>(n);
+    }
+    Bench& bench() { return bench_; }
+
+private:
+    const Options& options_;
+    FramePool& pool_;
+    Bench bench_;
+    std::mt19937_64 rng_{7};
+    size_t cursor_ = 0;
+};
+
 Result measure(const Options& o, FramePool& pool, bool detect) {
     Result r;
     r.input = pool.name;
     r.detect = detect;
-    Bench bench(o, detect);
-    std::mt19937_64 rng(7);
-    size_t cursor = 0;
     r.rss_before = rss_bytes();
-    // Warm-up: every conversation exists (flood: the cache is full and
-    // each further packet evicts).
-    const size_t warm = pool.flood ? 2 * std::max<size_t>(pool.count(), o.cache) : std::max(pool.count(), o.packets / 4);
-    if (pool.flood) {
-        for (size_t done = 0; done < warm; done += pool.count()) {
-            reseed_sources(pool, rng);
-            cursor = 0;
-            bench.run(pool, std::min(pool.count(), warm - done), cursor);
-        }
-    } else {
-        bench.run(pool, warm, cursor);
-    }
-    const uint64_t evicted0 = bench.worker().cache_stats().evicted.get();
+    Side side(o, pool, detect);
+    const uint64_t evicted0 = side.bench().worker().cache_stats().evicted.get();
     std::vector<double> ns;
-    uint64_t timed = 0;
-    for (int i = 0; i < o.runs; ++i) {
-        size_t n = o.packets;
-        if (pool.flood) {
-            reseed_sources(pool, rng);
-            cursor = 0;
-            n = std::min(n, pool.count());
-        }
-        ns.push_back(bench.run(pool, n, cursor) / static_cast<double>(n));
-        timed += n;
-    }
-    bench.drain();
+    for (int i = 0; i < o.runs; ++i) ns.push_back(side.timed());
+    side.bench().drain();
     r.rss_after = rss_bytes();
     r.ns_per_packet = median(ns);
     r.best_ns = *std::min_element(ns.begin(), ns.end());
     r.mpps = 1e3 / r.ns_per_packet;
-    r.evicted = bench.worker().cache_stats().evicted.get() - evicted0;
-    r.records = bench.records();
-    (void)timed;
+    r.evicted = side.bench().worker().cache_stats().evicted.get() - evicted0;
+    r.records = side.bench().records();
     return r;
+}
+
+// --paired: a flood input and its steady reference on two workers, their
+// timed runs alternating (steady, flood, steady, flood, ...), so that each
+// pair of runs sees the machine in the same state; the ratio of each pair,
+// and their median. On a machine whose speed moves from one minute to the
+// next, measure() of one input after the other can land on different
+// speeds and swing the ratio; pairs cannot.
+void paired(const Options& o, FramePool& steady, FramePool& flood, bool detect) {
+    Side a(o, steady, detect), b(o, flood, detect);
+    std::vector<double> ratios, ns_a, ns_b;
+    for (int i = 0; i < o.runs; ++i) {
+        ns_a.push_back(a.timed());
+        ns_b.push_back(b.timed());
+        ratios.push_back(ns_a.back() / ns_b.back());
+    }
+    std::printf("paired %s / %s (detect %s), %d pairs: ratio median %.2f (min %.2f, max %.2f); "
+                "median %.1f / %.1f ns per packet\n",
+                flood.name.c_str(), steady.name.c_str(), detect ? "on" : "off", o.runs, median(ratios),
+                *std::min_element(ratios.begin(), ratios.end()), *std::max_element(ratios.begin(), ratios.end()),
+                median(ns_b), median(ns_a));
+    std::fflush(stdout);
 }
 
 bool wanted(const Options& o, const std::string& name) {
@@ -387,7 +423,7 @@ std::vector<std::string> split(const std::string& s) {
                  "usage: %s [--runs N] [--packets N] [--conversations N] [--big-conversations N] [--cache N]\n"
                  "          [--burst N] [--per-packet] [--only min-echo,ping-98,random-1k,tcp-udp,flood,flood-empty,ping-98-big]\n"
                  "          [--detect on|off|both] [--json PATH] [--patterns FILE] [--loop INPUT SECONDS]\n"
-                 "          [--flood-pps N] [--defer-above N] [--fold-above N]\n",
+                 "          [--flood-pps N] [--defer-above N] [--fold-above N] [--paired]\n",
                  argv0);
     std::exit(2);
 }
@@ -407,6 +443,7 @@ Options parse(int argc, char** argv) {
         else if (a == "--cache") o.cache = static_cast<uint32_t>(std::strtoul(need(i), nullptr, 10));
         else if (a == "--burst") o.burst = static_cast<unsigned>(std::clamp(std::atoi(need(i)), 1, 512));
         else if (a == "--per-packet") o.per_packet = true;
+        else if (a == "--paired") o.paired = true;
         else if (a == "--only") o.only = split(need(i));
         else if (a == "--json") o.json_path = need(i);
         else if (a == "--patterns") o.patterns = need(i);
@@ -497,6 +534,25 @@ int main(int argc, char** argv) {
     const uint64_t rss_start = rss_bytes();
     std::vector<FramePool> pools = build_inputs(o);
     if (!o.loop_input.empty()) return loop(o, pools);
+    if (o.paired) {
+        auto find = [&](const char* name) -> FramePool* {
+            for (FramePool& p : pools)
+                if (p.name == name) return &p;
+            return nullptr;
+        };
+        int done = 0;
+        for (int d = 1; d >= 0; --d) {
+            if ((d && !o.detect_on) || (!d && !o.detect_off)) continue;
+            for (const auto& [steady, flood] : {std::pair{"ping-98", "flood"}, std::pair{"min-echo", "flood-empty"}}) {
+                FramePool *s = find(steady), *f = find(flood);
+                if (s == nullptr || f == nullptr) continue;
+                paired(o, *s, *f, d != 0);
+                ++done;
+            }
+        }
+        if (done == 0) std::fprintf(stderr, "pipeline_bench: --paired needs ping-98 and flood (or min-echo and flood-empty)\n");
+        return done ? 0 : 2;
+    }
 
     std::printf("pipeline_bench: probe::Worker::%s, median of %d runs x %zu packets, bursts of %u,\n"
                 "  %u conversations (ping-98-big: %u), cache capacity %u\n",
