@@ -58,6 +58,7 @@ void FloodTracker::init(uint32_t report_min, uint64_t interval_ms) noexcept {
     interval_end_ms_ = 0;
     std::memset(static_cast<void*>(table_), 0, sizeof table_);
     any_ = false;
+    last_ = nullptr;
 }
 
 void FloodTracker::add(const flowgen::PacketInfo& p, uint64_t now_ms) noexcept {
@@ -67,13 +68,16 @@ void FloodTracker::add(const flowgen::PacketInfo& p, uint64_t now_ms) noexcept {
     v.segment_type = p.segment_type;
     v.vlan_id = p.vlan_id;
     v.segment_id = p.segment_id;
-    Entry* set = &table_[(victim_hash(v) & (kSets - 1)) * kWays];
-    Entry* e = nullptr;
-    for (uint32_t w = 0; w < kWays; ++w)
-        if (set[w].conversations != 0 && set[w].victim == v) {
-            e = &set[w];
-            break;
-        }
+    Entry* e = last_ != nullptr && last_->conversations != 0 && last_->victim == v ? last_ : nullptr;
+    Entry* set = nullptr;
+    if (e == nullptr) {
+        set = &table_[(victim_hash(v) & (kSets - 1)) * kWays];
+        for (uint32_t w = 0; w < kWays; ++w)
+            if (set[w].conversations != 0 && set[w].victim == v) {
+                e = &set[w];
+                break;
+            }
+    }
     if (e == nullptr) {
         // An empty way, else the way with fewer conversations this interval:
         // a heavy victim keeps its entry against a churn of light ones.
@@ -88,6 +92,7 @@ void FloodTracker::add(const flowgen::PacketInfo& p, uint64_t now_ms) noexcept {
         e->sources.clear();
         any_ = true;
     }
+    last_ = e;
     ++e->conversations;
     e->octets += p.ip_length;
     e->last_ms = now_ms;

@@ -113,6 +113,11 @@ struct FloodTrackerStats {
 
 class FloodTracker {
 public:
+    FloodTracker() = default;
+    // It points into its own table (last_): not to be copied.
+    FloodTracker(const FloodTracker&) = delete;
+    FloodTracker& operator=(const FloodTracker&) = delete;
+
     // 2-way set associative, keyed by victim.
     static constexpr uint32_t kEntries = 256;
     static constexpr uint32_t kWays = 2;
@@ -155,6 +160,10 @@ private:
     uint64_t interval_ = 0;         // index of the interval being counted
     uint64_t interval_end_ms_ = 0;  // 0 until the first conversation
     bool any_ = false;              // an entry is in use
+    // The entry of the previous conversation's victim: a flood has one or a
+    // few victims, so most new conversations skip the hash and the set.
+    // Checked before use (its victim, a non-zero count), never trusted.
+    Entry* last_ = nullptr;
     FloodTrackerStats stats_;
 };
 

@@ -178,6 +178,13 @@ public:
     // escalate by Config::escalate_step (at most once per
     // escalate_interval_ms): the caller then emits an alert.
     bool on_packet(ConversationState& s, const flowgen::PacketInfo& p, unsigned dir, uint64_t now_ms) noexcept;
+    // Over the flood budget every new conversation's sender is looked up in
+    // the sender filter (SourceTable::may_know_sender), a line that the
+    // flood's own lines push out of the CPU caches: a burst caller starts
+    // loading it a pass ahead. A hint; nothing while the budget holds.
+    void prefetch_sender(const flowgen::PacketInfo& p) const noexcept {
+        if (under_pressure_ && senders_ != nullptr) senders_->prefetch_known(p.family, p.src);
+    }
 
     // Score and reason bits of a state.
     Evaluation evaluate(const ConversationState& s) const noexcept;

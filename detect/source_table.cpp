@@ -101,6 +101,10 @@ bool SourceTable::may_know_sender(flowgen::Family family, const flowgen::IpAddre
     return (known_[bit / 64].load(std::memory_order_relaxed) >> (bit % 64)) & 1u;
 }
 
+void SourceTable::prefetch_known(flowgen::Family family, const flowgen::IpAddress& a) const noexcept {
+    if (known_) __builtin_prefetch(&known_[known_bit(address_hash(family, a), known_mask_) / 64]);
+}
+
 SourceActivity& SourceTable::slot_for(uint64_t tag) noexcept {
     tag |= 1;  // never 0: 0 marks a free slot
     SourceActivity& e = slots_[static_cast<uint32_t>(tag >> 40) & mask_];

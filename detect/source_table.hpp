@@ -107,6 +107,8 @@ public:
     // find_sender(); bits of senders since taken over stay set, which makes
     // the filter answer true more often, never false wrongly.
     bool may_know_sender(flowgen::Family family, const flowgen::IpAddress& a) const noexcept;
+    // Starts loading the filter word may_know_sender() will read. A hint.
+    void prefetch_known(flowgen::Family family, const flowgen::IpAddress& a) const noexcept;
 
     // Entries taken over from another key since init().
     uint64_t evictions() const noexcept { return evictions_.load(std::memory_order_relaxed); }

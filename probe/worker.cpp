@@ -260,6 +260,7 @@ inline void Worker::stage(Pending& w, const flowgen::PacketInfo& p, uint16_t por
     w.reply = key_of(p, w.key);
     w.hash = flowgen::hash_key(w.key);
     if (&w - burst_pending_ < kIndexAhead) cache_.prefetch(w.hash);
+    if (detect_state_) detectors_.prefetch_sender(p);
 }
 
 void Worker::handle(const ParsedFrame* frames, unsigned n, uint64_t now_ms) noexcept {
