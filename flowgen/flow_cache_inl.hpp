@@ -164,10 +164,10 @@ inline uint32_t FlowCache::prefetch_slot(uint64_t hash, uint64_t now_ms) const n
         if ((bucket.sig[w] & kSignatureMask) == sig) way = w;
         if (bucket.sig[w] == 0 && free_way == kWays) free_way = w;
     }
-    flowgen::prefetch(&bucket.conv[way != kWays ? way : 0]);
     if (way != kWays) {
-        // Likely a hit: its counters too (56 bytes at a multiple of 8: one
-        // or two lines).
+        // Likely a hit: its head and counters (56 bytes at a multiple of 8:
+        // one or two lines).
+        flowgen::prefetch(&bucket.conv[way]);
         const char* n = reinterpret_cast<const char*>(&bucket.counters[way]);
         flowgen::prefetch(n);
         flowgen::prefetch(n + sizeof(ConversationCounters) - 1);
