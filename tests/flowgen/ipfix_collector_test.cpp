@@ -176,6 +176,8 @@ void write_pcap(const fs::path& path, const std::vector<std::vector<uint8_t>>& m
 // A collector process, stopped with SIGTERM (and waited for) at scope end.
 struct Collector {
     pid_t pid = -1;
+    Collector(const Collector&) = delete;  // one owner stops the process
+    Collector& operator=(const Collector&) = delete;
     Collector(const std::vector<std::string>& args, const fs::path& log, uint16_t port) {
         std::vector<char*> argv;
         for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -233,6 +235,58 @@ void cleanup(const fs::path& dir) {
         return;
     }
     fs::remove_all(dir);
+}
+
+std::string file_text(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// An exporter configuration with one collector, 127.0.0.1:port.
+ExporterConfig one_collector(uint16_t port) {
+    ExporterConfig c;
+    CollectorAddress col;
+    BOOST_REQUIRE(parse_collector("127.0.0.1:" + std::to_string(port), col).ok());
+    c.collectors.push_back(col);
+    return c;
+}
+
+// nfacctd on 127.0.0.1:port with its print plugin writing a CSV of
+// `aggregate` to dir/out.csv; `primitives`, when given, becomes its
+// aggregate_primitives file (enterprise elements).
+Collector start_nfacctd(const fs::path& dir, uint16_t port, const std::string& aggregate,
+                        const std::string& primitives = {}) {
+    {
+        std::ofstream conf(dir / "nfacctd.conf");
+        conf << "daemonize: false\n"
+             << "nfacctd_ip: 127.0.0.1\n"
+             << "nfacctd_port: " << port << "\n";
+        if (!primitives.empty()) {
+            std::ofstream(dir / "primitives.lst") << primitives;
+            conf << "aggregate_primitives: " << (dir / "primitives.lst").string() << "\n";
+        }
+        conf << "plugins: print\n"
+             << "aggregate: " << aggregate << "\n"
+             << "print_output: csv\n"
+             << "print_output_file: " << (dir / "out.csv").string() << "\n"
+             << "print_refresh_time: 60\n";
+    }
+    return Collector({"nfacctd", "-f", (dir / "nfacctd.conf").string()}, dir / "nfacctd.log", port);
+}
+
+// Stops nfacctd once it has read its socket (its print plugin writes its
+// cache on exit), checks that it accepted every template (it logs a
+// rejected one as malformed) and returns the lines of its CSV.
+std::vector<std::string> stop_nfacctd(Collector& nfacctd, const fs::path& dir) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    nfacctd.stop(SIGINT);
+    const std::string csv = file_text(dir / "out.csv");
+    BOOST_TEST_MESSAGE("nfacctd csv:\n" << csv);
+    const std::string log = file_text(dir / "nfacctd.log");
+    BOOST_CHECK_MESSAGE(log.find("malformed") == std::string::npos, "nfacctd log:\n" << log);
+    return lines_of(csv);
 }
 
 struct Run {
@@ -362,42 +416,20 @@ BOOST_AUTO_TEST_CASE(nfdump_reads_biflow_records_with_reverse_counters) {
 BOOST_AUTO_TEST_CASE(nfacctd_reads_the_detection_enterprise_elements) {
     const fs::path dir = fresh_dir("nfacctd");
     const uint16_t port = free_udp_port();
-    {
-        std::ofstream prim(dir / "primitives.lst");
-        prim << "name=ef_score\tfield_type=32473:1\tlen=2\tsemantics=u_int\n"
-                "name=ef_reasons\tfield_type=32473:2\tlen=4\tsemantics=hex\n"
-                "name=ef_entropy\tfield_type=32473:3\tlen=2\tsemantics=u_int\n"
-                "name=ef_paymax\tfield_type=32473:5\tlen=2\tsemantics=u_int\n"
-                "name=ef_sig\tfield_type=32473:7\tlen=2\tsemantics=u_int\n"
-                "name=ef_verdict\tfield_type=32473:8\tlen=1\tsemantics=u_int\n";
-        std::ofstream conf(dir / "nfacctd.conf");
-        conf << "daemonize: false\n"
-             << "nfacctd_ip: 127.0.0.1\n"
-             << "nfacctd_port: " << port << "\n"
-             << "aggregate_primitives: " << (dir / "primitives.lst").string() << "\n"
-             << "plugins: print\n"
-             << "aggregate: src_host, dst_host, proto, ef_score, ef_reasons, ef_entropy, ef_paymax, ef_sig, ef_verdict\n"
-             << "print_output: csv\n"
-             << "print_output_file: " << (dir / "out.csv").string() << "\n"
-             << "print_refresh_time: 60\n";
-    }
-    Collector nfacctd({"nfacctd", "-f", (dir / "nfacctd.conf").string()}, dir / "nfacctd.log", port);
-    ExporterConfig c;
-    CollectorAddress col;
-    BOOST_REQUIRE(parse_collector("127.0.0.1:" + std::to_string(port), col).ok());
-    c.collectors.push_back(col);
+    Collector nfacctd = start_nfacctd(
+        dir, port, "src_host, dst_host, proto, ef_score, ef_reasons, ef_entropy, ef_paymax, ef_sig, ef_verdict",
+        "name=ef_score\tfield_type=32473:1\tlen=2\tsemantics=u_int\n"
+        "name=ef_reasons\tfield_type=32473:2\tlen=4\tsemantics=hex\n"
+        "name=ef_entropy\tfield_type=32473:3\tlen=2\tsemantics=u_int\n"
+        "name=ef_paymax\tfield_type=32473:5\tlen=2\tsemantics=u_int\n"
+        "name=ef_sig\tfield_type=32473:7\tlen=2\tsemantics=u_int\n"
+        "name=ef_verdict\tfield_type=32473:8\tlen=1\tsemantics=u_int\n");
     IpfixExporter e;
-    BOOST_REQUIRE(e.open(c).ok());
+    BOOST_REQUIRE(e.open(one_collector(port)).ok());
     const uint64_t now = now_ms();
     for (const auto& rec : conversations(now - 10000)) e.add(rec, now);
     e.close(now);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    nfacctd.stop(SIGINT);  // the print plugin writes its cache on exit
-    std::ifstream in(dir / "out.csv");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    BOOST_TEST_MESSAGE("nfacctd csv:\n" << ss.str());
-    const auto lines = lines_of(ss.str());
+    const auto lines = stop_nfacctd(nfacctd, dir);
     // The tunnel-flagged echo request direction: score 900, reasons 0x3,
     // entropy 7950, payload max 56, signature 2, verdict 2, 3 packets, 252 bytes
     // (nfacctd prints semantics=hex without a 0x prefix).
@@ -406,11 +438,6 @@ BOOST_AUTO_TEST_CASE(nfacctd_reads_the_detection_enterprise_elements) {
         if (l.find("192.0.2.1,198.51.100.7,icmp,900,3,7950,56,2,2,3,252") != std::string::npos) found = true;
     BOOST_CHECK_MESSAGE(found, "no nfacctd line with the detection values");
     BOOST_CHECK_EQUAL(lines.size(), 1u + 6u);  // header + one line per exported record
-    // nfacctd accepted every template (it logs rejected ones as malformed).
-    std::ifstream log(dir / "nfacctd.log");
-    std::stringstream ls;
-    ls << log.rdbuf();
-    BOOST_CHECK_MESSAGE(ls.str().find("malformed") == std::string::npos, "nfacctd log:\n" << ls.str());
     cleanup(dir);
 }
 
@@ -420,22 +447,8 @@ BOOST_AUTO_TEST_CASE(nfacctd_reads_the_detection_enterprise_elements) {
 BOOST_AUTO_TEST_CASE(nfacctd_reads_the_aggregate_templates) {
     const fs::path dir = fresh_dir("nfacctd-aggregates");
     const uint16_t port = free_udp_port();
-    {
-        std::ofstream conf(dir / "nfacctd.conf");
-        conf << "daemonize: false\n"
-             << "nfacctd_ip: 127.0.0.1\n"
-             << "nfacctd_port: " << port << "\n"
-             << "plugins: print\n"
-             << "aggregate: src_host, dst_host, src_mask, dst_mask, proto\n"
-             << "print_output: csv\n"
-             << "print_output_file: " << (dir / "out.csv").string() << "\n"
-             << "print_refresh_time: 60\n";
-    }
-    Collector nfacctd({"nfacctd", "-f", (dir / "nfacctd.conf").string()}, dir / "nfacctd.log", port);
-    ExporterConfig c;
-    CollectorAddress col;
-    BOOST_REQUIRE(parse_collector("127.0.0.1:" + std::to_string(port), col).ok());
-    c.collectors.push_back(col);
+    Collector nfacctd = start_nfacctd(dir, port, "src_host, dst_host, src_mask, dst_mask, proto");
+    ExporterConfig c = one_collector(port);
     c.aggregate_templates = true;
     c.segment_elements = true;
     IpfixExporter e;
@@ -463,13 +476,7 @@ BOOST_AUTO_TEST_CASE(nfacctd_reads_the_aggregate_templates) {
     e.add(a, now);
     e.add(v6, now);
     e.close(now);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    nfacctd.stop(SIGINT);
-    std::ifstream in(dir / "out.csv");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    BOOST_TEST_MESSAGE("nfacctd csv:\n" << ss.str());
-    const auto lines = lines_of(ss.str());
+    const auto lines = stop_nfacctd(nfacctd, dir);
     BOOST_CHECK_EQUAL(lines.size(), 1u + 2u);  // header + one line per aggregate
     bool v4_found = false, v6_found = false;
     for (const auto& l : lines) {
@@ -478,10 +485,6 @@ BOOST_AUTO_TEST_CASE(nfacctd_reads_the_aggregate_templates) {
     }
     BOOST_CHECK_MESSAGE(v4_found, "no nfacctd line for the /24 aggregate");
     BOOST_CHECK_MESSAGE(v6_found, "no nfacctd line for the IPv6 catch-all");
-    std::ifstream log(dir / "nfacctd.log");
-    std::stringstream ls;
-    ls << log.rdbuf();
-    BOOST_CHECK_MESSAGE(ls.str().find("malformed") == std::string::npos, "nfacctd log:\n" << ls.str());
     cleanup(dir);
 }
 
