@@ -100,23 +100,20 @@ inline void FlowCache::open(Conversation& c, ConversationCounters& n, const Flow
 }
 
 // A one-packet conversation takes its second packet: its first packet, held
-// in the head, becomes the counters it would have had had it been counted
-// from the start.
+// in the head, is counted by account() as it would have been on arrival.
 inline void FlowCache::count_first(Conversation& c, ConversationCounters& n) noexcept {
     const unsigned d = c.shape;
-    const Conversation::FirstPacket f = c.first;
+    PacketInfo first;  // what account() reads of a packet
+    first.ip_length = c.first.ip_length;
+    first.has_icmp_header = c.has_type != 0;
+    first.payload_wire_length = c.first.payload;
+    first.icmp_type = c.first.icmp_type;
+    first.icmp_code = c.first.icmp_code;
     n = ConversationCounters{};
-    n.packets[d] = 1;
-    n.octets[d] = f.ip_length;
-    n.last_ms[d] = c.start_ms;
-    n.min_ip_length[d] = n.max_ip_length[d] = f.ip_length;
-    n.min_payload[d] = n.max_payload[d] = f.payload;
-    n.payload_octets[d] = f.payload;
-    c.more = Conversation::MoreCounters{};
-    c.more.icmp_type[d] = f.icmp_type;
-    c.more.icmp_code[d] = f.icmp_code;
-    if (d == 1) c.more.first_ms1 = c.start_ms;
+    c.more = Conversation::MoreCounters{};  // overwrites `first`, copied above
+    c.has_type = 0;
     c.shape = Conversation::kCounted;
+    account(c, n, d, first, c.start_ms);
 }
 
 // Zero the counters of a conversation that continues after an active-timeout

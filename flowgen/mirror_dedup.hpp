@@ -72,5 +72,4 @@ private:
     uint32_t window_ms_ = 0;
 };
 
-
 }  // namespace flowgen

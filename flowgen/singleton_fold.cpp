@@ -20,7 +20,6 @@ namespace {
 constexpr uint8_t kIpv4SourcePrefix = 24;
 constexpr uint8_t kIpv6SourcePrefix = 64;
 
-
 }  // namespace
 
 Status validate(const SingletonFoldConfig& c) {
