@@ -45,10 +45,10 @@ def iputils_data(seq, c):
     return tv + bytes(range(16, 56))
 
 
-def echo_frames(kind, rng):
+def echo_frames(kind, rng, conversations=CONVERSATIONS, seqs=SEQS):
     frames = []
-    for s in range(SEQS):
-        for c in range(CONVERSATIONS):
+    for s in range(seqs):
+        for c in range(conversations):
             a, b = client(c), server(c)
             ident = 0x4000 + c
             if kind == "echo60":
@@ -81,6 +81,14 @@ def tcpudp_frames():
     return frames
 
 
+def write_frames(path, frames):
+    """Frames 10 us apart, written whole or not at all."""
+    for i, f in enumerate(frames):
+        f.time = BASE_TIME + i * 1e-5
+    wrpcap(path + ".tmp", frames)
+    os.replace(path + ".tmp", path)
+
+
 def write_small(outdir):
     rng = random.Random(42)
     paths = {}
@@ -89,11 +97,7 @@ def write_small(outdir):
         paths[name] = path
         if os.path.exists(path):
             continue
-        frames = tcpudp_frames() if name == "tcpudp" else echo_frames(name, rng)
-        for i, f in enumerate(frames):
-            f.time = BASE_TIME + i * 1e-5
-        wrpcap(path + ".tmp", frames)
-        os.replace(path + ".tmp", path)
+        write_frames(path, tcpudp_frames() if name == "tcpudp" else echo_frames(name, rng))
     return paths
 
 
@@ -116,17 +120,7 @@ def write_flood_pings(outdir):
     path = os.path.join(outdir, "ping98-flood.pcap")
     if os.path.exists(path):
         return path
-    frames = []
-    for s in range(8):
-        for c in range(FLOOD_SOURCES // 16):
-            a, b = client(c), server(c)
-            data = iputils_data(s, c)
-            frames.append(Ether() / IP(src=a, dst=b) / ICMP(type=8, id=0x4000 + c, seq=s) / Raw(data))
-            frames.append(Ether() / IP(src=b, dst=a) / ICMP(type=0, id=0x4000 + c, seq=s) / Raw(data))
-    for i, f in enumerate(frames):
-        f.time = BASE_TIME + i * 1e-5
-    wrpcap(path + ".tmp", frames)
-    os.replace(path + ".tmp", path)
+    write_frames(path, echo_frames("ping98", None, conversations=FLOOD_SOURCES // 16, seqs=8))
     return path
 
 
