@@ -12,7 +12,6 @@ namespace flowgen {
 
 namespace {
 
-
 inline uint64_t word(const IpAddress& a, unsigned i) noexcept {
     uint64_t v;
     std::memcpy(&v, a.bytes + 8 * i, 8);
